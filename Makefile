@@ -1,0 +1,45 @@
+# Ocellus — self-hosted Rekognition Custom Labels and Lookout for Vision.
+# `make run` installs what is missing, builds and starts the service; `make test` runs the tests.
+
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/ocellus
+DATA_DIR ?= ./data
+ADDR ?= 127.0.0.1:4566
+export CGO_ENABLED := 1
+
+.PHONY: help deps build run test test-go test-scripts fuzz bench vet fmt generate clean
+
+help: ## Show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+deps: ## Install what is missing (Debian packages, ONNX Runtime, Go modules)
+	@bash scripts/install-deps.sh
+	@$(GO) mod download
+
+build: deps ## Build ./bin/ocellus
+	$(GO) build -o $(BIN) ./cmd/ocellus
+
+run: build ## Build and start the service on http://127.0.0.1:4566 with data under ./data
+	./$(BIN) serve --addr $(ADDR) --data-dir $(DATA_DIR)
+
+test: build vet ## Run all tests (Go unit + end-to-end, fuzz smoke, AWS CLI/boto3 script tests)
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+	bash tests/run-scripts.sh
+
+fuzz: ## Run each fuzz target briefly
+	@bash scripts/fuzz.sh 10s
+
+bench: build ## Run the benchmarks (long)
+	bash scripts/bench.sh
+
+vet: ## go vet and gofmt check
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+
+generate: ## Regenerate code from the AWS API models
+	$(GO) generate ./...
+
+clean: ## Remove build output (keeps ./data)
+	rm -rf bin
