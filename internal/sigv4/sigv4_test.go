@@ -143,7 +143,9 @@ func TestVerifyPresigned(t *testing.T) {
 	}
 }
 
-func stringsReplace(s, old, new string) string { return string(bytes.Replace([]byte(s), []byte(old), []byte(new), 1)) }
+func stringsReplace(s, old, new string) string {
+	return string(bytes.Replace([]byte(s), []byte(old), []byte(new), 1))
+}
 
 func FuzzParseHeader(f *testing.F) {
 	f.Add("AWS4-HMAC-SHA256 Credential=AKID/20261123/us-east-1/rekognition/aws4_request, SignedHeaders=host;x-amz-date, Signature=" + string(bytes.Repeat([]byte("a"), 64)))
