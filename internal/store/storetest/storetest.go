@@ -1,0 +1,151 @@
+// Package storetest is the conformance suite every store.Store
+// implementation runs, so SQLite and PostgreSQL behave the same.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/store"
+)
+
+// Run runs the suite; open returns a fresh, empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Run("Projects", func(t *testing.T) { testProjects(t, open(t)) })
+	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
+	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
+}
+
+func project(account, name string, ms int64) *ocellus.Project {
+	created := time.UnixMilli(ms).UTC()
+	return &ocellus.Project{ARN: ocellus.ProjectARN("us-east-1", account, name, created), Account: account,
+		Service: ocellus.Rekognition, Name: name, Feature: ocellus.FeatureCustomLabels, Status: ocellus.ProjectCreated, Created: created}
+}
+
+func wantKind(t *testing.T, err error, k ocellus.Kind) {
+	t.Helper()
+	if ocellus.KindOf(err) != k || err == nil {
+		t.Fatalf("error = %v, want kind %v", err, k)
+	}
+}
+
+func testProjects(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		if err := s.CreateProject(ctx, project("111111111111", fmt.Sprintf("p%d", i), int64(1000+i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateProject(ctx, project("222222222222", "p0", 1000)); err != nil {
+		t.Fatalf("same name in another account: %v", err)
+	}
+	wantKind(t, s.CreateProject(ctx, project("111111111111", "p0", 5000)), ocellus.AlreadyExists)
+
+	got, err := s.Project(ctx, project("111111111111", "p3", 1003).ARN)
+	if err != nil || got.Name != "p3" || got.Created.UnixMilli() != 1003 || got.Status != ocellus.ProjectCreated {
+		t.Fatalf("Project = %+v, %v", got, err)
+	}
+	_, err = s.Project(ctx, "arn:aws:rekognition:us-east-1:111111111111:project/nope/1")
+	wantKind(t, err, ocellus.NotFound)
+
+	page1, err := s.ListProjects(ctx, store.ProjectFilter{Account: "111111111111", Service: ocellus.Rekognition, Limit: 2})
+	if err != nil || len(page1) != 2 || page1[0].Name != "p0" || page1[1].Name != "p1" {
+		t.Fatalf("page1 = %v, %v", page1, err)
+	}
+	page2, err := s.ListProjects(ctx, store.ProjectFilter{Account: "111111111111", Service: ocellus.Rekognition, After: page1[1].ARN, Limit: 10})
+	if err != nil || len(page2) != 3 || page2[0].Name != "p2" {
+		t.Fatalf("page2 = %v, %v", page2, err)
+	}
+	named, err := s.ListProjects(ctx, store.ProjectFilter{Account: "111111111111", Service: ocellus.Rekognition, Names: []string{"p4", "p1", "zz"}})
+	if err != nil || len(named) != 2 {
+		t.Fatalf("by name = %v, %v", named, err)
+	}
+	other, err := s.ListProjects(ctx, store.ProjectFilter{Account: "222222222222", Service: ocellus.Rekognition})
+	if err != nil || len(other) != 1 {
+		t.Fatalf("other account = %v, %v", other, err)
+	}
+	none, err := s.ListProjects(ctx, store.ProjectFilter{Account: "111111111111", Service: ocellus.Rekognition, Features: []string{ocellus.FeatureContentModeration}})
+	if err != nil || len(none) != 0 {
+		t.Fatalf("by feature = %v, %v", none, err)
+	}
+
+	arn := page1[0].ARN
+	if err := s.SetTags(ctx, arn, map[string]string{"a": "1"}, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutPolicy(ctx, &ocellus.Policy{ProjectARN: arn, Name: "x", RevisionID: "r1", Document: "{}"}, "", 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteProject(ctx, arn); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, s.DeleteProject(ctx, arn), ocellus.NotFound)
+	if tags, _ := s.Tags(ctx, arn); len(tags) != 0 {
+		t.Fatalf("tags survived project deletion: %v", tags)
+	}
+	if ps, _ := s.ListPolicies(ctx, arn, "", 0); len(ps) != 0 {
+		t.Fatalf("policies survived project deletion: %v", ps)
+	}
+}
+
+func testTags(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	arn := "arn:aws:rekognition:us-east-1:111111111111:project/p/1"
+	if err := s.SetTags(ctx, arn, map[string]string{"a": "1", "b": "2"}, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetTags(ctx, arn, map[string]string{"a": "9"}, 3); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, s.SetTags(ctx, arn, map[string]string{"c": "3", "d": "4"}, 3), ocellus.QuotaExceeded)
+	tags, err := s.Tags(ctx, arn)
+	if err != nil || len(tags) != 2 || tags["a"] != "9" {
+		t.Fatalf("tags after refused update = %v, %v (the refusal must change nothing)", tags, err)
+	}
+	if err := s.RemoveTags(ctx, arn, []string{"a", "missing"}); err != nil {
+		t.Fatal(err)
+	}
+	if tags, _ := s.Tags(ctx, arn); len(tags) != 1 || tags["b"] != "2" {
+		t.Fatalf("after remove = %v", tags)
+	}
+}
+
+func testPolicies(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	arn := "arn:aws:rekognition:us-east-1:111111111111:project/p/1"
+	pol := func(name, rev string) *ocellus.Policy {
+		return &ocellus.Policy{ProjectARN: arn, Name: name, RevisionID: rev, Document: `{"v":"` + rev + `"}`, Created: time.UnixMilli(5).UTC(), Updated: time.UnixMilli(5).UTC()}
+	}
+	if err := s.PutPolicy(ctx, pol("a", "r1"), "", 2); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, s.PutPolicy(ctx, pol("a", "r2"), "", 2), ocellus.AlreadyExists)
+	wantKind(t, s.PutPolicy(ctx, pol("a", "r2"), "wrong", 2), ocellus.InvalidPolicyRevision)
+	wantKind(t, s.PutPolicy(ctx, pol("new", "r2"), "r1", 2), ocellus.InvalidPolicyRevision)
+	if err := s.PutPolicy(ctx, pol("a", "r2"), "r1", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutPolicy(ctx, pol("b", "r3"), "", 2); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, s.PutPolicy(ctx, pol("c", "r4"), "", 2), ocellus.QuotaExceeded)
+	ps, err := s.ListPolicies(ctx, arn, "", 1)
+	if err != nil || len(ps) != 1 || ps[0].Name != "a" || ps[0].RevisionID != "r2" || ps[0].Document != `{"v":"r2"}` {
+		t.Fatalf("list = %+v, %v", ps, err)
+	}
+	ps, _ = s.ListPolicies(ctx, arn, "a", 5)
+	if len(ps) != 1 || ps[0].Name != "b" {
+		t.Fatalf("page 2 = %+v", ps)
+	}
+	wantKind(t, s.DeletePolicy(ctx, arn, "a", "r1"), ocellus.InvalidPolicyRevision)
+	wantKind(t, s.DeletePolicy(ctx, arn, "zz", ""), ocellus.NotFound)
+	if err := s.DeletePolicy(ctx, arn, "a", "r2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeletePolicy(ctx, arn, "b", ""); err != nil {
+		t.Fatal(err)
+	}
+}
