@@ -33,7 +33,7 @@ var LookoutVision = &Service{
 		"UpdateDatasetEntries":      {Name: "UpdateDatasetEntries", Method: "PATCH", RequestURI: "/2020-11-20/projects/{projectName}/datasets/{datasetType}/entries", ResponseCode: 202, Input: "UpdateDatasetEntriesRequest", Output: "UpdateDatasetEntriesResponse", Errors: []string{"AccessDeniedException", "InternalServerException", "ValidationException", "ConflictException", "ResourceNotFoundException", "ThrottlingException"}},
 	},
 	Shapes: map[string]*Shape{
-		"AccessDeniedException": {Name: "AccessDeniedException", Type: "structure", Required: []string{"Message"}, Exception: true, Error: &ErrorInfo{Code: "", HTTPStatusCode: 403, SenderFault: false}, Members: []Member{
+		"AccessDeniedException": {Name: "AccessDeniedException", Type: "structure", Required: []string{"Message"}, Exception: true, Error: &ErrorInfo{HTTPStatusCode: 403}, Members: []Member{
 			{Name: "Message", Shape: "ExceptionString"},
 		}},
 		"Anomaly": {Name: "Anomaly", Type: "structure", Members: []Member{
@@ -52,7 +52,7 @@ var LookoutVision = &Service{
 		"ComponentName":        {Name: "ComponentName", Type: "string", Min: i64(1), Max: i64(128), Pattern: "[a-zA-Z0-9-_.]+"},
 		"ComponentVersion":     {Name: "ComponentVersion", Type: "string", Min: i64(1), Max: i64(64), Pattern: "^([0-9]{1,6})\\.([0-9]{1,6})\\.([0-9]{1,6})$"},
 		"ComponentVersionArn":  {Name: "ComponentVersionArn", Type: "string", Pattern: "arn:[^:]*:greengrass:[^:]*:aws:components:[^:]+"},
-		"ConflictException": {Name: "ConflictException", Type: "structure", Required: []string{"Message", "ResourceId", "ResourceType"}, Exception: true, Error: &ErrorInfo{Code: "", HTTPStatusCode: 409, SenderFault: false}, Members: []Member{
+		"ConflictException": {Name: "ConflictException", Type: "structure", Required: []string{"Message", "ResourceId", "ResourceType"}, Exception: true, Error: &ErrorInfo{HTTPStatusCode: 409}, Members: []Member{
 			{Name: "Message", Shape: "ExceptionString"},
 			{Name: "ResourceId", Shape: "ExceptionString"},
 			{Name: "ResourceType", Shape: "ResourceType"},
@@ -212,7 +212,7 @@ var LookoutVision = &Service{
 			{Name: "VersionId", Shape: "S3ObjectVersion"},
 		}},
 		"Integer": {Name: "Integer", Type: "integer"},
-		"InternalServerException": {Name: "InternalServerException", Type: "structure", Required: []string{"Message"}, Exception: true, Fault: true, Error: &ErrorInfo{Code: "", HTTPStatusCode: 500, SenderFault: false}, Members: []Member{
+		"InternalServerException": {Name: "InternalServerException", Type: "structure", Required: []string{"Message"}, Exception: true, Fault: true, Error: &ErrorInfo{HTTPStatusCode: 500}, Members: []Member{
 			{Name: "Message", Shape: "ExceptionString"},
 			{Name: "RetryAfterSeconds", Shape: "RetryAfterSeconds", Location: "header", LocationName: "Retry-After"},
 		}},
@@ -367,7 +367,7 @@ var LookoutVision = &Service{
 		"ProjectMetadataList": {Name: "ProjectMetadataList", Type: "list", Member: "ProjectMetadata"},
 		"ProjectName":         {Name: "ProjectName", Type: "string", Min: i64(1), Max: i64(255), Pattern: "[a-zA-Z0-9][a-zA-Z0-9_\\-]*"},
 		"QueryString":         {Name: "QueryString", Type: "string", Min: i64(1), Max: i64(2048), Pattern: ".*\\S.*"},
-		"ResourceNotFoundException": {Name: "ResourceNotFoundException", Type: "structure", Required: []string{"Message", "ResourceId", "ResourceType"}, Exception: true, Error: &ErrorInfo{Code: "", HTTPStatusCode: 404, SenderFault: false}, Members: []Member{
+		"ResourceNotFoundException": {Name: "ResourceNotFoundException", Type: "structure", Required: []string{"Message", "ResourceId", "ResourceType"}, Exception: true, Error: &ErrorInfo{HTTPStatusCode: 404}, Members: []Member{
 			{Name: "Message", Shape: "ExceptionString"},
 			{Name: "ResourceId", Shape: "ExceptionString"},
 			{Name: "ResourceType", Shape: "ResourceType"},
@@ -382,7 +382,7 @@ var LookoutVision = &Service{
 		}},
 		"S3ObjectKey":     {Name: "S3ObjectKey", Type: "string", Min: i64(1), Max: i64(1024), Pattern: "^([a-zA-Z0-9!_.*'()-][/a-zA-Z0-9!_.*'()-]*)?$"},
 		"S3ObjectVersion": {Name: "S3ObjectVersion", Type: "string", Min: i64(1), Max: i64(1024), Pattern: ".*"},
-		"ServiceQuotaExceededException": {Name: "ServiceQuotaExceededException", Type: "structure", Required: []string{"Message", "QuotaCode", "ServiceCode"}, Exception: true, Error: &ErrorInfo{Code: "", HTTPStatusCode: 402, SenderFault: false}, Members: []Member{
+		"ServiceQuotaExceededException": {Name: "ServiceQuotaExceededException", Type: "structure", Required: []string{"Message", "QuotaCode", "ServiceCode"}, Exception: true, Error: &ErrorInfo{HTTPStatusCode: 402}, Members: []Member{
 			{Name: "Message", Shape: "ExceptionString"},
 			{Name: "ResourceId", Shape: "ExceptionString"},
 			{Name: "ResourceType", Shape: "ResourceType"},
@@ -442,7 +442,7 @@ var LookoutVision = &Service{
 		"TargetPlatformAccelerator": {Name: "TargetPlatformAccelerator", Type: "string", Enum: []string{"NVIDIA"}},
 		"TargetPlatformArch":        {Name: "TargetPlatformArch", Type: "string", Enum: []string{"ARM64", "X86_64"}},
 		"TargetPlatformOs":          {Name: "TargetPlatformOs", Type: "string", Enum: []string{"LINUX"}},
-		"ThrottlingException": {Name: "ThrottlingException", Type: "structure", Required: []string{"Message"}, Exception: true, Error: &ErrorInfo{Code: "", HTTPStatusCode: 429, SenderFault: false}, Members: []Member{
+		"ThrottlingException": {Name: "ThrottlingException", Type: "structure", Required: []string{"Message"}, Exception: true, Error: &ErrorInfo{HTTPStatusCode: 429}, Members: []Member{
 			{Name: "Message", Shape: "ExceptionString"},
 			{Name: "QuotaCode", Shape: "ExceptionString"},
 			{Name: "ServiceCode", Shape: "ExceptionString"},
@@ -462,7 +462,7 @@ var LookoutVision = &Service{
 		"UpdateDatasetEntriesResponse": {Name: "UpdateDatasetEntriesResponse", Type: "structure", Members: []Member{
 			{Name: "Status", Shape: "DatasetStatus"},
 		}},
-		"ValidationException": {Name: "ValidationException", Type: "structure", Required: []string{"Message"}, Exception: true, Error: &ErrorInfo{Code: "", HTTPStatusCode: 400, SenderFault: false}, Members: []Member{
+		"ValidationException": {Name: "ValidationException", Type: "structure", Required: []string{"Message"}, Exception: true, Error: &ErrorInfo{HTTPStatusCode: 400}, Members: []Member{
 			{Name: "Message", Shape: "ExceptionString"},
 		}},
 	},

@@ -235,8 +235,13 @@ func (v *validator) value(sh *Shape, val any, path, top string) {
 		if !ok {
 			return
 		}
+		shown := val
+		if sh.Type == "blob" {
+			n, _ := blobLen(val)
+			shown = byteBuffer(n)
+		}
 		for _, c := range cs {
-			v.fail(top, path, violation(val, path, c))
+			v.fail(top, path, violation(shown, path, c))
 		}
 	}
 }
@@ -359,7 +364,9 @@ func render(val any) string {
 	case bool:
 		return strconv.FormatBool(x)
 	case []byte:
-		return fmt.Sprintf("java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]", len(x), len(x))
+		return byteBuffer(len(x)).String()
+	case byteBuffer:
+		return x.String()
 	case []any:
 		parts := make([]string, len(x))
 		for i, e := range x {
@@ -379,6 +386,14 @@ func render(val any) string {
 		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	return fmt.Sprint(val)
+}
+
+// byteBuffer renders a blob of n bytes as Java's ByteBuffer.toString does,
+// which is what AWS shows for blob values in validation messages.
+type byteBuffer int
+
+func (n byteBuffer) String() string {
+	return fmt.Sprintf("java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]", int(n), int(n))
 }
 
 func renderFloat(f float64) string {

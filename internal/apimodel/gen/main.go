@@ -324,7 +324,17 @@ func generate(path, varName, doc string, only []string) ([]byte, error) {
 			}
 		}
 		if s.Error != nil {
-			p(", Error: &ErrorInfo{Code: %q, HTTPStatusCode: %d, SenderFault: %t}", s.Error.Code, s.Error.HTTPStatusCode, s.Error.SenderFault)
+			var f []string
+			if s.Error.Code != "" {
+				f = append(f, fmt.Sprintf("Code: %q", s.Error.Code))
+			}
+			if s.Error.HTTPStatusCode != 0 {
+				f = append(f, fmt.Sprintf("HTTPStatusCode: %d", s.Error.HTTPStatusCode))
+			}
+			if s.Error.SenderFault {
+				f = append(f, "SenderFault: true")
+			}
+			p(", Error: &ErrorInfo{%s}", strings.Join(f, ", "))
 		}
 		if len(s.Members) > 0 {
 			p(", Members: []Member{\n")
