@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/server"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v, ok := os.LookupEnv(name); ok {
+			return v
+		}
+		return def
+	}
+	addr := fs.String("addr", env("OCELLUS_ADDR", "127.0.0.1:4566"), "listen address (env OCELLUS_ADDR)")
+	dataDir := fs.String("data-dir", env("OCELLUS_DATA_DIR", "./data"), "directory for all persistent data (env OCELLUS_DATA_DIR)")
+	region := fs.String("region", env("OCELLUS_REGION", "us-east-1"), "region named in ARNs and expected in SigV4 scopes (env OCELLUS_REGION)")
+	accounts := fs.String("accounts", env("OCELLUS_ACCOUNTS", ""), "JSON accounts file [{\"AccountId\",\"AccessKeyId\",\"SecretAccessKey\"}] (env OCELLUS_ACCOUNTS);\nwithout it one account 000000000000 with keys test/test")
+	database := fs.String("database", env("OCELLUS_DATABASE", ""), "metadata store: empty for SQLite in the data dir; postgres:// URL reserved for scale-out (env OCELLUS_DATABASE)")
+	s3Endpoint := fs.String("s3-endpoint", env("OCELLUS_S3_ENDPOINT", ""), "external S3 URL; empty serves the embedded S3 endpoint on the same port (env OCELLUS_S3_ENDPOINT)")
+	logLevel := fs.String("log-level", env("OCELLUS_LOG_LEVEL", "info"), "debug, info, warn or error (env OCELLUS_LOG_LEVEL)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ocellus serve [flags]\n\nRuns Rekognition Custom Labels, Lookout for Vision and S3 on one port.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	start := time.Now()
+	cfg := server.Config{DataDir: *dataDir, Region: *region, Database: *database, S3Endpoint: *s3Endpoint, Logger: log}
+	if *accounts != "" {
+		accs, err := server.LoadAccounts(*accounts)
+		if err != nil {
+			return err
+		}
+		cfg.Accounts = accs
+	}
+	srv, err := server.Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	if *accounts == "" {
+		a := server.DefaultAccount
+		fmt.Fprintf(stdout, "No --accounts file: one account %s, AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", a.ID, a.AccessKeyID, a.SecretAccessKey)
+	}
+	fmt.Fprintf(stdout, "Ocellus listening on http://%s (region %s, data %s), ready in %s\n", ln.Addr(), *region, *dataDir, time.Since(start).Round(time.Millisecond))
+	return srv.Serve(ctx, ln)
+}

@@ -1,0 +1,101 @@
+// Package control holds the use cases shared by both AWS front-ends: the
+// Rekognition Custom Labels and Lookout for Vision packages translate wire
+// shapes into calls here, and everything here speaks the domain vocabulary
+// of package ocellus. It checks ownership, state rules and quotas; the
+// front-ends have already checked the request against the API model.
+package control
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/store"
+)
+
+// Config configures a Control. Zero values are the documented defaults.
+type Config struct {
+	Region string           // default "us-east-1"
+	Now    func() time.Time // default time.Now
+	Logger *slog.Logger     // default: discard
+}
+
+// Control is the control plane.
+type Control struct {
+	store  store.Store
+	region string
+	now    func() time.Time
+	log    *slog.Logger
+}
+
+// New returns a control plane over st.
+func New(st store.Store, cfg Config) *Control {
+	c := &Control{store: st, region: cfg.Region, now: cfg.Now, log: cfg.Logger}
+	if c.region == "" {
+		c.region = "us-east-1"
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Region is the region resources are created in.
+func (c *Control) Region() string { return c.region }
+
+// pageToken is the content of a NextToken: which listing it continues and
+// where. Tokens are opaque to clients; anything we did not issue for the
+// same listing is InvalidPaginationToken.
+type pageToken struct {
+	List  string `json:"l"`
+	After string `json:"a"`
+}
+
+func encodeToken(list, after string) string {
+	b, _ := json.Marshal(pageToken{List: list, After: after})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeToken(list, tok string) (string, error) {
+	if tok == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	var pt pageToken
+	if err == nil {
+		err = json.Unmarshal(b, &pt)
+	}
+	if err != nil || pt.List != list || pt.After == "" {
+		return "", ocellus.Errorf(ocellus.InvalidPaginationToken, "The pagination token %q is invalid.", tok)
+	}
+	return pt.After, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}
+
+// checkTags applies the rules AWS applies to tag keys beyond the model's.
+func checkTags(tags map[string]string) error {
+	if len(tags) > ocellus.MaxTagsPerResource {
+		return ocellus.Errorf(ocellus.QuotaExceeded, "A resource can have at most %d tags.", ocellus.MaxTagsPerResource)
+	}
+	for k := range tags {
+		if strings.HasPrefix(strings.ToLower(k), "aws:") {
+			return ocellus.Errorf(ocellus.Invalid, "Tag keys may not start with the reserved prefix 'aws:' (%s).", k)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,211 @@
+// Package server wires the service together: one listener serving
+// Rekognition (awsJson1.1), Lookout for Vision (restJson1 under
+// /2020-11-20/) and the embedded S3 endpoint (path-style), routed by the
+// SigV4 credential scope and the request's shape.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/api/rekognition"
+	"github.com/ocellus/ocellus/internal/awsproto"
+	"github.com/ocellus/ocellus/internal/control"
+	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/sigv4"
+	"github.com/ocellus/ocellus/internal/store"
+	"github.com/ocellus/ocellus/internal/store/sqlite"
+)
+
+// Config configures a Server. Zero values are the documented defaults.
+type Config struct {
+	DataDir    string            // default "./data"
+	Region     string            // default "us-east-1"
+	Accounts   []ocellus.Account // default: DefaultAccount
+	Database   string            // "" = SQLite file <DataDir>/ocellus.db
+	S3Endpoint string            // "" = the embedded S3 endpoint
+	Logger     *slog.Logger      // default: discard
+	Now        func() time.Time  // default: time.Now
+}
+
+// DefaultAccount is used when no accounts file is given.
+var DefaultAccount = ocellus.Account{ID: "000000000000", AccessKeyID: "test", SecretAccessKey: "test"}
+
+// Server is a running Ocellus instance (without its listener).
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	store store.Store
+	rek   http.Handler
+	l4v   http.Handler
+	s3    http.Handler
+	close []func() error
+}
+
+// Open prepares the data directory, the store and the front-ends.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "./data"
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if len(cfg.Accounts) == 0 {
+		cfg.Accounts = []ocellus.Account{DefaultAccount}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DataDir = dir
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	keys := map[string]sigv4.Credential{}
+	for _, a := range cfg.Accounts {
+		keys[a.AccessKeyID] = sigv4.Credential{AccountID: a.ID, AccessKeyID: a.AccessKeyID, SecretAccessKey: a.SecretAccessKey}
+	}
+	verifier := &sigv4.Verifier{Now: cfg.Now, Lookup: func(id string) (sigv4.Credential, bool) {
+		c, ok := keys[id]
+		return c, ok
+	}}
+
+	switch {
+	case cfg.Database == "":
+		st, err := sqlite.Open(ctx, filepath.Join(dir, "ocellus.db"))
+		if err != nil {
+			return nil, err
+		}
+		s.store = st
+	case strings.HasPrefix(cfg.Database, "postgres://"), strings.HasPrefix(cfg.Database, "postgresql://"):
+		return nil, errors.New("--database: PostgreSQL arrives with the scale-out work; this build stores metadata in SQLite (leave --database empty)")
+	default:
+		return nil, fmt.Errorf("--database %q: expected empty (SQLite in the data dir) or a postgres:// URL", cfg.Database)
+	}
+	s.close = append(s.close, s.store.Close)
+
+	ctl := control.New(s.store, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger})
+	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger})
+	s.l4v = lookoutPending{verifier: verifier, region: cfg.Region}
+	if err := s.openS3(verifier); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ServeHTTP routes a request to the service it is for.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	service := ""
+	if a, err := sigv4.Parse(r); err == nil {
+		service = a.Service
+	}
+	switch {
+	case service == ocellus.Rekognition,
+		service == "" && strings.HasPrefix(r.Header.Get("X-Amz-Target"), rekognition.TargetPrefix):
+		s.rek.ServeHTTP(w, r)
+	case service == ocellus.LookoutVision,
+		service == "" && strings.HasPrefix(r.URL.Path, "/2020-11-20/"):
+		s.l4v.ServeHTTP(w, r)
+	case service == "s3" || service == "":
+		s.s3.ServeHTTP(w, r)
+	default:
+		awsproto.WriteError(w, awsproto.NewRequestID(), http.StatusBadRequest, "InvalidSignatureException",
+			fmt.Sprintf("Credential should be scoped to a service Ocellus serves (rekognition, lookoutvision, s3), not '%s'.", service), nil)
+	}
+}
+
+// Serve accepts connections on ln until ctx is done, then shuts down.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	}
+}
+
+// Close releases the store and the S3 endpoint.
+func (s *Server) Close() error {
+	var errs []error
+	for i := len(s.close) - 1; i >= 0; i-- {
+		errs = append(errs, s.close[i]())
+	}
+	s.close = nil
+	return errors.Join(errs...)
+}
+
+// LoadAccounts reads an accounts file: a JSON list of
+// {"AccountId","AccessKeyId","SecretAccessKey"}.
+func LoadAccounts(path string) ([]ocellus.Account, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("accounts file: %w", err)
+	}
+	var raw []struct{ AccountId, AccessKeyId, SecretAccessKey string }
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("accounts file %s: %w", path, err)
+	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("accounts file %s lists no accounts", path)
+	}
+	seen := map[string]bool{}
+	var out []ocellus.Account
+	for i, a := range raw {
+		if !ocellus.ValidAccountID(a.AccountId) {
+			return nil, fmt.Errorf("accounts file %s, entry %d: AccountId %q must be 12 digits", path, i+1, a.AccountId)
+		}
+		if a.AccessKeyId == "" || a.SecretAccessKey == "" {
+			return nil, fmt.Errorf("accounts file %s, entry %d: AccessKeyId and SecretAccessKey are required", path, i+1)
+		}
+		if seen[a.AccessKeyId] {
+			return nil, fmt.Errorf("accounts file %s: access key %s appears twice", path, a.AccessKeyId)
+		}
+		seen[a.AccessKeyId] = true
+		out = append(out, ocellus.Account{ID: a.AccountId, AccessKeyID: a.AccessKeyId, SecretAccessKey: a.SecretAccessKey})
+	}
+	return out, nil
+}
+
+// lookoutPending answers Lookout for Vision requests until that API lands:
+// authenticated callers learn clearly that the API is not served yet.
+type lookoutPending struct {
+	verifier *sigv4.Verifier
+	region   string
+}
+
+func (l lookoutPending) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := awsproto.NewRequestID()
+	body, err := awsproto.ReadBody(r)
+	if err == nil {
+		_, err = awsproto.Authenticate(r, body, l.verifier, ocellus.LookoutVision, l.region)
+	}
+	var ae *awsproto.AuthError
+	if errors.As(err, &ae) {
+		awsproto.WriteError(w, reqID, ae.Status, ae.Code, ae.Message, nil)
+		return
+	}
+	awsproto.WriteError(w, reqID, http.StatusNotFound, "UnknownOperationException",
+		"Lookout for Vision operations are not served by this version of Ocellus yet; Rekognition Custom Labels and S3 are.", nil)
+}
