@@ -98,7 +98,7 @@ func (s *Service) Shape(name string) (*Shape, bool) {
 	return sh, ok
 }
 
-// Member returns the structure member with the given name.
+// MemberNamed returns the structure member with the given name.
 func (sh *Shape) MemberNamed(name string) (*Member, bool) {
 	for i := range sh.Members {
 		if sh.Members[i].Name == name {

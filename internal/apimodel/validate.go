@@ -235,10 +235,18 @@ func (v *validator) value(sh *Shape, val any, path, top string) {
 		if !ok {
 			return
 		}
+		// Show the value as the Java service would print its typed form.
 		shown := val
-		if sh.Type == "blob" {
+		switch sh.Type {
+		case "blob":
 			n, _ := blobLen(val)
 			shown = byteBuffer(n)
+		case "integer", "long":
+			n, _ := integer(val, sh.Type)
+			shown = strconv.FormatInt(n, 10)
+		case "float", "double":
+			f, _ := number(val)
+			shown = renderFloat(f)
 		}
 		for _, c := range cs {
 			v.fail(top, path, violation(shown, path, c))
@@ -396,7 +404,16 @@ func (n byteBuffer) String() string {
 	return fmt.Sprintf("java.nio.HeapByteBuffer[pos=0 lim=%d cap=%d]", int(n), int(n))
 }
 
+// renderFloat prints f like Java's Double.toString: 101.0, 0.5, 1.0E8.
 func renderFloat(f float64) string {
+	if a := math.Abs(f); a != 0 && (a >= 1e7 || a < 1e-3) {
+		mant, exp, _ := strings.Cut(strconv.FormatFloat(f, 'E', -1, 64), "E")
+		if !strings.Contains(mant, ".") {
+			mant += ".0"
+		}
+		e, _ := strconv.Atoi(exp)
+		return mant + "E" + strconv.Itoa(e)
+	}
 	s := strconv.FormatFloat(f, 'f', -1, 64)
 	if !strings.Contains(s, ".") {
 		s += ".0"

@@ -69,6 +69,8 @@ func TestValidate(t *testing.T) {
 		{name: "DescribeProjects MaxResults 101", svc: Rekognition, op: "DescribeProjects", body: `{"MaxResults":101}`, kind: Validation,
 			msg: "1 validation error detected: Value '101' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 100"},
 		{name: "DescribeProjects MaxResults 100", svc: Rekognition, op: "DescribeProjects", body: `{"MaxResults":100}`},
+		{name: "DescribeProjects MaxResults 0.0", svc: Rekognition, op: "DescribeProjects", body: `{"MaxResults":0.0}`, kind: Validation,
+			msg: "1 validation error detected: Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1"},
 		{name: "DescribeProjects MaxResults string", svc: Rekognition, op: "DescribeProjects", body: `{"MaxResults":"10"}`, kind: Serialization,
 			msg: "STRING_VALUE can not be converted to an Integer", member: "MaxResults", path: "maxResults"},
 		{name: "DescribeProjects MaxResults fraction", svc: Rekognition, op: "DescribeProjects", body: `{"MaxResults":1.5}`, kind: Serialization},
@@ -97,7 +99,7 @@ func TestValidate(t *testing.T) {
 			member: "ProjectVersionArn"},
 		{name: "DetectCustomLabels MinConfidence float max", svc: Rekognition, op: "DetectCustomLabels",
 			body: `{"ProjectVersionArn":"` + versionArn + `","Image":{"Bytes":"aGVsbG8="},"MinConfidence":101}`, kind: Validation,
-			msg: "1 validation error detected: Value '101' at 'minConfidence' failed to satisfy constraint: Member must have value less than or equal to 100"},
+			msg: "1 validation error detected: Value '101.0' at 'minConfidence' failed to satisfy constraint: Member must have value less than or equal to 100"},
 		{name: "DetectCustomLabels MinConfidence fraction", svc: Rekognition, op: "DetectCustomLabels",
 			body: `{"ProjectVersionArn":"` + versionArn + `","Image":{"Bytes":"aGVsbG8="},"MinConfidence":100.5}`, kind: Validation,
 			msg: "1 validation error detected: Value '100.5' at 'minConfidence' failed to satisfy constraint: Member must have value less than or equal to 100"},
@@ -318,6 +320,14 @@ func TestModelSubset(t *testing.T) {
 					t.Errorf("%s.%s: missing shape %s", s.ID, op.Name, n)
 				}
 			}
+		}
+	}
+}
+
+func TestRenderFloat(t *testing.T) {
+	for f, want := range map[float64]string{101: "101.0", 0.5: "0.5", -2.25: "-2.25", 1e8: "1.0E8", 1.5e-5: "1.5E-5", 0: "0.0", -1e308: "-1.0E308"} {
+		if got := renderFloat(f); got != want {
+			t.Errorf("renderFloat(%v) = %s, want %s", f, got, want)
 		}
 	}
 }
