@@ -90,11 +90,25 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id.RequestID = reqID
 	name := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
-	h, ok := a.ops[name]
-	if r.Method != http.MethodPost || !ok {
+	if _, ok := a.ops[name]; r.Method != http.MethodPost || !ok {
 		a.writeError(w, reqID, name, &awsproto.AuthError{Status: http.StatusBadRequest, Code: "UnknownOperationException",
 			Message: "Unknown operation " + r.Header.Get("X-Amz-Target") + ": Ocellus serves the Rekognition Custom Labels operations."})
 		return
+	}
+	out, err := a.handle(r.Context(), id, name, body)
+	if err != nil {
+		a.writeError(w, reqID, name, err)
+		return
+	}
+	awsproto.WriteJSON(w, reqID, contentType, http.StatusOK, out)
+}
+
+// handle decodes, validates and runs one operation on an authenticated
+// request body.
+func (a *API) handle(ctx context.Context, id awsproto.Identity, name string, body []byte) (any, error) {
+	h, ok := a.ops[name]
+	if !ok {
+		return nil, &awsproto.AuthError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "Unknown operation " + name + "."}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
@@ -103,19 +117,15 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&input); err != nil || input == nil {
-		a.writeError(w, reqID, name, &apimodel.ValidationError{Kind: apimodel.Serialization, Message: "The request body is not a JSON object."})
-		return
+		return nil, &apimodel.ValidationError{Kind: apimodel.Serialization, Message: "The request body is not a JSON object."}
+	}
+	if dec.More() {
+		return nil, &apimodel.ValidationError{Kind: apimodel.Serialization, Message: "The request body has data after the JSON object."}
 	}
 	if err := apimodel.Rekognition.Validate(name, input); err != nil {
-		a.writeError(w, reqID, name, err)
-		return
+		return nil, err
 	}
-	out, err := h(r.Context(), id, body)
-	if err != nil {
-		a.writeError(w, reqID, name, err)
-		return
-	}
-	awsproto.WriteJSON(w, reqID, contentType, http.StatusOK, out)
+	return h(ctx, id, body)
 }
 
 // errorCodes maps domain kinds to Rekognition exceptions.

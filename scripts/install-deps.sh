@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what `make build`/`make test` need and a fresh machine lacks.
+# Idempotent: each step checks first. Debian packages via apt-get, the ONNX
+# Runtime shared library from the npm registry, Go modules from the proxy.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+# Debian packages used by tests and benchmarks (real data, real clients).
+for pkg in ${OCELLUS_APT_PACKAGES:-}; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "install-deps: apt-get install ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if [ -f scripts/install-onnxruntime.sh ]; then
+  bash scripts/install-onnxruntime.sh
+fi
