@@ -27,8 +27,11 @@ func TestSDKRequests(t *testing.T) {
 	}
 	got := make(chan captured, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Copy what arrived: the server still owns r after the handler.
 		b, _ := io.ReadAll(r.Body)
-		got <- captured{r, b}
+		c := httptest.NewRequest(r.Method, r.URL.RequestURI(), nil)
+		c.Header = r.Header.Clone()
+		got <- captured{c, b}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{}`))
 	}))

@@ -331,3 +331,23 @@ func TestRenderFloat(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentUse checks that the lazily compiled patterns and routes are
+// safe to build from many requests at once (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	s := &Service{ID: "Copy", Operations: LookoutVision.Operations, Shapes: LookoutVision.Shapes}
+	done := make(chan bool)
+	for i := 0; i < 8; i++ {
+		go func() {
+			defer func() { done <- true }()
+			_ = s.Validate("CreateProject", map[string]any{"ProjectName": "a b"})
+			_, _, _ = s.Match("GET", "/2020-11-20/projects/p1")
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		<-done
+	}
+	if _, _, ok := s.Match("GET", "/2020-11-20/projects/p1"); !ok {
+		t.Error("no match")
+	}
+}
