@@ -1,0 +1,66 @@
+package s3
+
+import (
+	"testing"
+)
+
+func FuzzCompleteMultipart(f *testing.F) {
+	f.Add([]byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"abc"</ETag></Part></CompleteMultipartUpload>`))
+	f.Add([]byte(`<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>x</ETag><PartNumber>2</PartNumber><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>`))
+	f.Add([]byte(`<Delete><Quiet>true</Quiet><Object><Key>a</Key><VersionId>v</VersionId></Object></Delete>`))
+	f.Add([]byte(`<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseCompleteMultipart(b)
+		if err == nil {
+			if len(c.Parts) == 0 {
+				t.Fatal("accepted no parts")
+			}
+			for i := 1; i < len(c.Parts); i++ {
+				if c.Parts[i].PartNumber <= c.Parts[i-1].PartNumber {
+					t.Fatal("accepted parts out of order")
+				}
+			}
+		} else if _, ok := asS3Error(err); !ok {
+			t.Fatalf("non-S3 error %v", err)
+		}
+		var d deleteRequest
+		xmlUnmarshal(b, &d)
+		var v versioningConfiguration
+		xmlUnmarshal(b, &v)
+	})
+}
+
+func TestParseRange(t *testing.T) {
+	for _, tc := range []struct {
+		h                string
+		size, start, n   int64
+		partial, wantErr bool
+	}{
+		{"bytes=0-0", 10, 0, 1, true, false},
+		{"bytes=5-", 10, 5, 5, true, false},
+		{"bytes=-3", 10, 7, 3, true, false},
+		{"bytes=-30", 10, 0, 10, true, false},
+		{"bytes=8-100", 10, 8, 2, true, false},
+		{"bytes=10-", 10, 0, 0, false, true},
+		{"bytes=-0", 10, 0, 0, false, true},
+		{"bytes=5-2", 10, 0, 0, false, false},
+		{"items=1-2", 10, 0, 0, false, false},
+		{"bytes=1-2,4-5", 10, 0, 0, false, false},
+		{"", 10, 0, 0, false, false},
+		{"bytes=0-", 0, 0, 0, false, true},
+	} {
+		s, n, p, err := parseRange(tc.h, tc.size)
+		if (err != nil) != tc.wantErr || p != tc.partial || (p && (s != tc.start || n != tc.n)) {
+			t.Errorf("%q/%d: %d %d %v %v", tc.h, tc.size, s, n, p, err)
+		}
+	}
+}
+
+func TestBucketNames(t *testing.T) {
+	for n, ok := range map[string]bool{"abc": true, "my.bucket-1": true, "ab": false, "ABC": false, "a_b": false,
+		"-ab": false, "ab-": false, "a..b": false, "a.-b": false, "10.0.0.1": false, "xn--abc": false, "abc-s3alias": false} {
+		if validBucketName(n) != ok {
+			t.Errorf("validBucketName(%q) = %v", n, !ok)
+		}
+	}
+}
