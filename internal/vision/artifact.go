@@ -1,0 +1,185 @@
+package vision
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/head"
+)
+
+// The artifact is one file:
+//
+//	"OCELLUS-MODEL\n"            magic (14 bytes)
+//	uint32 little-endian          length of the header
+//	header                        JSON (artifactHeader)
+//	tensor data                   float32 little-endian, in header.Tensors order
+//
+// The header is self-describing (format version, task, backbone identity
+// and preprocessing, labels, thresholds, head shape, evaluation) and
+// carries the SHA-256 of the tensor data.
+const magic = "OCELLUS-MODEL\n"
+
+type artifactHeader struct {
+	Format     int           `json:"format"`
+	Kind       Kind          `json:"kind"`
+	Backbone   backbone.Info `json:"backbone"`
+	Labels     []string      `json:"labels"`
+	Thresholds []float64     `json:"thresholds"`
+	Head       head.MLP      `json:"head"`
+	Tensors    []tensorEntry `json:"tensors"`
+	DataSHA256 string        `json:"dataSha256"`
+	Evaluation *Evaluation   `json:"evaluation,omitempty"`
+}
+
+type tensorEntry struct {
+	Name string `json:"name"`
+	Len  int    `json:"len"`
+}
+
+// Save writes the model artifact.
+func Save(w io.Writer, m *Model) error {
+	if m.Head == nil {
+		return errors.New("vision: model has no head")
+	}
+	h := artifactHeader{Format: FormatVersion, Kind: m.Kind, Backbone: m.Backbone, Labels: m.Labels, Thresholds: m.Thresholds, Head: *m.Head, Evaluation: m.Evaluation}
+	tens := m.Head.Tensors()
+	names := make([]string, 0, len(tens))
+	for n := range tens {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var data bytes.Buffer
+	for _, n := range names {
+		t := *tens[n]
+		h.Tensors = append(h.Tensors, tensorEntry{Name: n, Len: len(t)})
+		b := make([]byte, 4*len(t))
+		for i, f := range t {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+		}
+		data.Write(b)
+	}
+	sum := sha256.Sum256(data.Bytes())
+	h.DataSHA256 = hex.EncodeToString(sum[:])
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(w)
+	bw.WriteString(magic)
+	var l [4]byte
+	binary.LittleEndian.PutUint32(l[:], uint32(len(hb)))
+	bw.Write(l[:])
+	bw.Write(hb)
+	bw.Write(data.Bytes())
+	return bw.Flush()
+}
+
+// SaveFile writes the artifact to path atomically.
+func SaveFile(path string, m *Model) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := Save(f, m); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ErrNotModel is returned when reading something that is not an artifact.
+var ErrNotModel = errors.New("vision: not an Ocellus model file")
+
+// Decode reads a model artifact. The model needs Attach before Predict.
+func Decode(r io.Reader) (*Model, error) {
+	br := bufio.NewReader(r)
+	mg := make([]byte, len(magic))
+	if _, err := io.ReadFull(br, mg); err != nil || string(mg) != magic {
+		return nil, ErrNotModel
+	}
+	var l [4]byte
+	if _, err := io.ReadFull(br, l[:]); err != nil {
+		return nil, ErrNotModel
+	}
+	n := binary.LittleEndian.Uint32(l[:])
+	if n > 64<<20 {
+		return nil, fmt.Errorf("%w: header of %d bytes", ErrNotModel, n)
+	}
+	hb := make([]byte, n)
+	if _, err := io.ReadFull(br, hb); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotModel, err)
+	}
+	var h artifactHeader
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, fmt.Errorf("%w: header: %v", ErrNotModel, err)
+	}
+	if h.Format != FormatVersion {
+		return nil, fmt.Errorf("vision: model format %d not supported (this build reads %d)", h.Format, FormatVersion)
+	}
+	mlp := h.Head
+	tens := mlp.Tensors()
+	hash := sha256.New()
+	for _, te := range h.Tensors {
+		dst, ok := tens[te.Name]
+		if !ok || te.Len < 0 || te.Len > 1<<28 {
+			return nil, fmt.Errorf("vision: model has unexpected tensor %q", te.Name)
+		}
+		b := make([]byte, 4*te.Len)
+		if _, err := io.ReadFull(br, b); err != nil {
+			return nil, fmt.Errorf("vision: model truncated: %w", err)
+		}
+		hash.Write(b)
+		t := make([]float32, te.Len)
+		for i := range t {
+			t[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+		*dst = t
+	}
+	if hex.EncodeToString(hash.Sum(nil)) != h.DataSHA256 {
+		return nil, errors.New("vision: model data checksum mismatch")
+	}
+	if err := mlp.Validate(); err != nil {
+		return nil, err
+	}
+	if len(h.Labels) != mlp.Out || len(h.Thresholds) != len(h.Labels) {
+		return nil, errors.New("vision: model labels do not match its head")
+	}
+	if backbone.EmbeddingLen(h.Backbone) != mlp.In {
+		return nil, errors.New("vision: model head does not match its backbone maps")
+	}
+	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, Evaluation: h.Evaluation}, nil
+}
+
+// Load reads a model file and attaches bb (which must match its identity).
+func Load(path string, bb backbone.Backbone) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := Decode(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.Attach(bb); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

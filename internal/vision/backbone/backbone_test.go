@@ -1,0 +1,72 @@
+package backbone_test
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/backbone/backbonetest"
+)
+
+func TestBuiltinConformance(t *testing.T) {
+	backbonetest.Run(t, backbone.Builtin{})
+}
+
+// sharedBackbone returns ../shared/models/mobilenetv2-12-int8.onnx relative
+// to the module root, skipping when it or ONNX Runtime is absent.
+func sharedBackbone(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	p := filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "models", "mobilenetv2-12-int8.onnx")
+	if _, err := os.Stat(p); err != nil {
+		t.Skip("shared backbone not present")
+	}
+	if _, err := backbone.FindLibrary(); err != nil {
+		t.Skip(err)
+	}
+	return p
+}
+
+func TestORTConformance(t *testing.T) {
+	b, err := backbone.OpenORT(sharedBackbone(t), backbone.ORTConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if b.Info().Maps[2].C != 1280 {
+		t.Fatalf("maps %+v", b.Info().Maps)
+	}
+	backbonetest.Run(t, b)
+}
+
+func TestPoolMatrix(t *testing.T) {
+	// A 3x3 map pooled to 2x2 cells: cells overlap on the middle row/column.
+	p := backbone.PoolMatrix(3, 3, 2)
+	m := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	got := make([]float32, 4)
+	for q, v := range m {
+		for j := 0; j < 4; j++ {
+			got[j] += v * p[q*4+j]
+		}
+	}
+	want := []float32{3, 4, 6, 7} // means of {1,2,4,5}, {2,3,5,6}, {4,5,7,8}, {5,6,8,9}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+			t.Errorf("cell %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestFindLibraryEnv(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "libonnxruntime.so.1")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("OCELLUS_ORT_LIB", f)
+	got, err := backbone.FindLibrary()
+	if err != nil || got != f {
+		t.Fatalf("FindLibrary = %q, %v; want %q", got, err, f)
+	}
+}

@@ -1,0 +1,232 @@
+// Command visionbench measures the vision engine: Fashion-MNIST accuracy and
+// training time, and in-process prediction latency/throughput on a 640x480
+// JPEG. It prints what it measured; `make bench` runs it through
+// scripts/bench-vision.sh.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/vision"
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/head"
+	"github.com/ocellus/ocellus/internal/vision/imageio"
+)
+
+var fashionLabels = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
+
+func main() {
+	wd, _ := os.Getwd()
+	defBackbone := filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "models", "mobilenetv2-12-int8.onnx")
+	bbPath := flag.String("backbone", defBackbone, "ONNX backbone ('builtin' for the built-in extractor)")
+	data := flag.String("fashion", "/usr/share/datasets/fashion-mnist", "Fashion-MNIST directory")
+	perClass := flag.Int("per-class", 200, "training images per class")
+	testN := flag.Int("test", 10000, "test images (max 10000)")
+	hidden := flag.Int("hidden", 0, "head hidden units (0 = default, -1 = linear)")
+	epochs := flag.Int("epochs", 0, "head epochs (0 = default)")
+	latencyImage := flag.String("latency-image", "/usr/lib/python3/dist-packages/skimage/data/astronaut.png", "photo resized to 640x480 for latency")
+	runs := flag.Int("runs", 300, "latency runs")
+	skipAcc := flag.Bool("skip-accuracy", false, "only measure latency")
+	seed := flag.Uint64("seed", 1, "seed")
+	verbose := flag.Bool("v", false, "log progress")
+	flag.Parse()
+
+	var bb backbone.Backbone = backbone.Builtin{}
+	if *bbPath != "builtin" {
+		o, err := backbone.OpenORT(*bbPath, backbone.ORTConfig{})
+		if err != nil {
+			fatal(err)
+		}
+		bb = o
+	}
+	defer bb.Close()
+	lvl := slog.LevelWarn
+	if *verbose {
+		lvl = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	ctx := context.Background()
+	fmt.Printf("backbone: %s (%s), GOMAXPROCS=%d\n", bb.Info().Name, bb.Info().Identity, runtime.GOMAXPROCS(0))
+
+	var m *vision.Model
+	if !*skipAcc {
+		train, err := fashion(*data, "train", *perClass, 0)
+		if err != nil {
+			fatal(err)
+		}
+		test, err := fashion(*data, "t10k", 0, *testN)
+		if err != nil {
+			fatal(err)
+		}
+		t0 := time.Now()
+		var ev *vision.Evaluation
+		m, ev, err = vision.Train(ctx, vision.TrainConfig{Backbone: bb, Train: train, Test: test, Seed: *seed, Kind: vision.Classification,
+			Head: head.Config{Hidden: *hidden, Epochs: *epochs}, Logger: log})
+		if err != nil {
+			fatal(err)
+		}
+		total := time.Since(t0)
+		fmt.Printf("fashion-mnist: train %d images (%d/class, + flips), test %d images\n", len(train), *perClass, len(test))
+		fmt.Printf("  top-1 accuracy      %.4f\n", ev.Report.Accuracy)
+		fmt.Printf("  macro F1            %.4f\n", ev.Report.F1)
+		fmt.Printf("  training wall time  %.1f s (features of the training set + head)\n", ev.TrainSeconds)
+		fmt.Printf("  total incl. test    %.1f s\n", total.Seconds())
+	} else {
+		// A tiny model so latency is measured through the same code path.
+		train, err := fashion(*data, "train", 5, 0)
+		if err != nil {
+			fatal(err)
+		}
+		m, _, err = vision.Train(ctx, vision.TrainConfig{Backbone: bb, Train: train, Test: train[:10], Seed: *seed, Kind: vision.Classification, Head: head.Config{Epochs: 2}})
+		if err != nil {
+			fatal(err)
+		}
+	}
+	jpg, err := latencyJPEG(*latencyImage)
+	if err != nil {
+		fatal(err)
+	}
+	lat := make([]time.Duration, *runs)
+	for i := 0; i < 10; i++ {
+		if _, err := m.PredictBytes(ctx, jpg, vision.PredictOptions{}); err != nil {
+			fatal(err)
+		}
+	}
+	for i := range lat {
+		t := time.Now()
+		if _, err := m.PredictBytes(ctx, jpg, vision.PredictOptions{}); err != nil {
+			fatal(err)
+		}
+		lat[i] = time.Since(t)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	fmt.Printf("latency, 640x480 JPEG (%d bytes) decode+resize+backbone+head, one request at a time, %d runs:\n", len(jpg), *runs)
+	fmt.Printf("  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms\n", ms(lat[len(lat)/2]), ms(lat[len(lat)*9/10]), ms(lat[len(lat)*99/100]))
+	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
+		n := *runs
+		t := time.Now()
+		var wg sync.WaitGroup
+		per := n / workers
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < per; i++ {
+					if _, err := m.PredictBytes(ctx, jpg, vision.PredictOptions{}); err != nil {
+						fatal(err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		el := time.Since(t)
+		fmt.Printf("  throughput with %d concurrent callers: %.1f images/s\n", workers, float64(per*workers)/el.Seconds())
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "visionbench:", err)
+	os.Exit(1)
+}
+
+func latencyJPEG(path string) ([]byte, error) {
+	var src image.Image
+	if b, err := os.ReadFile(path); err == nil {
+		if src, err = imageio.Decode(b); err != nil {
+			return nil, err
+		}
+	} else {
+		g := image.NewRGBA(image.Rect(0, 0, 640, 480))
+		for y := 0; y < 480; y++ {
+			for x := 0; x < 640; x++ {
+				g.SetRGBA(x, y, color.RGBA{uint8(x), uint8(y), uint8(x ^ y), 255})
+			}
+		}
+		src = g
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, imageio.Resize(src, 640, 480), &jpeg.Options{Quality: 90}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// fashion reads an IDX split: perClass > 0 takes the first perClass images
+// of each class, else the first limit images.
+func fashion(dir, split string, perClass, limit int) ([]vision.Example, error) {
+	imgs, err := readIDX(filepath.Join(dir, split+"-images-idx3-ubyte.gz"))
+	if err != nil {
+		return nil, err
+	}
+	labs, err := readIDX(filepath.Join(dir, split+"-labels-idx1-ubyte.gz"))
+	if err != nil {
+		return nil, err
+	}
+	const side = 28
+	n := len(labs)
+	if len(imgs) != n*side*side {
+		return nil, errors.New("fashion-mnist: size mismatch")
+	}
+	count := make([]int, 10)
+	var out []vision.Example
+	for i := 0; i < n; i++ {
+		l := int(labs[i])
+		if perClass > 0 {
+			if count[l] >= perClass {
+				continue
+			}
+			count[l]++
+		} else if len(out) >= limit {
+			break
+		}
+		g := image.NewGray(image.Rect(0, 0, side, side))
+		copy(g.Pix, imgs[i*side*side:(i+1)*side*side])
+		out = append(out, vision.Example{Image: g, Labels: []string{fashionLabels[l]}})
+	}
+	return out, nil
+}
+
+func readIDX(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(z)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 4 {
+		return nil, errors.New("idx: short file")
+	}
+	dims := int(b[3])
+	off := 4 + 4*dims
+	if len(b) < off {
+		return nil, errors.New("idx: short header")
+	}
+	_ = binary.BigEndian
+	return b[off:], nil
+}

@@ -1,0 +1,367 @@
+// Package vision trains, evaluates, stores and runs custom image models: a
+// frozen backbone (package backbone) turns images into embeddings, a small
+// head (package head) trained in Go turns embeddings into labels, and the
+// evaluation (package eval) is reported as Rekognition Custom Labels does.
+//
+// The entry points are Train, (*Model).Predict, Save/Load and Export.
+package vision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/eval"
+	"github.com/ocellus/ocellus/internal/vision/head"
+	"github.com/ocellus/ocellus/internal/vision/imageio"
+)
+
+// Kind is the task a model solves.
+type Kind string
+
+const (
+	Classification Kind = "classification" // one label per image
+	MultiLabel     Kind = "multilabel"     // any number of labels per image
+	Detection      Kind = "detection"      // labelled boxes
+)
+
+// Box is a bounding box as ratios of the image width/height, from the top-left.
+type Box struct {
+	Left, Top, Width, Height float64
+}
+
+// Object is a labelled box of a training example.
+type Object struct {
+	Label string
+	Box   Box
+}
+
+// Example is one training or test image: exactly one of Image, Data or Path
+// gives the pixels; Labels are image-level labels, Objects boxes.
+type Example struct {
+	Image   image.Image
+	Data    []byte
+	Path    string
+	Labels  []string
+	Objects []Object
+}
+
+func (e Example) load() (image.Image, error) {
+	switch {
+	case e.Image != nil:
+		return e.Image, nil
+	case e.Data != nil:
+		return imageio.Decode(e.Data)
+	case e.Path != "":
+		b, err := os.ReadFile(e.Path)
+		if err != nil {
+			return nil, err
+		}
+		img, err := imageio.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e.Path, err)
+		}
+		return img, nil
+	}
+	return nil, errors.New("vision: example has no image")
+}
+
+// Label is one prediction; Confidence is 0-100. Box is set by detection models.
+type Label struct {
+	Name       string
+	Confidence float64
+	Box        *Box
+}
+
+// TrainConfig configures Train. Zero values are documented defaults.
+type TrainConfig struct {
+	Backbone backbone.Backbone // required
+	Train    []Example
+	Test     []Example // empty = 20% of Train, chosen with Seed
+	Seed     uint64
+	Kind     Kind // empty = detection if any example has objects, multilabel if any has several labels, else classification
+	Head     head.Config
+	// NoFlip disables the horizontal-flip copies added to the training set.
+	NoFlip  bool
+	Workers int          // default GOMAXPROCS
+	Logger  *slog.Logger // default: discard
+	Now     func() time.Time
+}
+
+// Evaluation is the test-set evaluation of a trained model.
+type Evaluation struct {
+	Report         *eval.Report `json:"report"`
+	TrainingImages int          `json:"trainingImages"`
+	End            time.Time    `json:"end"`
+	TrainSeconds   float64      `json:"trainSeconds"` // feature extraction + head fitting
+}
+
+// Summary returns the Custom Labels evaluation-summary document.
+func (e *Evaluation) Summary(projectVersionArn string, kind Kind) *eval.Summary {
+	return eval.NewSummary(e.Report, eval.SummaryInput{ProjectVersionArn: projectVersionArn, End: e.End, TrainingImages: e.TrainingImages, Detection: kind == Detection})
+}
+
+// Train fits a model on cfg.Train and evaluates it on cfg.Test; the
+// per-label thresholds are the F1-maximising ones on the test set.
+func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
+	if cfg.Backbone == nil {
+		return nil, nil, errors.New("vision: no backbone")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if len(cfg.Train) == 0 {
+		return nil, nil, errors.New("vision: no training images")
+	}
+	kind := cfg.Kind
+	if kind == "" {
+		kind = Classification
+		for _, e := range cfg.Train {
+			if len(e.Objects) > 0 {
+				kind = Detection
+				break
+			}
+			if len(e.Labels) > 1 {
+				kind = MultiLabel
+			}
+		}
+	}
+	if kind == Detection {
+		return nil, nil, errors.New("vision: detection models are not implemented yet")
+	}
+	train, test := cfg.Train, cfg.Test
+	if len(test) == 0 {
+		train, test = Split(train, 0.2, cfg.Seed)
+	}
+	labels := labelSet(train)
+	if len(labels) < 2 && kind == Classification {
+		return nil, nil, errors.New("vision: classification needs at least 2 labels")
+	}
+	if len(labels) < 1 {
+		return nil, nil, errors.New("vision: no labels in the training set")
+	}
+	idx := map[string]int{}
+	for i, l := range labels {
+		idx[l] = i
+	}
+	targets := func(ex []Example) [][]bool {
+		y := make([][]bool, len(ex))
+		for i, e := range ex {
+			y[i] = make([]bool, len(labels))
+			for _, l := range e.Labels {
+				if k, ok := idx[l]; ok {
+					y[i][k] = true
+				}
+			}
+		}
+		return y
+	}
+	for i, e := range train {
+		if len(e.Labels) == 0 {
+			return nil, nil, fmt.Errorf("vision: training image %d has no label", i)
+		}
+		if kind == Classification && len(e.Labels) != 1 {
+			return nil, nil, fmt.Errorf("vision: training image %d has %d labels; classification needs exactly one", i, len(e.Labels))
+		}
+	}
+
+	start := now()
+	info := cfg.Backbone.Info()
+	fx := &extractor{bb: cfg.Backbone, info: info, pools: backbone.Pools(info), workers: cfg.Workers}
+	variants := []imageio.Augment{{}}
+	if !cfg.NoFlip {
+		variants = append(variants, imageio.Augment{Flip: true})
+	}
+	log.Info("extracting training features", "images", len(train), "variants", len(variants), "backbone", info.Name)
+	feats, err := fx.extract(ctx, train, variants)
+	if err != nil {
+		return nil, nil, err
+	}
+	ytrain := targets(train)
+	var X [][]float32
+	var Y [][]bool
+	for v := range variants {
+		for i := range train {
+			X = append(X, feats[i*len(variants)+v])
+			Y = append(Y, ytrain[i])
+		}
+	}
+	out := head.Softmax
+	if kind == MultiLabel {
+		out = head.Sigmoid
+	}
+	hc := cfg.Head
+	hc.Seed = cfg.Seed
+	hc.Workers = cfg.Workers
+	hc.Balance = true
+	if hc.OnEpoch == nil {
+		hc.OnEpoch = func(ep int, loss float64) { log.Debug("head epoch", "epoch", ep, "loss", loss) }
+	}
+	log.Info("training head", "examples", len(X), "dim", len(X[0]), "labels", len(labels))
+	h, err := head.Train(ctx, X, Y, out, hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	trainSecs := now().Sub(start).Seconds()
+	m := &Model{Format: FormatVersion, Kind: kind, Backbone: info, Labels: labels, Head: h, bb: cfg.Backbone, pools: fx.pools}
+
+	log.Info("evaluating", "images", len(test))
+	tf, err := fx.extract(ctx, test, []imageio.Augment{{}})
+	if err != nil {
+		return nil, nil, err
+	}
+	probs := make([][]float64, len(test))
+	for i, f := range tf {
+		probs[i] = h.Predict(f)
+	}
+	rep := eval.Classification(labels, probs, targets(test), kind == Classification)
+	m.Thresholds = make([]float64, len(labels))
+	for k, l := range rep.Labels {
+		m.Thresholds[k] = l.Threshold
+		if l.TestImages == 0 {
+			m.Thresholds[k] = 50
+		}
+	}
+	ev := &Evaluation{Report: rep, TrainingImages: len(train), End: now(), TrainSeconds: trainSecs}
+	m.Evaluation = ev
+	log.Info("trained", "f1", rep.F1, "accuracy", rep.Accuracy, "seconds", trainSecs)
+	return m, ev, nil
+}
+
+// Split moves a fraction of examples (deterministic for a seed) to a test set.
+func Split(ex []Example, frac float64, seed uint64) (train, test []Example) {
+	order := make([]int, len(ex))
+	for i := range order {
+		order[i] = i
+	}
+	r := rand.New(rand.NewPCG(seed, 0x5b1175))
+	r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+	n := int(float64(len(ex))*frac + 0.5)
+	if n < 1 && len(ex) > 1 {
+		n = 1
+	}
+	sel := map[int]bool{}
+	for _, i := range order[:n] {
+		sel[i] = true
+	}
+	for i, e := range ex {
+		if sel[i] {
+			test = append(test, e)
+		} else {
+			train = append(train, e)
+		}
+	}
+	return train, test
+}
+
+func labelSet(ex []Example) []string {
+	set := map[string]bool{}
+	for _, e := range ex {
+		for _, l := range e.Labels {
+			set[l] = true
+		}
+		for _, o := range e.Objects {
+			set[o.Label] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for l := range set {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// extractor turns examples into embeddings, decoding and running the
+// backbone on all workers at once.
+type extractor struct {
+	bb      backbone.Backbone
+	info    backbone.Info
+	pools   [][][]float32
+	workers int
+}
+
+// extract returns len(ex)*len(variants) embeddings, variant-minor.
+func (f *extractor) extract(ctx context.Context, ex []Example, variants []imageio.Augment) ([][]float32, error) {
+	const chunk = 1 // ONNX Runtime is fastest per image at batch 1 on CPU
+	out := make([][]float32, len(ex)*len(variants))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	var firstErr error
+	var once sync.Once
+	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
+	var wg sync.WaitGroup
+	for w := 0; w < f.workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range next {
+				hi := min(c+chunk, len(ex))
+				n := (hi - c) * len(variants)
+				x := make([]float32, n*f.info.InputLen())
+				for i := c; i < hi; i++ {
+					img, err := ex[i].load()
+					if err != nil {
+						fail(fmt.Errorf("vision: image %d: %w", i, err))
+						return
+					}
+					for v, a := range variants {
+						j := (i-c)*len(variants) + v
+						f.preprocess(x[j*f.info.InputLen():(j+1)*f.info.InputLen()], img, a)
+					}
+				}
+				maps, err := f.bb.Forward(ctx, x, n)
+				if err != nil {
+					fail(err)
+					return
+				}
+				for j := 0; j < n; j++ {
+					e := make([]float32, backbone.EmbeddingLen(f.info))
+					backbone.Embed(e, f.info, maps, j, f.pools)
+					out[c*len(variants)+j] = e
+				}
+			}
+		}()
+	}
+loop:
+	for c := 0; c < len(ex); c += chunk {
+		select {
+		case next <- c:
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (f *extractor) preprocess(dst []float32, img image.Image, a imageio.Augment) {
+	img = a.Apply(img)
+	r := imageio.Resize(img, f.info.Size, f.info.Size)
+	imageio.CHW(dst, r, imageio.Norm{Mean: f.info.Mean, Std: f.info.Std}, a.Flip)
+}
