@@ -262,6 +262,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hash (X-Amz-Content-Sha256), not the body, so the body is checked against
 // that declaration as it streams (see setBody).
 func (s *Server) authenticate(r *http.Request) (*sigv4.Result, error) {
+	if strings.HasPrefix(r.Header.Get("Authorization"), "AWS ") || r.URL.Query().Get("AWSAccessKeyId") != "" {
+		// Signature Version 2, e.g. `aws s3 presign` from AWS CLI v1 unless
+		// s3.signature_version is s3v4. AWS answers the same for new regions.
+		return nil, errf("InvalidRequest", "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.")
+	}
 	if !sigv4.Present(r) {
 		return nil, errf("AccessDenied", "Anonymous access is not allowed.")
 	}

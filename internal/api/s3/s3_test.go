@@ -881,3 +881,37 @@ func TestConcurrentWriters(t *testing.T) {
 		t.Fatalf("%d data files for 4 unversioned keys", n)
 	}
 }
+
+// TestSDKOverTLS drives the SDK over HTTPS, where it streams bodies as
+// aws-chunked with a trailing checksum (STREAMING-UNSIGNED-PAYLOAD-TRAILER)
+// instead of signing a hex SHA-256: the real-client path for trailers.
+func TestSDKOverTLS(t *testing.T) {
+	srv, err := New(Config{Dir: t.TempDir(), Verifier: &sigv4.Verifier{Lookup: lookup}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	modes := make(chan string, 100)
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			modes <- r.Header.Get("X-Amz-Content-Sha256")
+		}
+		srv.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(ts.URL), UsePathStyle: true, HTTPClient: ts.Client(),
+		Credentials: credentials.NewStaticCredentialsProvider(alice.AccessKeyID, alice.SecretAccessKey, ""), RetryMaxAttempts: 1})
+	mkBucket(t, c, "tls")
+	<-modes
+	data := randBytes(3 << 20)
+	// A non-seekable body forces streaming.
+	must[*s3.PutObjectOutput](t)(c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tls"), Key: aws.String("k"),
+		Body: io.NopCloser(bytes.NewReader(data)), ContentLength: aws.Int64(int64(len(data))), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c}))
+	if m := <-modes; m != sigv4.StreamingUnsignedPayloadTrailer {
+		t.Fatalf("SDK used payload mode %q over TLS, want %s", m, sigv4.StreamingUnsignedPayloadTrailer)
+	}
+	got, g := get(t, c, &s3.GetObjectInput{Bucket: aws.String("tls"), Key: aws.String("k"), ChecksumMode: types.ChecksumModeEnabled})
+	if !bytes.Equal(got, data) || g.ChecksumCRC32C == nil {
+		t.Fatalf("TLS round trip: equal=%v checksum=%v", bytes.Equal(got, data), g.ChecksumCRC32C)
+	}
+}
