@@ -40,7 +40,9 @@ type testServer struct {
 	done    chan error
 }
 
-func start(t *testing.T, dataDir string) *testServer {
+func start(t *testing.T, dataDir string) *testServer { return startB(t, dataDir) }
+
+func startB(t testing.TB, dataDir string) *testServer {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
