@@ -209,7 +209,6 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	}
 	hc := cfg.Head
 	hc.Seed = cfg.Seed
-	hc.Workers = cfg.Workers
 	hc.Balance = true
 	if hc.OnEpoch == nil {
 		hc.OnEpoch = func(ep int, loss float64) { log.Debug("head epoch", "epoch", ep, "loss", loss) }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 )
 
@@ -26,7 +25,7 @@ const (
 // Config holds training hyper-parameters; zero values are defaults.
 type Config struct {
 	Hidden      int     // hidden units; 0 = 256, -1 = linear head
-	Epochs      int     // default 30
+	Epochs      int     // default 20
 	Batch       int     // default 64
 	LR          float64 // Adam learning rate, default 1e-3 (decays linearly to 0)
 	WeightDecay float64 // decoupled weight decay, default 1e-4
@@ -43,7 +42,7 @@ func (c Config) withDefaults() Config {
 		c.Hidden = 256
 	}
 	if c.Epochs <= 0 {
-		c.Epochs = 30
+		c.Epochs = 20
 	}
 	if c.Batch <= 0 {
 		c.Batch = 64
@@ -65,9 +64,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LabelSmooth < 0 {
 		c.LabelSmooth = 0
-	}
-	if c.Workers <= 0 {
-		c.Workers = runtime.GOMAXPROCS(0)
 	}
 	return c
 }
@@ -275,7 +271,10 @@ func Train(ctx context.Context, X [][]float32, Y [][]bool, out Output, cfg Confi
 	params := [][]float32{m.W1, m.B1, m.W2, m.B2}
 	adam := newAdam(params)
 
-	workers := cfg.Workers
+	// The batch is always split into the same number of shards, whatever
+	// the number of cores, so that sums (and results) are identical.
+	const shards = 4
+	workers := shards
 	grads := make([][][]float32, workers)
 	for wk := range grads {
 		grads[wk] = [][]float32{make([]float32, len(m.W1)), make([]float32, len(m.B1)), make([]float32, len(m.W2)), make([]float32, len(m.B2))}

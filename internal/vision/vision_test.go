@@ -1,0 +1,217 @@
+package vision
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/head"
+)
+
+// shapes draws one of three easily told apart patterns with noise.
+func shapes(class int, r *rand.Rand) image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, 80, 60))
+	for y := 0; y < 60; y++ {
+		for x := 0; x < 80; x++ {
+			n := uint8(r.IntN(40))
+			var c color.RGBA
+			switch class {
+			case 0: // red square in the middle
+				if x > 25 && x < 55 && y > 15 && y < 45 {
+					c = color.RGBA{200 + n/2, n, n, 255}
+				} else {
+					c = color.RGBA{n, n, n, 255}
+				}
+			case 1: // vertical stripes
+				if (x/6)%2 == 0 {
+					c = color.RGBA{n, n, 200 + n/2, 255}
+				} else {
+					c = color.RGBA{n, n, n, 255}
+				}
+			case 2: // horizontal stripes
+				if (y/6)%2 == 0 {
+					c = color.RGBA{n, 200 + n/2, n, 255}
+				} else {
+					c = color.RGBA{n, n, n, 255}
+				}
+			}
+			img.SetRGBA(x, y, c)
+		}
+	}
+	return img
+}
+
+var names = []string{"square", "vstripes", "hstripes"}
+
+func dataset(n int, seed uint64) []Example {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var out []Example
+	for i := 0; i < n; i++ {
+		c := i % 3
+		out = append(out, Example{Image: shapes(c, r), Labels: []string{names[c]}})
+	}
+	return out
+}
+
+// smallHead keeps unit tests fast (the race detector slows the head ~10x).
+var smallHead = head.Config{Hidden: 32, Epochs: 15}
+
+func fixedNow() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+
+func trainSmall(t *testing.T, bb backbone.Backbone, seed uint64) (*Model, *Evaluation) {
+	t.Helper()
+	m, ev, err := Train(context.Background(), TrainConfig{Backbone: bb, Train: dataset(45, 1), Test: dataset(15, 2), Seed: seed, Now: fixedNow, Head: smallHead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ev
+}
+
+func TestTrainPredictSaveLoad(t *testing.T) {
+	bb := backbone.Builtin{}
+	m, ev := trainSmall(t, bb, 1)
+	if m.Kind != Classification || len(m.Labels) != 3 {
+		t.Fatalf("model %v %v", m.Kind, m.Labels)
+	}
+	if ev.Report.Accuracy < 0.9 {
+		t.Errorf("accuracy %.2f on easy shapes", ev.Report.Accuracy)
+	}
+	// Artifact round trip gives identical predictions.
+	var buf bytes.Buffer
+	if err := Save(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Decode(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Attach(bb); err != nil {
+		t.Fatal(err)
+	}
+	img := shapes(1, rand.New(rand.NewPCG(5, 5)))
+	zero := 0.0
+	a, err := m.Predict(context.Background(), img, PredictOptions{MinConfidence: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m2.Predict(context.Background(), img, PredictOptions{MinConfidence: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 3 || len(b) != 3 || a[0] != b[0] || a[0].Name != "vstripes" {
+		t.Fatalf("predictions %v vs %v", a, b)
+	}
+	one := 1
+	if c, _ := m2.Predict(context.Background(), img, PredictOptions{MinConfidence: &zero, MaxResults: &one}); len(c) != 1 {
+		t.Errorf("MaxResults ignored: %v", c)
+	}
+	hundred := 100.0
+	if c, _ := m2.Predict(context.Background(), img, PredictOptions{MinConfidence: &hundred}); len(c) != 0 {
+		t.Errorf("MinConfidence 100 gave %v", c)
+	}
+	// Bytes path, PNG.
+	var pb bytes.Buffer
+	png.Encode(&pb, img)
+	if c, err := m2.PredictBytes(context.Background(), pb.Bytes(), PredictOptions{}); err != nil || len(c) == 0 || c[0].Name != "vstripes" {
+		t.Errorf("PredictBytes = %v, %v", c, err)
+	}
+	// Corruption is detected.
+	bad := append([]byte(nil), buf.Bytes()...)
+	bad[len(bad)-3] ^= 0xff
+	if _, err := Decode(bytes.NewReader(bad)); err == nil {
+		t.Error("corrupted model accepted")
+	}
+	if _, err := Decode(bytes.NewReader([]byte("hello"))); err != ErrNotModel {
+		t.Errorf("err = %v", err)
+	}
+	// Summary document.
+	s := ev.Summary("arn:aws:rekognition:us-east-1:1:project/p/version/v/1", m.Kind)
+	if len(s.LabelEvaluationResults) != 3 || s.EvaluationDetails.NumberOfTrainingImages != 45 {
+		t.Errorf("summary %+v", s.EvaluationDetails)
+	}
+}
+
+func TestTrainDeterministic(t *testing.T) {
+	m1, _ := trainSmall(t, backbone.Builtin{}, 3)
+	m2, _ := trainSmall(t, backbone.Builtin{}, 3)
+	var a, b bytes.Buffer
+	m1.Evaluation.TrainSeconds, m2.Evaluation.TrainSeconds = 0, 0
+	if err := Save(&a, m1); err != nil {
+		t.Fatal(err)
+	}
+	if err := Save(&b, m2); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Fatal("same seed, different model files")
+	}
+}
+
+func TestAttachMismatch(t *testing.T) {
+	m, _ := trainSmall(t, backbone.Builtin{}, 1)
+	m.Backbone.Identity = "sha256:00"
+	if err := m.Attach(backbone.Builtin{}); err == nil {
+		t.Fatal("mismatched backbone accepted")
+	}
+}
+
+func TestMultiLabel(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var ex []Example
+	for i := 0; i < 60; i++ {
+		c := i % 3
+		l := []string{names[c]}
+		if c != 0 {
+			l = append(l, "striped")
+		}
+		ex = append(ex, Example{Image: shapes(c, r), Labels: l})
+	}
+	m, ev, err := Train(context.Background(), TrainConfig{Backbone: backbone.Builtin{}, Train: ex, Seed: 1, Head: smallHead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != MultiLabel || len(m.Labels) != 4 || ev.Report.Confusion != nil {
+		t.Fatalf("kind %v labels %v", m.Kind, m.Labels)
+	}
+	if ev.Report.F1 < 0.8 {
+		t.Errorf("multi-label F1 %.2f", ev.Report.F1)
+	}
+}
+
+// sharedORT opens the shared MobileNetV2 backbone or skips.
+func sharedORT(t *testing.T) *backbone.ORT {
+	t.Helper()
+	wd, _ := os.Getwd()
+	p := filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "models", "mobilenetv2-12-int8.onnx")
+	if _, err := os.Stat(p); err != nil {
+		t.Skip("shared backbone not present")
+	}
+	if _, err := backbone.FindLibrary(); err != nil {
+		t.Skip(err)
+	}
+	bb, err := backbone.OpenORT(p, backbone.ORTConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bb.Close() })
+	return bb
+}
+
+func TestTrainORT(t *testing.T) {
+	bb := sharedORT(t)
+	m, ev := trainSmall(t, bb, 1)
+	if ev.Report.Accuracy < 0.9 {
+		t.Errorf("accuracy %.2f", ev.Report.Accuracy)
+	}
+	if m.Backbone.Identity != bb.Info().Identity {
+		t.Error("identity not recorded")
+	}
+}
