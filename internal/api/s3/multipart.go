@@ -3,6 +3,7 @@ package s3
 import (
 	"crypto/md5"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ const maxPartNumber = 10000
 
 type uploadRow struct {
 	ID, Bucket, Key, ContentType, Algorithm, Owner string
+	ChecksumType                                   string
 	Meta                                           map[string]string
 	Initiated                                      int64
 }
@@ -35,8 +37,8 @@ type partRow struct {
 func getUpload(q *request, tx querier, id string) (*uploadRow, error) {
 	u := &uploadRow{}
 	var meta string
-	err := tx.QueryRowContext(q.ctx, "SELECT id, bucket, key, content_type, algorithm, owner, meta, initiated FROM uploads WHERE id = ?", id).
-		Scan(&u.ID, &u.Bucket, &u.Key, &u.ContentType, &u.Algorithm, &u.Owner, &meta, &u.Initiated)
+	err := tx.QueryRowContext(q.ctx, "SELECT id, bucket, key, content_type, algorithm, owner, meta, initiated, checksum_type FROM uploads WHERE id = ?", id).
+		Scan(&u.ID, &u.Bucket, &u.Key, &u.ContentType, &u.Algorithm, &u.Owner, &meta, &u.Initiated, &u.ChecksumType)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && (u.Bucket != q.bucket || u.Key != q.key)) {
 		return nil, errf("NoSuchUpload", "")
 	}
@@ -81,15 +83,28 @@ func (s *Server) createMultipartUpload(w http.ResponseWriter, q *request) error 
 	if alg != "" && newChecksum(alg) == nil {
 		return errf("InvalidRequest", "Checksum algorithm provided is unsupported.")
 	}
+	ctype := strings.ToUpper(q.r.Header.Get("X-Amz-Checksum-Type"))
+	switch {
+	case ctype == "" && alg != "":
+		ctype = "COMPOSITE"
+		if alg == "CRC64NVME" {
+			ctype = "FULL_OBJECT" // the only type S3 allows for CRC64NVME
+		}
+	case ctype == "":
+	case ctype != "COMPOSITE" && ctype != "FULL_OBJECT", alg == "":
+		return errf("InvalidRequest", "The x-amz-checksum-type header requires a valid x-amz-checksum-algorithm.")
+	case ctype == "FULL_OBJECT" && strings.HasPrefix(alg, "SHA"):
+		return errf("InvalidRequest", "The FULL_OBJECT checksum type cannot be used with the %s checksum algorithm.", strings.ToLower(alg))
+	}
 	id := randomHex(24)
-	_, err := s.store.db.ExecContext(q.ctx, "INSERT INTO uploads (id, bucket, key, initiated, content_type, meta, algorithm, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		id, q.bucket, q.key, s.now().UnixNano(), contentType(q.r), jsonString(metaFromRequest(q.r)), alg, q.account)
+	_, err := s.store.db.ExecContext(q.ctx, "INSERT INTO uploads (id, bucket, key, initiated, content_type, meta, algorithm, owner, checksum_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		id, q.bucket, q.key, s.now().UnixNano(), contentType(q.r), jsonString(metaFromRequest(q.r)), alg, q.account, ctype)
 	if err != nil {
 		return err
 	}
 	if alg != "" {
 		w.Header().Set("X-Amz-Checksum-Algorithm", alg)
-		w.Header().Set("X-Amz-Checksum-Type", "COMPOSITE")
+		w.Header().Set("X-Amz-Checksum-Type", ctype)
 	}
 	return writeXML(w, http.StatusOK, initiateMultipartUploadResult{Xmlns: xmlns, Bucket: q.bucket, Key: q.key, UploadID: id})
 }
@@ -224,7 +239,9 @@ func parseCompleteMultipart(b []byte) (*completeMultipartUpload, error) {
 func normETag(e string) string { return strings.Trim(strings.TrimSpace(e), `"`) }
 
 func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) error {
-	body, err := readBody(q)
+	// The x-amz-checksum-* headers of this request describe the object
+	// being completed, not the XML body: read it unchecked.
+	body, err := readBodyRaw(q)
 	if err != nil {
 		return err
 	}
@@ -274,31 +291,46 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 	etagHash := md5.New()
 	var size int64
 	var partSums []string
+	var sizes []int64
+	// A full-object checksum is computed while concatenating: the data
+	// passes through anyway, so no CRC-combination maths is needed.
+	var w2 io.Writer = tmp
+	full := newChecksum(u.Algorithm)
+	if full != nil && u.ChecksumType == "FULL_OBJECT" {
+		w2 = io.MultiWriter(tmp, full)
+	}
 	for _, p := range parts {
 		raw, err := hex.DecodeString(normETag(p.ETag))
 		if err != nil {
 			return fmt.Errorf("part %d has a malformed stored etag: %w", p.Number, err)
 		}
 		etagHash.Write(raw)
-		if err := s.store.copyRange(tmp, p.Data, 0, p.Size); err != nil {
+		if err := s.store.copyRange(w2, p.Data, 0, p.Size); err != nil {
 			return err
 		}
 		size += p.Size
+		sizes = append(sizes, p.Size)
 		partSums = append(partSums, p.Checksums[u.Algorithm])
+	}
+	sums := map[string]string{}
+	if u.Algorithm != "" {
+		if u.ChecksumType == "FULL_OBJECT" {
+			sums[u.Algorithm] = base64.StdEncoding.EncodeToString(full.Sum(nil))
+			sums["type"] = "FULL_OBJECT"
+			if want := q.r.Header.Get(checksumHeader(u.Algorithm)); want != "" && want != sums[u.Algorithm] {
+				return errf("BadDigest", "The %s you specified did not match the calculated checksum.", u.Algorithm)
+			}
+		} else if c, ok := compositeChecksum(u.Algorithm, partSums); ok {
+			sums[u.Algorithm] = c
+			sums["type"] = "COMPOSITE"
+		}
 	}
 	data, err := tmp.Commit()
 	if err != nil {
 		return err
 	}
-	sums := map[string]string{}
-	if u.Algorithm != "" {
-		if c, ok := compositeChecksum(u.Algorithm, partSums); ok {
-			sums[u.Algorithm] = c
-			sums["type"] = "COMPOSITE"
-		}
-	}
 	v := &versionRow{Bucket: q.bucket, Key: q.key, Size: size, ETag: fmt.Sprintf(`"%s-%d"`, hex.EncodeToString(etagHash.Sum(nil)), len(parts)),
-		ContentType: u.ContentType, Meta: u.Meta, Checksums: sums, Data: data, Modified: s.now().UnixNano(), Owner: q.account}
+		ContentType: u.ContentType, Meta: u.Meta, Checksums: sums, Data: data, Modified: s.now().UnixNano(), Owner: q.account, PartSizes: sizes}
 	var replaced string
 	err = s.store.inTx(q.ctx, func(tx *sql.Tx) error {
 		b, err := getBucket(q.ctx, tx, q.bucket)
@@ -470,6 +502,16 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, q *request) error {
 
 // readBody reads a small XML request body in full, verifying it.
 func readBody(q *request) ([]byte, error) {
+	b, err := readBodyRaw(q)
+	if err != nil {
+		return nil, err
+	}
+	return b, checkSmallBody(q, b)
+}
+
+// readBodyRaw reads a small request body in full; the signed SHA-256 is
+// still checked by q.body, the checksum headers are not.
+func readBodyRaw(q *request) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(q.body, maxXMLBody+1))
 	if err != nil {
 		return nil, err
@@ -477,5 +519,5 @@ func readBody(q *request) ([]byte, error) {
 	if len(b) > maxXMLBody {
 		return nil, errf("MalformedXML", "The XML you provided was too large.")
 	}
-	return b, checkSmallBody(q, b)
+	return b, nil
 }

@@ -329,6 +329,16 @@ func (s *Server) getObject(w http.ResponseWriter, q *request) error {
 	if err != nil {
 		return err
 	}
+	if pn := q.query.Get("partNumber"); pn != "" {
+		if partial {
+			return errf("InvalidRequest", "Cannot specify both Range header and partNumber query parameter")
+		}
+		if start, length, err = partRange(v, pn); err != nil {
+			return err
+		}
+		partial = length > 0 // an empty object has no range to report
+		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(max(1, len(v.PartSizes))))
+	}
 	if !partial {
 		start, length = 0, v.Size
 	}
@@ -373,6 +383,26 @@ func (s *Server) getObject(w http.ResponseWriter, q *request) error {
 		s.log.Debug("s3 get: client went away", "request_id", q.id, "err", err)
 	}
 	return nil
+}
+
+// partRange locates part n of an object; an object uploaded in one piece
+// has exactly one part.
+func partRange(v *versionRow, pn string) (start, length int64, err error) {
+	n, perr := strconv.Atoi(pn)
+	if perr != nil || n < 1 || n > maxPartNumber {
+		return 0, 0, errf("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
+	}
+	sizes := v.PartSizes
+	if len(sizes) == 0 {
+		sizes = []int64{v.Size}
+	}
+	if n > len(sizes) {
+		return 0, 0, errf("InvalidPartNumber", "")
+	}
+	for _, sz := range sizes[:n-1] {
+		start += sz
+	}
+	return start, sizes[n-1], nil
 }
 
 func multipartCount(etag string) int {

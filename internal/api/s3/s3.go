@@ -123,7 +123,7 @@ func (s *Server) Close() error { return s.store.close() }
 var unsupported = []string{"acl", "policy", "tagging", "cors", "lifecycle", "encryption", "website",
 	"logging", "notification", "replication", "requestPayment", "accelerate", "analytics", "inventory",
 	"metrics", "intelligent-tiering", "object-lock", "ownershipControls", "publicAccessBlock",
-	"policyStatus", "legal-hold", "retention", "torrent", "restore", "select", "attributes", "partNumber"}
+	"policyStatus", "legal-hold", "retention", "torrent", "restore", "select", "attributes"}
 
 // operation names the S3 operation a request is, from its method, whether
 // it names a bucket and a key, and its subresource query parameters.
@@ -131,7 +131,7 @@ func operation(r *http.Request, bucket, key string, q url.Values) string {
 	has := func(k string) bool { _, ok := q[k]; return ok }
 	sub := func() bool {
 		for _, k := range unsupported {
-			if has(k) && !(k == "partNumber" && has("uploadId")) {
+			if has(k) {
 				return true
 			}
 		}

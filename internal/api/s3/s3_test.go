@@ -651,6 +651,39 @@ func TestMultipart(t *testing.T) {
 	}
 	_, err = c.ListParts(ctx, &s3.ListPartsInput{Bucket: bkt, Key: key, UploadId: cr.UploadId})
 	wantCode(t, err, "NoSuchUpload")
+	// GetObject?partNumber serves one part (the SDK transfer manager's way).
+	got, g = get(t, c, &s3.GetObjectInput{Bucket: bkt, Key: key, PartNumber: aws.Int32(2)})
+	if !bytes.Equal(got, data[partSize:2*partSize]) || aws.ToInt32(g.PartsCount) != int32(len(parts)) {
+		t.Fatalf("partNumber=2: %d bytes, parts count %v", len(got), g.PartsCount)
+	}
+	_, err = c.GetObject(ctx, &s3.GetObjectInput{Bucket: bkt, Key: key, PartNumber: aws.Int32(9)})
+	wantCode(t, err, "InvalidPartNumber")
+
+	// FULL_OBJECT checksum type: the CRC covers the whole object, and the
+	// value the client sends on completion is checked.
+	crf := must[*s3.CreateMultipartUploadOutput](t)(c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bkt, Key: aws.String("full"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32, ChecksumType: types.ChecksumTypeFullObject}))
+	var fparts []types.CompletedPart
+	for i, off := 1, 0; off < 12<<20; i, off = i+1, off+partSize {
+		up := must[*s3.UploadPartOutput](t)(c.UploadPart(ctx, &s3.UploadPartInput{Bucket: bkt, Key: aws.String("full"), UploadId: crf.UploadId,
+			PartNumber: aws.Int32(int32(i)), Body: bytes.NewReader(data[off : off+partSize]), ChecksumAlgorithm: types.ChecksumAlgorithmCrc32}))
+		fparts = append(fparts, types.CompletedPart{PartNumber: aws.Int32(int32(i)), ETag: up.ETag, ChecksumCRC32: up.ChecksumCRC32})
+	}
+	fullCRC := base64.StdEncoding.EncodeToString(func() []byte { h := newChecksum("CRC32"); h.Write(data[:12<<20]); return h.Sum(nil) }())
+	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bkt, Key: aws.String("full"), UploadId: crf.UploadId,
+		ChecksumCRC32: aws.String("AAAAAA=="), ChecksumType: types.ChecksumTypeFullObject, MultipartUpload: &types.CompletedMultipartUpload{Parts: fparts}})
+	wantCode(t, err, "BadDigest")
+	fdone := must[*s3.CompleteMultipartUploadOutput](t)(c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: bkt, Key: aws.String("full"), UploadId: crf.UploadId,
+		ChecksumCRC32: aws.String(fullCRC), ChecksumType: types.ChecksumTypeFullObject, MultipartUpload: &types.CompletedMultipartUpload{Parts: fparts}}))
+	if aws.ToString(fdone.ChecksumCRC32) != fullCRC || fdone.ChecksumType != types.ChecksumTypeFullObject {
+		t.Fatalf("FULL_OBJECT complete: %v %v", aws.ToString(fdone.ChecksumCRC32), fdone.ChecksumType)
+	}
+	// The SDK validates a full-object checksum on GET.
+	got, g = get(t, c, &s3.GetObjectInput{Bucket: bkt, Key: aws.String("full"), ChecksumMode: types.ChecksumModeEnabled})
+	if !bytes.Equal(got, data[:12<<20]) || aws.ToString(g.ChecksumCRC32) != fullCRC {
+		t.Fatal("FULL_OBJECT object differs")
+	}
+	must[*s3.DeleteObjectOutput](t)(c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: bkt, Key: aws.String("full")}))
 
 	// EntityTooSmall, UploadPartCopy and abort.
 	cr2 := must[*s3.CreateMultipartUploadOutput](t)(c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bkt, Key: aws.String("small")}))

@@ -257,21 +257,25 @@ type versionRow struct {
 	Data         string
 	Modified     int64
 	Owner        string
+	PartSizes    []int64 // multipart objects only
 }
 
-const versionCols = "id, bucket, key, version_id, latest, delete_marker, size, etag, content_type, meta, checksums, data, modified, owner"
+const versionCols = "id, bucket, key, version_id, latest, delete_marker, size, etag, content_type, meta, checksums, data, modified, owner, part_sizes"
 
 type scanner interface{ Scan(...any) error }
 
 func scanVersion(sc scanner) (*versionRow, error) {
 	v := &versionRow{}
-	var meta, sums string
+	var meta, sums, parts string
 	if err := sc.Scan(&v.ID, &v.Bucket, &v.Key, &v.VersionID, &v.Latest, &v.DeleteMarker, &v.Size, &v.ETag,
-		&v.ContentType, &meta, &sums, &v.Data, &v.Modified, &v.Owner); err != nil {
+		&v.ContentType, &meta, &sums, &v.Data, &v.Modified, &v.Owner, &parts); err != nil {
 		return nil, err
 	}
 	json.Unmarshal([]byte(meta), &v.Meta)
 	json.Unmarshal([]byte(sums), &v.Checksums)
+	if parts != "" {
+		json.Unmarshal([]byte(parts), &v.PartSizes)
+	}
 	return v, nil
 }
 
@@ -338,8 +342,13 @@ func putVersion(ctx context.Context, tx *sql.Tx, b *bucketRow, v *versionRow) (r
 	if _, err := tx.ExecContext(ctx, "UPDATE versions SET latest = 0 WHERE bucket = ? AND key = ? AND latest = 1", b.Name, v.Key); err != nil {
 		return "", err
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO versions (bucket, key, version_id, latest, delete_marker, size, etag, content_type, meta, checksums, data, modified, owner) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		b.Name, v.Key, v.VersionID, v.DeleteMarker, v.Size, v.ETag, v.ContentType, jsonString(v.Meta), jsonString(v.Checksums), v.Data, v.Modified, v.Owner)
+	parts := ""
+	if len(v.PartSizes) > 0 {
+		b, _ := json.Marshal(v.PartSizes)
+		parts = string(b)
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO versions (bucket, key, version_id, latest, delete_marker, size, etag, content_type, meta, checksums, data, modified, owner, part_sizes) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		b.Name, v.Key, v.VersionID, v.DeleteMarker, v.Size, v.ETag, v.ContentType, jsonString(v.Meta), jsonString(v.Checksums), v.Data, v.Modified, v.Owner, parts)
 	if err != nil {
 		return "", err
 	}
