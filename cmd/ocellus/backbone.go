@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+)
+
+// backboneDir is where `ocellus backbone pull` stores files and where
+// predict looks for the backbone a model names.
+func backboneDir() string {
+	if d := os.Getenv("OCELLUS_BACKBONE_DIR"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "ocellus", "backbones")
+	}
+	return filepath.Join(os.TempDir(), "ocellus-backbones")
+}
+
+// openBackbone opens the backbone named by --backbone, else
+// $OCELLUS_BACKBONE, else the built-in extractor. "builtin" selects the
+// built-in extractor explicitly.
+func openBackbone(flagPath string) (backbone.Backbone, error) {
+	p := flagPath
+	if p == "" {
+		p = os.Getenv("OCELLUS_BACKBONE")
+	}
+	if p == "" || p == "builtin" {
+		return backbone.Builtin{}, nil
+	}
+	return backbone.OpenORT(p, backbone.ORTConfig{})
+}
+
+// backboneFor opens the backbone a model was trained on: the built-in one,
+// --backbone/$OCELLUS_BACKBONE when its digest matches, or a pulled file
+// in the backbone directory with that digest.
+func backboneFor(identity, flagPath string) (backbone.Backbone, error) {
+	if identity == backbone.BuiltinIdentity {
+		return backbone.Builtin{}, nil
+	}
+	var cands []string
+	for _, p := range []string{flagPath, os.Getenv("OCELLUS_BACKBONE")} {
+		if p != "" && p != "builtin" {
+			cands = append(cands, p)
+		}
+	}
+	if ents, err := os.ReadDir(backboneDir()); err == nil {
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".onnx") {
+				cands = append(cands, filepath.Join(backboneDir(), e.Name()))
+			}
+		}
+	}
+	for _, p := range cands {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		if backbone.Digest(b) == identity {
+			return backbone.NewORT(filepath.Base(p), b, backbone.ORTConfig{})
+		}
+	}
+	return nil, fmt.Errorf("no backbone with identity %s: pass --backbone PATH or run `ocellus backbone pull`", identity)
+}
+
+func runBackbone(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: ocellus backbone list | pull NAME [--dir DIR]")
+	}
+	switch args[0] {
+	case "list":
+		for _, k := range backbone.KnownBackbones() {
+			fmt.Fprintf(stdout, "%s\tsha256:%s\t%s\n", k.Name, k.SHA256, k.URL)
+		}
+		fmt.Fprintf(stdout, "builtin\t%s\t(weight-free, lower accuracy)\n", backbone.BuiltinIdentity)
+		return nil
+	case "pull":
+		fs := flag.NewFlagSet("backbone pull", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		dir := fs.String("dir", backboneDir(), "directory to store the backbone in")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return errors.New("usage: ocellus backbone pull NAME [--dir DIR]")
+		}
+		path, err := pullBackbone(ctx, http.DefaultClient, backbone.KnownBackbones(), fs.Arg(0), *dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, path)
+		return nil
+	}
+	return fmt.Errorf("unknown backbone subcommand %q", args[0])
+}
+
+// pullBackbone downloads a known backbone, checks its pinned SHA-256 and
+// stores it as DIR/NAME.onnx. An existing file with the right digest is kept.
+func pullBackbone(ctx context.Context, c *http.Client, known []backbone.Known, name, dir string) (string, error) {
+	var k *backbone.Known
+	for i := range known {
+		if known[i].Name == name {
+			k = &known[i]
+		}
+	}
+	if k == nil {
+		var names []string
+		for _, x := range known {
+			names = append(names, x.Name)
+		}
+		return "", fmt.Errorf("unknown backbone %q (known: %s)", name, strings.Join(names, ", "))
+	}
+	dst := filepath.Join(dir, name+".onnx")
+	if b, err := os.ReadFile(dst); err == nil && backbone.Digest(b) == "sha256:"+k.SHA256 {
+		return dst, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.URL, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s", k.URL, resp.Status)
+	}
+	tmp, err := os.CreateTemp(dir, name+".*.part")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(resp.Body, 1<<30)); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != k.SHA256 {
+		return "", fmt.Errorf("%s: SHA-256 %s does not match the pinned %s", k.URL, got, k.SHA256)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", err
+	}
+	return dst, nil
+}

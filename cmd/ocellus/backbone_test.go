@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+)
+
+func TestPullBackbone(t *testing.T) {
+	body := []byte("pretend onnx bytes")
+	sum := sha256.Sum256(body)
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		if r.URL.Path == "/bad.onnx" {
+			w.Write([]byte("tampered"))
+			return
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	known := []backbone.Known{
+		{Name: "good", SHA256: hex.EncodeToString(sum[:]), URL: srv.URL + "/good.onnx"},
+		{Name: "bad", SHA256: hex.EncodeToString(sum[:]), URL: srv.URL + "/bad.onnx"},
+		{Name: "gone", SHA256: hex.EncodeToString(sum[:]), URL: srv.URL + "/missing"},
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	p, err := pullBackbone(ctx, srv.Client(), known, "good", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(p); string(got) != string(body) || p != filepath.Join(dir, "good.onnx") {
+		t.Fatalf("stored %q at %s", got, p)
+	}
+	// A second pull keeps the verified file without downloading.
+	if _, err := pullBackbone(ctx, srv.Client(), known, "good", dir); err != nil || hits != 1 {
+		t.Fatalf("second pull: %v, %d requests", err, hits)
+	}
+	if _, err := pullBackbone(ctx, srv.Client(), known, "bad", dir); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("tampered download: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "bad.onnx")); err == nil {
+		t.Fatal("tampered file kept")
+	}
+	if _, err := pullBackbone(ctx, srv.Client(), known, "nope", dir); err == nil {
+		t.Fatal("unknown name accepted")
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("leftover files: %v", ents)
+	}
+}
+
+func TestBackboneFor(t *testing.T) {
+	if bb, err := backboneFor(backbone.BuiltinIdentity, ""); err != nil || bb.Info().Identity != backbone.BuiltinIdentity {
+		t.Fatalf("builtin: %v", err)
+	}
+	t.Setenv("OCELLUS_BACKBONE_DIR", t.TempDir())
+	t.Setenv("OCELLUS_BACKBONE", "")
+	if _, err := backboneFor("sha256:0123", ""); err == nil {
+		t.Fatal("found a backbone that does not exist")
+	}
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/ocellus/ocellus/internal/vision"
+	"github.com/ocellus/ocellus/internal/vision/head"
+	"github.com/ocellus/ocellus/internal/vision/manifest"
+)
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	man := fs.String("manifest", "", "training manifest (Ground Truth JSON lines)")
+	testMan := fs.String("test-manifest", "", "test manifest")
+	autoSplit := fs.Bool("auto-split", false, "hold out 20% of the training manifest as the test set (the default without --test-manifest)")
+	root := fs.String("images-root", "", "directory holding bucket/key for s3:// source-refs")
+	bbPath := fs.String("backbone", "", "ONNX backbone file (default $OCELLUS_BACKBONE, else the built-in extractor)")
+	seed := fs.Uint64("seed", 1, "random seed (training is deterministic for a seed)")
+	out := fs.String("out", "", "model file to write")
+	epochs := fs.Int("epochs", 0, "head training epochs (0 = default)")
+	hidden := fs.Int("hidden", 0, "head hidden units (0 = default, -1 = linear)")
+	quiet := fs.Bool("quiet", false, "no progress output")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *man == "" || *out == "" {
+		return errors.New("--manifest and --out are required")
+	}
+	if *testMan != "" && *autoSplit {
+		return errors.New("--test-manifest and --auto-split are exclusive")
+	}
+	train, err := readExamples(*man, *root, stderr)
+	if err != nil {
+		return err
+	}
+	var test []vision.Example
+	if *testMan != "" {
+		if test, err = readExamples(*testMan, *root, stderr); err != nil {
+			return err
+		}
+	}
+	bb, err := openBackbone(*bbPath)
+	if err != nil {
+		return err
+	}
+	defer bb.Close()
+	lvl := slog.LevelInfo
+	if *quiet {
+		lvl = slog.LevelWarn
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	m, ev, err := vision.Train(ctx, vision.TrainConfig{Backbone: bb, Train: train, Test: test, Seed: *seed, Logger: log, Head: head.Config{Epochs: *epochs, Hidden: *hidden}})
+	if err != nil {
+		return err
+	}
+	if err := vision.SaveFile(*out, m); err != nil {
+		return err
+	}
+	sum := evaluationPath(*out)
+	if err := os.WriteFile(sum, ev.Summary("", m.Kind).JSON(), 0o644); err != nil {
+		return err
+	}
+	r := ev.Report
+	fmt.Fprintf(stdout, "model %s (%s, %d labels, backbone %s)\n", *out, m.Kind, len(m.Labels), m.Backbone.Name)
+	fmt.Fprintf(stdout, "test images %d: F1 %.4f precision %.4f recall %.4f", r.TestImages, r.F1, r.Precision, r.Recall)
+	if m.Kind == vision.Classification {
+		fmt.Fprintf(stdout, " accuracy %.4f", r.Accuracy)
+	}
+	fmt.Fprintf(stdout, "\nevaluation summary %s\n", sum)
+	return nil
+}
+
+// evaluationPath is where train writes the evaluation summary of MODEL.
+func evaluationPath(model string) string {
+	return model + ".evaluation.json"
+}
+
+// readExamples reads a manifest into examples with local image paths.
+func readExamples(path, root string, stderr io.Writer) ([]vision.Example, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	entries, skipped, err := manifest.Read(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(stderr, "%s: skipped %d unusable lines (first: line %d)\n", path, len(skipped), skipped[0])
+	}
+	dir := filepath.Dir(path)
+	var out []vision.Example
+	for _, e := range entries {
+		ex := vision.Example{Path: manifest.Resolve(e.SourceRef, dir, root), Labels: e.Labels}
+		for _, b := range e.Boxes {
+			if e.ImageW <= 0 || e.ImageH <= 0 {
+				return nil, fmt.Errorf("%s line %d: bounding boxes without image_size", path, e.Line)
+			}
+			w, h := float64(e.ImageW), float64(e.ImageH)
+			ex.Objects = append(ex.Objects, vision.Object{Label: b.Label, Box: vision.Box{Left: b.Left / w, Top: b.Top / h, Width: b.Width / w, Height: b.Height / h}})
+		}
+		out = append(out, ex)
+	}
+	return out, nil
+}
