@@ -1,0 +1,90 @@
+package blob
+
+import (
+	"bytes"
+	"context"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"io"
+	"strings"
+	"testing"
+
+	s3api "github.com/ocellus/ocellus/internal/api/s3"
+	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/sigv4"
+)
+
+func newBlobs(t *testing.T) *Blobs {
+	t.Helper()
+	creds := map[string]sigv4.Credential{
+		"AKA": {AccountID: "111111111111", AccessKeyID: "AKA", SecretAccessKey: "a"},
+		"AKB": {AccountID: "222222222222", AccessKeyID: "AKB", SecretAccessKey: "b"},
+	}
+	v := &sigv4.Verifier{Lookup: func(id string) (sigv4.Credential, bool) { c, ok := creds[id]; return c, ok }}
+	srv, err := s3api.New(s3api.Config{Dir: t.TempDir(), Region: "us-east-1", Verifier: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return New(Config{Handler: srv, Region: "us-east-1", Credentials: func(account string) (string, string, bool) {
+		for _, c := range creds {
+			if c.AccountID == account {
+				return c.AccessKeyID, c.SecretAccessKey, true
+			}
+		}
+		return "", "", false
+	}})
+}
+
+func TestPutOpenHeadInProcess(t *testing.T) {
+	ctx := context.Background()
+	b := newBlobs(t)
+	c, _ := b.s3For("111111111111")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	payload := bytes.Repeat([]byte("ocellus "), 200_000) // 1.6 MB, streamed through the pipe
+	if err := b.Put(ctx, "111111111111", "data", "dir/a b.bin", "application/octet-stream", bytes.NewReader(payload)); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.Head(ctx, "111111111111", "data", "dir/a b.bin", "")
+	if err != nil || info.Size != int64(len(payload)) {
+		t.Fatalf("Head = %+v, %v", info, err)
+	}
+	rc, info, err := b.Open(ctx, "111111111111", "data", "dir/a b.bin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, payload) || info.Size != int64(len(payload)) {
+		t.Fatalf("Open: %d bytes, %v", len(got), err)
+	}
+	// Missing object and another account's object are both InvalidS3Object.
+	if _, _, err := b.Open(ctx, "111111111111", "data", "missing", ""); ocellus.KindOf(err) != ocellus.InvalidS3Object {
+		t.Fatalf("missing: %v", err)
+	}
+	if _, err := b.Head(ctx, "222222222222", "data", "dir/a b.bin", ""); ocellus.KindOf(err) != ocellus.InvalidS3Object {
+		t.Fatalf("other account: %v", err)
+	}
+	// Reading a prefix and closing early must not wedge the server goroutine.
+	rc, _, err = b.Open(ctx, "111111111111", "data", "dir/a b.bin", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadFull(rc, make([]byte, 10))
+	rc.Close()
+}
+
+func TestParseURI(t *testing.T) {
+	for in, want := range map[string]string{"s3://b/k/x.jpg": "b|k/x.jpg", "s3://b/": "", "http://b/k": "", "s3://b": ""} {
+		b, k, err := ParseURI(in)
+		got := ""
+		if err == nil {
+			got = b + "|" + k
+		}
+		if got != want || (want == "") != (err != nil) || (err != nil && !strings.Contains(err.Error(), in)) {
+			t.Errorf("ParseURI(%q) = %q, %v", in, got, err)
+		}
+	}
+}
