@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/head"
@@ -21,7 +22,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	man := fs.String("manifest", "", "training manifest (Ground Truth JSON lines)")
 	testMan := fs.String("test-manifest", "", "test manifest")
 	autoSplit := fs.Bool("auto-split", false, "hold out 20% of the training manifest as the test set (the default without --test-manifest)")
-	root := fs.String("images-root", "", "directory holding bucket/key for s3:// source-refs")
+	root := fs.String("images-root", "", "directory holding bucket/key for s3:// source-refs (relative refs: the manifest's directory, then this)")
 	bbPath := fs.String("backbone", "", "ONNX backbone file (default $OCELLUS_BACKBONE, else the built-in extractor)")
 	seed := fs.Uint64("seed", 1, "random seed (training is deterministic for a seed)")
 	out := fs.String("out", "", "model file to write")
@@ -100,7 +101,17 @@ func readExamples(path, root string, stderr io.Writer) ([]vision.Example, error)
 	dir := filepath.Dir(path)
 	var out []vision.Example
 	for _, e := range entries {
-		ex := vision.Example{Path: manifest.Resolve(e.SourceRef, dir, root), Labels: e.Labels}
+		p := manifest.Resolve(e.SourceRef, dir, root)
+		if _, err := os.Stat(p); err != nil && root != "" && !strings.HasPrefix(e.SourceRef, "s3://") {
+			// Lenient: relative refs may be relative to the images root
+			// (AWS's own Lookout for Vision sample is laid out that way).
+			if alt := filepath.Join(root, filepath.FromSlash(e.SourceRef)); alt != p {
+				if _, err := os.Stat(alt); err == nil {
+					p = alt
+				}
+			}
+		}
+		ex := vision.Example{Path: p, Labels: e.Labels}
 		for _, b := range e.Boxes {
 			if e.ImageW <= 0 || e.ImageH <= 0 {
 				return nil, fmt.Errorf("%s line %d: bounding boxes without image_size", path, e.Line)
