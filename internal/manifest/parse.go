@@ -244,7 +244,11 @@ func resolve(ref string, opts ParseOptions) (loc, bucket string, ok bool) {
 		}
 		return "s3://" + b + "/" + key, b, true
 	}
-	return filepath.Join(opts.Base, filepath.FromSlash(ref)), "", true
+	p := filepath.Join(opts.Base, filepath.FromSlash(ref))
+	if rel, err := filepath.Rel(opts.Base, p); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", "", false // a relative ref stays under its base
+	}
+	return p, "", true
 }
 
 // metadata holds the members of a -metadata object we look at. Everything

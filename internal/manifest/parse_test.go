@@ -177,13 +177,13 @@ func TestLenient(t *testing.T) {
 		}
 	}
 	dates := map[string]time.Time{
-		`"2020-04-15T20:17:23.433061"`: time.Date(2020, 4, 15, 20, 17, 23, 433061000, time.UTC),
-		`"2022-08-22T20:52:51.851Z"`:   time.Date(2022, 8, 22, 20, 52, 51, 851000000, time.UTC),
-		`"2013-11-18T02:53:27"`:        time.Date(2013, 11, 18, 2, 53, 27, 0, time.UTC),
-		`"2021-10-12T14:16:45+02:00"`:  time.Date(2021, 10, 12, 12, 16, 45, 0, time.UTC),
+		`"2020-04-15T20:17:23.433061"`:                                time.Date(2020, 4, 15, 20, 17, 23, 433061000, time.UTC),
+		`"2022-08-22T20:52:51.851Z"`:                                  time.Date(2022, 8, 22, 20, 52, 51, 851000000, time.UTC),
+		`"2013-11-18T02:53:27"`:                                       time.Date(2013, 11, 18, 2, 53, 27, 0, time.UTC),
+		`"2021-10-12T14:16:45+02:00"`:                                 time.Date(2021, 10, 12, 12, 16, 45, 0, time.UTC),
 		`"Mon Aug 22 2022 13:52:52 GMT-0700 (Pacific Daylight Time)"`: time.Date(2022, 8, 22, 20, 52, 52, 0, time.UTC),
-		`"yesterday"`: {},
-		`17`:          time.Unix(17, 0).UTC(),
+		`"yesterday"`:                                                 {},
+		`17`:                                                          time.Unix(17, 0).UTC(),
 	}
 	for in, want := range dates {
 		if got := parseDate(json.RawMessage(in)); !got.Equal(want) {
@@ -206,6 +206,7 @@ func TestResolve(t *testing.T) {
 		{"./d/x.jpg", ParseOptions{Base: "s3://b/pre"}, "s3://b/pre/d/x.jpg", true},
 		{"../../x.jpg", ParseOptions{Base: "s3://b/pre"}, "", false},
 		{"d/x.jpg", ParseOptions{Base: "/data"}, "/data/d/x.jpg", true},
+		{"../x.jpg", ParseOptions{Base: "/data"}, "", false},
 		{"/data/x.jpg", ParseOptions{}, "", false},
 		{"/data/x.jpg", ParseOptions{AllowFilePaths: true}, "/data/x.jpg", true},
 		{"file:///data/x.jpg", ParseOptions{AllowFilePaths: true}, "/data/x.jpg", true},

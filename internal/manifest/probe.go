@@ -1,7 +1,6 @@
 package manifest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -47,8 +46,13 @@ func ProbeReader(r io.Reader, size int64, full bool) (ImageInfo, error) {
 	if size > MaxImageBytes {
 		return ImageInfo{}, InvalidImage("the image is %d bytes; the maximum is %d", size, MaxImageBytes)
 	}
-	br := bufio.NewReaderSize(r, 4096)
-	head, _ := br.Peek(8)
+	// Sniff the magic bytes, then hand the decoder the stream unbuffered:
+	// both decoders buffer what they need, and a probe per line must stay
+	// cheap in allocations.
+	var hb [8]byte
+	hn, _ := io.ReadFull(r, hb[:])
+	head := hb[:hn]
+	br := io.MultiReader(bytes.NewReader(head), r)
 	var format string
 	switch {
 	case bytes.HasPrefix(head, []byte("\xff\xd8")):

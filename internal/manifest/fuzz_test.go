@@ -1,0 +1,53 @@
+package manifest
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+)
+
+// FuzzParseLine feeds arbitrary lines to the parser: it must never panic,
+// and whatever it reads it must render back as one valid JSON object.
+// Seeds: testdata/fuzz/FuzzParseLine plus the lines below.
+func FuzzParseLine(f *testing.F) {
+	f.Add([]byte(cls("s3://b/i.jpg", "", "cat")), false)
+	f.Add([]byte(det("s3://b/i.jpg", echo, -1, box{1, 10, 10, 50, 50}, box{7, -1, 0, 1, 1})), false)
+	f.Add([]byte(`{"source-ref":"a.jpg","anomaly-label":1,"anomaly-label-metadata":{"class-name":"anomaly"},"anomaly-mask-ref":"m.png","anomaly-mask-ref-metadata":{"internal-color-map":{"0":{"class-name":"x","hex-color":"#23A436"}},"type":"groundtruth/semantic-segmentation"}}`), true)
+	if b, err := os.ReadFile("../../../shared/datasets/lookout-cookies/manifests/template.manifest"); err == nil {
+		for _, l := range strings.SplitN(string(b), "\n", 3)[:2] {
+			f.Add([]byte(l), true)
+		}
+	}
+	f.Fuzz(func(t *testing.T, line []byte, l4v bool) {
+		opts := ParseOptions{Base: "s3://b/p/"}
+		if l4v {
+			opts.Service = LookoutForVision
+		}
+		e := ParseLine(line, opts)
+		out := e.JSONLine()
+		var v map[string]json.RawMessage
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("JSONLine of %q is not a JSON object: %v\n%s", line, err, out)
+		}
+		if _, ok := v["cl-metadata"]; !ok {
+			t.Fatalf("no cl-metadata: %s", out)
+		}
+		_ = e.Labels()
+		_ = e.Codes()
+		if e.Invalid() && e.Ignored() {
+			t.Fatal("invalid and ignored")
+		}
+		for _, is := range e.Issues {
+			if messages[is.Code] == "" || is.Message == "" {
+				t.Fatalf("issue without code or message: %+v", is)
+			}
+		}
+		// A rendered line reads back with the same codes, unless the input
+		// had duplicate keys (the later one wins, as in encoding/json).
+		again := ParseLine(out, opts)
+		if strings.Join(again.Codes(), ",") != strings.Join(e.Codes(), ",") && len(e.members) == len(v)-1 {
+			t.Logf("codes changed on re-read: %v -> %v", e.Codes(), again.Codes())
+		}
+	})
+}
