@@ -114,8 +114,9 @@ func (l *lister) walk(ctx context.Context, afterKey string, afterID int64, max i
 	}
 }
 
-// isCommonPrefix reports whether a marker names a common prefix of this
-// listing rather than a key, so resuming must skip the whole prefix.
+// resumeAfter turns a v1 marker into the exclusive cursor to resume from:
+// a marker that names a common prefix of this listing (not a key) must skip
+// the whole prefix.
 func (l *lister) resumeAfter(marker string) string {
 	if l.delimiter != "" && strings.HasPrefix(marker, l.prefix) &&
 		strings.HasSuffix(marker, l.delimiter) && strings.Contains(marker[len(l.prefix):], l.delimiter) {

@@ -472,7 +472,8 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, q *request) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	res := listMultipartUploadsResult{Xmlns: xmlns, Bucket: q.bucket, KeyMarker: km, UploadIDMarker: um, Prefix: prefix, MaxUploads: max}
+	delim := q.query.Get("delimiter")
+	res := listMultipartUploadsResult{Xmlns: xmlns, Bucket: q.bucket, KeyMarker: km, UploadIDMarker: um, Prefix: prefix, Delimiter: delim, MaxUploads: max}
 	// Skip what the markers say was already listed: keys before key-marker
 	// are excluded by SQL; within key-marker, uploads up to upload-id-marker.
 	seen := false
@@ -489,7 +490,22 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, q *request) error {
 				continue
 			}
 		}
-		if len(res.Uploads) == max {
+		if delim != "" {
+			if i := strings.Index(u.key[len(prefix):], delim); i >= 0 {
+				cp := u.key[:len(prefix)+i+len(delim)]
+				if n := len(res.CommonPrefixes); n > 0 && res.CommonPrefixes[n-1].Prefix == cp {
+					continue
+				}
+				if len(res.Uploads)+len(res.CommonPrefixes) == max {
+					res.IsTruncated = true
+					break
+				}
+				res.CommonPrefixes = append(res.CommonPrefixes, commonPrefix{Prefix: cp})
+				res.NextKeyMarker, res.NextUploadIDMarker = cp, ""
+				continue
+			}
+		}
+		if len(res.Uploads)+len(res.CommonPrefixes) == max {
 			res.IsTruncated = true
 			break
 		}

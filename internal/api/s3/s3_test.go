@@ -319,6 +319,14 @@ func TestObjectBasics(t *testing.T) {
 		}
 	}
 
+	// Keys that need escaping in the path and in the canonical request.
+	for _, k := range []string{"a!b*c'(d)", "sp ace/plus+sign", "q?x=1&y#frag", "semi;colon:comma,dollar$at@", "ünï/日本", "%41percent", "dots/../x", "trailing/"} {
+		put(t, c, "bkt", k, []byte(k))
+		if got, _ := get(t, c, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String(k)}); string(got) != k {
+			t.Fatalf("key %q read back %q", k, got)
+		}
+	}
+
 	// Empty object.
 	put(t, c, "bkt", "empty", nil)
 	got, _ = get(t, c, &s3.GetObjectInput{Bucket: aws.String("bkt"), Key: aws.String("empty")})
