@@ -340,6 +340,9 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 		if b == nil {
 			return errf("NoSuchBucket", "")
 		}
+		if b.Account != q.account {
+			return errf("AccessDenied", "") // deleted and re-created by someone else meanwhile
+		}
 		// The upload may have been completed or aborted meanwhile.
 		if _, err := getUpload(q, tx, uploadID); err != nil {
 			return err
@@ -480,6 +483,9 @@ func (s *Server) listMultipartUploads(w http.ResponseWriter, q *request) error {
 	for _, u := range ups {
 		if !strings.HasPrefix(u.key, prefix) {
 			continue
+		}
+		if delim != "" && strings.HasSuffix(km, delim) && strings.HasPrefix(u.key, km) {
+			continue // the previous page ended on this common prefix
 		}
 		if km != "" && u.key == km {
 			if um == "" {

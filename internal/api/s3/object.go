@@ -151,6 +151,9 @@ func (s *Server) commitVersion(q *request, v *versionRow) error {
 		if b == nil {
 			return errf("NoSuchBucket", "")
 		}
+		if b.Account != q.account {
+			return errf("AccessDenied", "") // deleted and re-created by someone else meanwhile
+		}
 		replaced, err = putVersion(q.ctx, tx, b, v)
 		return err
 	})
@@ -427,6 +430,9 @@ func (s *Server) deleteOne(q *request, bucket, key, versionID string) (deletedXM
 		}
 		if b == nil {
 			return errf("NoSuchBucket", "")
+		}
+		if b.Account != q.account {
+			return errf("AccessDenied", "") // deleted and re-created by someone else meanwhile
 		}
 		if versionID != "" {
 			v, err := getVersion(q.ctx, tx, bucket, key, versionID)

@@ -717,6 +717,34 @@ func TestMultipart(t *testing.T) {
 	must[*s3.AbortMultipartUploadOutput](t)(c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bkt, Key: aws.String("aborted"), UploadId: cr3.UploadId}))
 	_, err = c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bkt, Key: aws.String("aborted"), UploadId: cr3.UploadId})
 	wantCode(t, err, "NoSuchUpload")
+	// ListMultipartUploads: delimiter folding and pagination.
+	for _, k := range []string{"u/a/1", "u/a/2", "u/b", "u/c/1"} {
+		must[*s3.CreateMultipartUploadOutput](t)(c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: bkt, Key: aws.String(k)}))
+	}
+	var seen []string
+	in := &s3.ListMultipartUploadsInput{Bucket: bkt, Prefix: aws.String("u/"), Delimiter: aws.String("/"), MaxUploads: aws.Int32(1)}
+	for i := 0; i < 10; i++ {
+		out := must[*s3.ListMultipartUploadsOutput](t)(c.ListMultipartUploads(ctx, in))
+		for _, p := range out.CommonPrefixes {
+			seen = append(seen, "P:"+*p.Prefix)
+		}
+		for _, u := range out.Uploads {
+			seen = append(seen, *u.Key)
+			must[*s3.AbortMultipartUploadOutput](t)(c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bkt, Key: u.Key, UploadId: u.UploadId}))
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+	if strings.Join(seen, ",") != "P:u/a/,u/b,P:u/c/" {
+		t.Fatalf("ListMultipartUploads pages: %v", seen)
+	}
+	lu = must[*s3.ListMultipartUploadsOutput](t)(c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: bkt}))
+	for _, u := range lu.Uploads {
+		must[*s3.AbortMultipartUploadOutput](t)(c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: bkt, Key: u.Key, UploadId: u.UploadId}))
+	}
+
 	// Only the two objects' data files remain: parts were cleaned up.
 	if n := countFiles(t, filepath.Join(e.dir, "data")); n != 2 {
 		t.Fatalf("%d data files, want 2", n)
