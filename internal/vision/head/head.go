@@ -347,30 +347,54 @@ func Train(ctx context.Context, X [][]float32, Y [][]bool, out Output, cfg Confi
 }
 
 // backprop accumulates the gradients of a slice of the batch into g and
-// returns the summed loss.
+// returns the summed loss. The first layer, which holds nearly all the
+// work, is computed four examples at a time so each weight row is read once
+// per four examples.
 func (m *MLP) backprop(X [][]float32, Y [][]bool, w []float64, idx []int, masks []uint64, cfg Config, g [][]float32) float64 {
 	D, H, K := m.In, m.Hidden, m.Out
 	gW1, gB1, gW2, gB2 := g[0], g[1], g[2], g[3]
-	h := make([]float32, H)
-	dh := make([]float32, H)
+	B := len(idx)
+	xs := make([][]float32, B)
+	for b, e := range idx {
+		xs[b] = X[e]
+	}
+	keep := 1 - cfg.Dropout
+	var hs, dhs []float32
+	if H > 0 {
+		hs = make([]float32, B*H)
+		dhs = make([]float32, B*H)
+		for j := 0; j < H; j++ {
+			wj := m.W1[j*D : (j+1)*D]
+			bias := m.B1[j]
+			b := 0
+			for ; b+4 <= B; b += 4 {
+				s0, s1, s2, s3 := dot4(wj, xs[b], xs[b+1], xs[b+2], xs[b+3])
+				hs[b*H+j], hs[(b+1)*H+j], hs[(b+2)*H+j], hs[(b+3)*H+j] = s0+bias, s1+bias, s2+bias, s3+bias
+			}
+			for ; b < B; b++ {
+				hs[b*H+j] = dot(wj, xs[b]) + bias
+			}
+		}
+		for b := 0; b < B; b++ {
+			r := rand.New(rand.NewPCG(masks[b], 1))
+			h := hs[b*H : (b+1)*H]
+			for j, v := range h {
+				drop := cfg.Dropout > 0 && r.Float64() >= keep
+				switch {
+				case v < 0 || drop:
+					h[j] = 0
+				case cfg.Dropout > 0:
+					h[j] = v / float32(keep)
+				}
+			}
+		}
+	}
 	logits := make([]float64, K)
 	var loss float64
-	keep := 1 - cfg.Dropout
-	for bi, e := range idx {
-		x := X[e]
-		hin := x
+	for b, e := range idx {
+		hin := xs[b]
 		if H > 0 {
-			r := rand.New(rand.NewPCG(masks[bi], 1))
-			for j := 0; j < H; j++ {
-				v := dot(m.W1[j*D:(j+1)*D], x) + m.B1[j]
-				if v < 0 || (cfg.Dropout > 0 && r.Float64() >= keep) {
-					v = 0
-				} else if cfg.Dropout > 0 {
-					v /= float32(keep)
-				}
-				h[j] = v
-			}
-			hin = h
+			hin = hs[b*H : (b+1)*H]
 		}
 		mid := len(hin)
 		for k := 0; k < K; k++ {
@@ -383,9 +407,6 @@ func (m *MLP) backprop(X [][]float32, Y [][]bool, w []float64, idx []int, masks 
 			if v {
 				pos++
 			}
-		}
-		if H > 0 {
-			clear(dh)
 		}
 		for k := 0; k < K; k++ {
 			var t float64
@@ -412,24 +433,61 @@ func (m *MLP) backprop(X [][]float32, Y [][]bool, w []float64, idx []int, masks 
 			gB2[k] += d
 			axpy(gW2[k*mid:(k+1)*mid], d, hin)
 			if H > 0 {
-				axpy(dh, d, m.W2[k*mid:(k+1)*mid])
-			}
-		}
-		if H > 0 {
-			for j := 0; j < H; j++ {
-				if h[j] == 0 || dh[j] == 0 {
-					continue
-				}
-				d := dh[j]
-				if cfg.Dropout > 0 {
-					d /= float32(keep)
-				}
-				gB1[j] += d
-				axpy(gW1[j*D:(j+1)*D], d, x)
+				axpy(dhs[b*H:(b+1)*H], d, m.W2[k*mid:(k+1)*mid])
 			}
 		}
 	}
+	if H == 0 {
+		return loss
+	}
+	scale := float32(1)
+	if cfg.Dropout > 0 {
+		scale = 1 / float32(keep)
+	}
+	var ds [4]float32
+	var xv [4][]float32
+	for j := 0; j < H; j++ {
+		gj := gW1[j*D : (j+1)*D]
+		n := 0
+		for b := 0; b < B; b++ {
+			if hs[b*H+j] == 0 || dhs[b*H+j] == 0 {
+				continue
+			}
+			d := dhs[b*H+j] * scale
+			gB1[j] += d
+			ds[n], xv[n] = d, xs[b]
+			n++
+			if n == 4 {
+				axpy4(gj, ds, xv)
+				n = 0
+			}
+		}
+		for i := 0; i < n; i++ {
+			axpy(gj, ds[i], xv[i])
+		}
+	}
 	return loss
+}
+
+func dot4(w, a, b, c, d []float32) (s0, s1, s2, s3 float32) {
+	n := len(w)
+	a, b, c, d = a[:n], b[:n], c[:n], d[:n]
+	for i, v := range w {
+		s0 += v * a[i]
+		s1 += v * b[i]
+		s2 += v * c[i]
+		s3 += v * d[i]
+	}
+	return
+}
+
+func axpy4(dst []float32, a [4]float32, x [4][]float32) {
+	n := len(dst)
+	x0, x1, x2, x3 := x[0][:n], x[1][:n], x[2][:n], x[3][:n]
+	a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+	for i := range dst {
+		dst[i] += a0*x0[i] + a1*x1[i] + a2*x2[i] + a3*x3[i]
+	}
 }
 
 type adam struct {

@@ -132,3 +132,16 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestShrinkGolden(t *testing.T) {
+	img := image.NewRGBA(image.Rect(0, 0, 4, 2))
+	for x := 0; x < 4; x++ {
+		img.SetRGBA(x, 0, color.RGBA{uint8(10 * x), 0, 0, 255})
+		img.SetRGBA(x, 1, color.RGBA{uint8(10*x + 1), 0, 0, 255})
+	}
+	s := Shrink(img, 2)
+	// Block means: (0+10+1+11)/4 = 5.5 -> 6, (20+30+21+31)/4 = 25.5 -> 26.
+	if s.Rect.Dx() != 2 || s.Rect.Dy() != 1 || s.RGBAAt(0, 0).R != 6 || s.RGBAAt(1, 0).R != 26 {
+		t.Errorf("shrink = %v", s.Pix)
+	}
+}

@@ -1,0 +1,597 @@
+// Package anomaly is Ocellus's Lookout for Vision engine: PatchCore-style
+// anomaly detection with optional segmentation into the dataset's anomaly
+// classes.
+//
+// Training (Train) runs a frozen backbone over the normal training images at
+// a chosen input resolution, takes patch features from its mid-level maps
+// (stride 8 and 16; each averaged over its 3x3 neighbourhood, the coarser
+// map bilinearly upsampled, the two concatenated) and keeps a memory bank of
+// them reduced by seeded greedy k-center coreset selection. A patch's
+// anomaly score is its Euclidean distance to the nearest bank vector (exact
+// search in plain Go); the patch-score map is Gaussian-smoothed and the
+// image score is its maximum. The decision threshold maximises F1 on a
+// calibration set: the caller's (e.g. the test dataset) or, when none is
+// given, a seeded held-out quarter of the normal training images plus every
+// anomalous training image (anomalous images never enter the bank, so their
+// scores are unbiased).
+//
+// When anomalous training images carry masks, the model also learns the
+// anomaly classes: a pixel threshold on the smoothed anomaly map that
+// maximises the pooled IoU with the training masks, and one feature
+// centroid per class (nearest-centroid labelling of anomalous patches).
+// Detect then returns Lookout for Vision's Anomalies list (background
+// first) and a mask image in the dataset's colours.
+//
+// Confidence follows Lookout for Vision: the confidence in the IsAnomalous
+// decision, in [0.5, 1). With p = 1/(1+exp(-(score-threshold)/scale)),
+// Confidence is p for an anomalous image and 1-p for a normal one; scale is
+// half the gap between the threshold and the mean calibration score of
+// normal images, so a typical normal image gets about 0.88 and an image
+// scoring exactly at the threshold 0.5.
+//
+// A Model is saved with MarshalBinary into one versioned, self-describing
+// file and restored with Load, which checks the backbone's identity.
+package anomaly
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/imageio"
+)
+
+// Image size limits of Lookout for Vision.
+const (
+	MinImageSide = 64
+	MaxImageSide = 4096
+)
+
+// DefaultBackground is the mask colour of normal pixels when the dataset's
+// colour map declares no BACKGROUND class.
+var DefaultBackground = color.RGBA{255, 255, 255, 255}
+
+// Example is one labelled image.
+type Example struct {
+	Name      string      // for reports (e.g. the source-ref)
+	Image     image.Image // decoded image; if nil, Bytes is decoded
+	Bytes     []byte      // JPEG or PNG, used when Image is nil
+	Anomalous bool
+	// Mask is the optional segmentation mask of an anomalous image (same
+	// size as the image); its colours map to class names via ColorMap.
+	// Colours not in ColorMap, and a class named BACKGROUND, are background.
+	Mask     image.Image
+	ColorMap map[color.RGBA]string
+}
+
+// TrainConfig configures Train. Zero values are the documented defaults.
+type TrainConfig struct {
+	Backbone backbone.Backbone
+	// Train: normal images build the memory bank; anomalous ones (with masks)
+	// teach the segmentation classes, and calibrate the threshold when
+	// Calibration is empty.
+	Train []Example
+	// Calibration (e.g. the test dataset) sets the threshold and is the set
+	// the returned Evaluation describes. Empty: hold out HoldOut of the
+	// normal training images and use them with all anomalous training images.
+	Calibration []Example
+	HoldOut     float64 // fraction of normal images held out (default 0.25)
+	// InputSize is the longer side, in pixels, of the backbone input; the
+	// shorter side follows the images' aspect ratio (default 320 for an ONNX
+	// Runtime backbone, 256 for other backbones, which run on tiles).
+	InputSize int
+	BankSize  int     // memory bank vectors (default: 10% of the patches, within [1000, 4000])
+	Sigma     float64 // Gaussian smoothing of the patch-score map, in patches (default 1)
+	Threads   int     // ONNX Runtime intra-op threads (default: all CPUs)
+	Seed      int64
+	Logger    *slog.Logger // default: discard
+}
+
+// Class is an anomaly class of a segmentation model.
+type Class struct {
+	Name  string `json:"name"`
+	Color string `json:"color"` // "#RRGGBB"
+}
+
+// Model is a trained anomaly detector. Detect is safe for concurrent use.
+type Model struct {
+	meta  Meta
+	bank  *Bank
+	cent  []float32 // [len(Classes)][Dim] class centroids
+	feat  *featurizer
+	owned bool // feat must be closed by Close
+}
+
+// Meta describes a model; it is the header of the saved file.
+type Meta struct {
+	Format           int          `json:"format"`
+	Backbone         string       `json:"backbone"`
+	BackboneIdentity string       `json:"backbone_identity"`
+	InputWidth       int          `json:"input_width"`
+	InputHeight      int          `json:"input_height"`
+	Mean             [3]float32   `json:"mean"`
+	Std              [3]float32   `json:"std"`
+	Neighbourhood    int          `json:"neighbourhood"`
+	GridWidth        int          `json:"grid_width"`
+	GridHeight       int          `json:"grid_height"`
+	Dim              int          `json:"dim"`
+	BankSize         int          `json:"bank_size"`
+	ImageWidth       int          `json:"image_width"`
+	ImageHeight      int          `json:"image_height"`
+	Sigma            float64      `json:"sigma"`
+	ImageScore       string       `json:"image_score"` // "max"
+	Threshold        float64      `json:"threshold"`
+	Scale            float64      `json:"scale"`
+	Segmentation     bool         `json:"segmentation"`
+	PixelThreshold   float64      `json:"pixel_threshold,omitempty"`
+	Background       Class        `json:"background"`
+	Classes          []Class      `json:"classes,omitempty"`
+	Seed             int64        `json:"seed"`
+	Training         TrainSummary `json:"training"`
+}
+
+// TrainSummary records what a model was trained on.
+type TrainSummary struct {
+	BankImages        int     `json:"bank_images"`
+	Patches           int     `json:"patches"`
+	CalibrationNormal int     `json:"calibration_normal"`
+	CalibrationAnom   int     `json:"calibration_anomalous"`
+	MaskImages        int     `json:"mask_images"`
+	Seconds           float64 `json:"seconds"`
+}
+
+// Meta returns the model's description.
+func (m *Model) Meta() Meta {
+	mt := m.meta
+	mt.Classes = slices.Clone(m.meta.Classes)
+	return mt
+}
+
+// Close releases the model's backbone session (not the backbone itself).
+func (m *Model) Close() error {
+	if m.feat != nil && m.owned {
+		err := m.feat.close()
+		m.feat = nil
+		return err
+	}
+	return nil
+}
+
+// Anomaly is one entry of Lookout for Vision's Anomalies list.
+type Anomaly struct {
+	Name                string
+	TotalPercentageArea float64 // fraction 0..1 of the image's pixels
+	Color               string  // "#RRGGBB"
+}
+
+// Result is the answer for one image.
+type Result struct {
+	IsAnomalous bool
+	Confidence  float64 // confidence in IsAnomalous, [0.5, 1)
+	Score       float64 // raw image score (compare with Meta().Threshold)
+	// Segmentation models only (nil otherwise): background first, then each
+	// class present; and the mask (same size as the image, dataset colours).
+	Anomalies []Anomaly
+	Mask      *image.Paletted
+	// Map is the smoothed patch-score map (GridHeight x GridWidth, row-major).
+	Map []float32
+}
+
+// ImageSizeError reports an image whose size differs from the model's (or
+// lies outside Lookout for Vision's limits).
+type ImageSizeError struct {
+	Name          string
+	Width, Height int
+	WantW, WantH  int // 0 when the limits are the problem
+}
+
+func (e *ImageSizeError) Error() string {
+	who := "image"
+	if e.Name != "" {
+		who = "image " + e.Name
+	}
+	if e.WantW == 0 {
+		return fmt.Sprintf("%s is %dx%d pixels; images must be between %dx%d and %dx%d", who, e.Width, e.Height, MinImageSide, MinImageSide, MaxImageSide, MaxImageSide)
+	}
+	return fmt.Sprintf("%s is %dx%d pixels; all images must have the training images' size %dx%d", who, e.Width, e.Height, e.WantW, e.WantH)
+}
+
+func checkLimits(name string, b image.Rectangle) error {
+	w, h := b.Dx(), b.Dy()
+	if w < MinImageSide || h < MinImageSide || w > MaxImageSide || h > MaxImageSide {
+		return &ImageSizeError{Name: name, Width: w, Height: h}
+	}
+	return nil
+}
+
+func (e *Example) decoded() (image.Image, error) {
+	if e.Image != nil {
+		return e.Image, nil
+	}
+	if len(e.Bytes) == 0 {
+		return nil, fmt.Errorf("anomaly: example %q has no image", e.Name)
+	}
+	img, err := imageio.Decode(e.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("anomaly: example %q: %w", e.Name, err)
+	}
+	return img, nil
+}
+
+// inputSize picks the backbone input for images of w x h: the longer side
+// is long, the shorter follows the aspect ratio, both multiples of unit.
+func inputSize(w, h, long, unit int) (int, int) {
+	round := func(v float64) int { return max(unit, int(math.Round(v/float64(unit)))*unit) }
+	if w >= h {
+		return round(float64(long)), round(float64(long) * float64(h) / float64(w))
+	}
+	return round(float64(long) * float64(w) / float64(h)), round(float64(long))
+}
+
+// Train builds a model. The returned Evaluation describes the calibration
+// set (see TrainConfig.Calibration).
+func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
+	t0 := time.Now()
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Backbone == nil {
+		return nil, nil, errors.New("anomaly: no backbone")
+	}
+	// Decode and check sizes: every image the size of the first.
+	type item struct {
+		ex  *Example
+		img image.Image
+	}
+	var size image.Point
+	load := func(exs []Example) ([]item, error) {
+		out := make([]item, len(exs))
+		for i := range exs {
+			img, err := exs[i].decoded()
+			if err != nil {
+				return nil, err
+			}
+			if err := checkLimits(exs[i].Name, img.Bounds()); err != nil {
+				return nil, err
+			}
+			s := img.Bounds().Size()
+			if size == (image.Point{}) {
+				size = s
+			} else if s != size {
+				return nil, &ImageSizeError{Name: exs[i].Name, Width: s.X, Height: s.Y, WantW: size.X, WantH: size.Y}
+			}
+			out[i] = item{&exs[i], img}
+		}
+		return out, nil
+	}
+	train, err := load(cfg.Train)
+	if err != nil {
+		return nil, nil, err
+	}
+	calib, err := load(cfg.Calibration)
+	if err != nil {
+		return nil, nil, err
+	}
+	var normals, anoms []item
+	for _, it := range train {
+		if it.ex.Anomalous {
+			anoms = append(anoms, it)
+		} else {
+			normals = append(normals, it)
+		}
+	}
+	if len(normals) == 0 {
+		return nil, nil, errors.New("anomaly: training needs normal images")
+	}
+	bankImgs := normals
+	if len(calib) == 0 {
+		hold := cfg.HoldOut
+		if hold <= 0 {
+			hold = 0.25
+		}
+		r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x686f6c646f7574))
+		perm := r.Perm(len(normals))
+		nh := int(math.Round(hold * float64(len(normals))))
+		nh = min(max(nh, 1), len(normals)-1)
+		if len(normals) < 2 {
+			nh = 0
+		}
+		bankImgs = nil
+		for i, p := range perm {
+			if i < nh {
+				calib = append(calib, normals[p])
+			} else {
+				bankImgs = append(bankImgs, normals[p])
+			}
+		}
+		calib = append(calib, anoms...)
+	}
+
+	info := cfg.Backbone.Info()
+	_, native := cfg.Backbone.(*backbone.ORT)
+	long, unit := cfg.InputSize, info.Size
+	if native {
+		unit = 32
+		if long <= 0 {
+			long = 320
+		}
+	} else if long <= 0 {
+		long = 256
+	}
+	inW, inH := inputSize(size.X, size.Y, long, unit)
+	feat, err := newFeaturizer(cfg.Backbone, inW, inH, cfg.Threads)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := &Model{feat: feat, owned: true}
+	ok := false
+	defer func() {
+		if !ok {
+			m.Close()
+		}
+	}()
+	gh, gw := feat.gridSize()
+	sigma := cfg.Sigma
+	if sigma <= 0 {
+		sigma = 1
+	}
+	m.meta = Meta{
+		Format: FormatVersion, Backbone: info.Name, BackboneIdentity: info.Identity,
+		InputWidth: inW, InputHeight: inH, Mean: info.Mean, Std: info.Std, Neighbourhood: feat.neighbours,
+		GridWidth: gw, GridHeight: gh, Dim: feat.dim(), ImageWidth: size.X, ImageHeight: size.Y,
+		Sigma: sigma, ImageScore: "max", Seed: cfg.Seed, Background: Class{Name: "background", Color: hexColor(DefaultBackground)},
+	}
+	log.Info("anomaly: extracting bank features", "images", len(bankImgs), "input", fmt.Sprintf("%dx%d", inW, inH), "grid", fmt.Sprintf("%dx%d", gw, gh), "dim", feat.dim())
+	imgs := make([]image.Image, len(bankImgs))
+	for i, it := range bankImgs {
+		imgs[i] = it.img
+	}
+	grids, err := feat.grids(ctx, imgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := feat.dim()
+	all := make([]float32, 0, len(grids)*gh*gw*d)
+	for _, g := range grids {
+		all = append(all, g.F...)
+	}
+	np := len(all) / d
+	k := cfg.BankSize
+	if k <= 0 {
+		k = min(np, max(min(np, 1000), min(4000, np/10)))
+	}
+	tc := time.Now()
+	sel := Coreset(all, d, k, 32, cfg.Seed)
+	bankV := make([]float32, len(sel)*d)
+	for i, s := range sel {
+		copy(bankV[i*d:(i+1)*d], all[s*d:(s+1)*d])
+	}
+	m.bank = NewBank(bankV, d)
+	m.meta.BankSize = len(sel)
+	log.Info("anomaly: coreset", "patches", np, "bank", len(sel), "took", time.Since(tc).Round(time.Millisecond))
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+
+	// Score the calibration images, then the masked training anomalies not
+	// already among them.
+	type scored struct {
+		it  item
+		g   grid
+		sm  []float32
+		img float64
+	}
+	score := func(its []item) ([]scored, error) {
+		imgs := make([]image.Image, len(its))
+		for i, it := range its {
+			imgs[i] = it.img
+		}
+		gs, err := feat.grids(ctx, imgs)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]scored, len(its))
+		for i, g := range gs {
+			sm := blur(m.bank.nearestAll(g.F), g.H, g.W, sigma)
+			out[i] = scored{its[i], g, sm, float64(slices.Max(sm))}
+		}
+		return out, nil
+	}
+	cs, err := score(calib)
+	if err != nil {
+		return nil, nil, err
+	}
+	scores := make([]float64, len(cs))
+	labels := make([]bool, len(cs))
+	var normSum float64
+	var nNorm int
+	for i, c := range cs {
+		scores[i], labels[i] = c.img, c.it.ex.Anomalous
+		if !labels[i] {
+			normSum += c.img
+			nNorm++
+		}
+	}
+	thr, _, found := BestF1Threshold(scores, labels)
+	if !found || nNorm == 0 {
+		// No anomalies (or no normals) to calibrate on: flag what scores above
+		// every normal image seen, with a 10% margin.
+		mx := 0.0
+		for i, s := range scores {
+			if !labels[i] {
+				mx = max(mx, s)
+			}
+		}
+		if nNorm == 0 {
+			mx = slices.Max(scores) // all anomalous: accept at the lowest
+			thr = slices.Min(scores) * 0.999
+		} else {
+			thr = mx * 1.1
+		}
+	}
+	m.meta.Threshold = thr
+	m.meta.Scale = 0.1 * math.Abs(thr)
+	if nNorm > 0 {
+		if gap := (thr - normSum/float64(nNorm)) / 2; gap > 0 {
+			m.meta.Scale = gap
+		}
+	}
+	if m.meta.Scale == 0 {
+		m.meta.Scale = 1
+	}
+	m.meta.Training = TrainSummary{BankImages: len(bankImgs), Patches: np, CalibrationNormal: nNorm, CalibrationAnom: len(cs) - nNorm}
+
+	// Segmentation from the masked anomalous training images.
+	var masked []item
+	for _, it := range anoms {
+		if it.ex.Mask != nil {
+			masked = append(masked, it)
+		}
+	}
+	if len(masked) > 0 {
+		byName := map[*Example]scored{}
+		for _, c := range cs {
+			byName[c.it.ex] = c
+		}
+		var todo []item
+		for _, it := range masked {
+			if _, ok := byName[it.ex]; !ok {
+				todo = append(todo, it)
+			}
+		}
+		more, err := score(todo)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, c := range more {
+			byName[c.it.ex] = c
+		}
+		var segs []segExample
+		for _, it := range masked {
+			c := byName[it.ex]
+			segs = append(segs, segExample{mask: it.ex.Mask, colors: it.ex.ColorMap, g: c.g, sm: c.sm})
+		}
+		if err := m.learnSegmentation(segs); err != nil {
+			return nil, nil, err
+		}
+		m.meta.Training.MaskImages = len(masked)
+	}
+
+	ev := &Evaluation{}
+	for _, c := range cs {
+		ev.add(ImageResult{Name: c.it.ex.Name, Anomalous: c.it.ex.Anomalous, Score: c.img, Predicted: c.img >= thr, Confidence: m.confidence(c.img), IoU: math.NaN()})
+	}
+	ev.finish(thr)
+	m.meta.Training.Seconds = time.Since(t0).Seconds()
+	log.Info("anomaly: trained", "threshold", thr, "f1", ev.F1, "auroc", ev.AUROC, "classes", len(m.meta.Classes), "took", time.Since(t0).Round(time.Millisecond))
+	ok = true
+	return m, ev, nil
+}
+
+// confidence maps an image score to Lookout for Vision's confidence in the
+// decision (see the package documentation).
+func (m *Model) confidence(score float64) float64 {
+	p := 1 / (1 + math.Exp(-(score-m.meta.Threshold)/m.meta.Scale))
+	if score >= m.meta.Threshold {
+		return p
+	}
+	return 1 - p
+}
+
+// Detect scores one image, which must have the training images' size.
+func (m *Model) Detect(ctx context.Context, img image.Image) (*Result, error) {
+	if m.feat == nil {
+		return nil, errors.New("anomaly: model is closed")
+	}
+	b := img.Bounds()
+	if b.Dx() != m.meta.ImageWidth || b.Dy() != m.meta.ImageHeight {
+		return nil, &ImageSizeError{Width: b.Dx(), Height: b.Dy(), WantW: m.meta.ImageWidth, WantH: m.meta.ImageHeight}
+	}
+	gs, err := m.feat.grids(ctx, []image.Image{img})
+	if err != nil {
+		return nil, err
+	}
+	g := gs[0]
+	sm := blur(m.bank.nearestAll(g.F), g.H, g.W, m.meta.Sigma)
+	s := float64(slices.Max(sm))
+	r := &Result{Score: s, IsAnomalous: s >= m.meta.Threshold, Confidence: m.confidence(s), Map: sm}
+	if m.meta.Segmentation {
+		m.segment(r, g, sm)
+	}
+	return r, nil
+}
+
+// DetectBytes decodes a JPEG or PNG and runs Detect.
+func (m *Model) DetectBytes(ctx context.Context, b []byte) (*Result, error) {
+	img, err := imageio.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("anomaly: %w", err)
+	}
+	return m.Detect(ctx, img)
+}
+
+// blur smooths an h x w map with a Gaussian of the given sigma (in cells),
+// clamping at the borders.
+func blur(v []float32, h, w int, sigma float64) []float32 {
+	if sigma <= 0 {
+		return v
+	}
+	r := int(math.Ceil(3 * sigma))
+	k := make([]float32, 2*r+1)
+	var sum float32
+	for i := -r; i <= r; i++ {
+		k[i+r] = float32(math.Exp(-float64(i*i) / (2 * sigma * sigma)))
+		sum += k[i+r]
+	}
+	for i := range k {
+		k[i] /= sum
+	}
+	tmp := make([]float32, len(v))
+	out := make([]float32, len(v))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var s float32
+			for i := -r; i <= r; i++ {
+				xx := min(max(x+i, 0), w-1)
+				s += k[i+r] * v[y*w+xx]
+			}
+			tmp[y*w+x] = s
+		}
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var s float32
+			for i := -r; i <= r; i++ {
+				yy := min(max(y+i, 0), h-1)
+				s += k[i+r] * tmp[yy*w+x]
+			}
+			out[y*w+x] = s
+		}
+	}
+	return out
+}
+
+func hexColor(c color.RGBA) string { return fmt.Sprintf("#%02X%02X%02X", c.R, c.G, c.B) }
+
+// ParseHexColor parses "#RRGGBB" (either case; the "#" is optional).
+func ParseHexColor(s string) (color.RGBA, error) {
+	t := strings.TrimPrefix(strings.TrimSpace(s), "#")
+	var r, g, b uint8
+	if len(t) != 6 {
+		return color.RGBA{}, fmt.Errorf("anomaly: bad colour %q", s)
+	}
+	if _, err := fmt.Sscanf(t, "%02x%02x%02x", &r, &g, &b); err != nil {
+		return color.RGBA{}, fmt.Errorf("anomaly: bad colour %q", s)
+	}
+	return color.RGBA{r, g, b, 255}, nil
+}
