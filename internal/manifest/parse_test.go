@@ -258,3 +258,17 @@ func TestTooManyLabelsPerImage(t *testing.T) {
 		t.Fatalf("%v", e.Codes())
 	}
 }
+
+func TestFolders(t *testing.T) {
+	for rel, want := range map[string]string{"cat/1.jpg": "cat", "a/b/dog/x.PNG": "dog", "x.jpg": "", "cat/notes.txt": "", ".git/x.png": "", "/cat/2.jpeg": "cat"} {
+		got, ok := FolderLabel(rel)
+		if got != want || ok != (want != "") {
+			t.Errorf("FolderLabel(%q) = %q, %v", rel, got, ok)
+		}
+	}
+	l := ClassificationLine("s3://b/cat/1.jpg", "", `ca"t`, time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC))
+	e := ParseLine(l, ParseOptions{})
+	if e.HasErrors() || !reflect.DeepEqual(e.Labels(), []string{`ca"t`}) || e.Classes[0].CreationDate.IsZero() {
+		t.Fatalf("%s: %+v", l, e.Issues)
+	}
+}
