@@ -233,12 +233,29 @@ func TestAuthFailures(t *testing.T) {
 	_, err = e.client(sigv4.Credential{AccessKeyID: "AKIDNOBODY", SecretAccessKey: "x"}, "").ListBuckets(ctx, &s3.ListBucketsInput{})
 	wantCode(t, err, "InvalidAccessKeyId")
 
-	// Anonymous: 403 AccessDenied XML with a request id.
-	resp, err := http.Get(e.ts.URL + "/somebucket/key")
+	// An expired presigned URL.
+	r, _ := http.NewRequest("GET", e.ts.URL+"/somebucket/key?X-Amz-Expires=60", nil)
+	u, _, err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).PresignHTTP(ctx,
+		aws.Credentials{AccessKeyID: alice.AccessKeyID, SecretAccessKey: alice.SecretAccessKey}, r, sigv4.UnsignedPayload, "s3", "us-east-1", time.Now().Add(-10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(body), "<Code>AccessDenied</Code><Message>Request has expired</Message>") {
+		t.Fatalf("expired presign: %d %s", resp.StatusCode, body)
+	}
+
+	// Anonymous: 403 AccessDenied XML with a request id.
+	resp, err = http.Get(e.ts.URL + "/somebucket/key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 403 || !strings.Contains(string(body), "<Code>AccessDenied</Code>") || resp.Header.Get("x-amz-request-id") == "" ||
 		!strings.Contains(string(body), "<RequestId>"+resp.Header.Get("x-amz-request-id")+"</RequestId>") {
