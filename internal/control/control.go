@@ -6,12 +6,15 @@
 package control
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/ocellus/ocellus/internal/blob"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
@@ -28,14 +31,20 @@ type Config struct {
 // Control is the control plane.
 type Control struct {
 	store  store.Store
+	blobs  *blob.Blobs
 	region string
 	now    func() time.Time
 	log    *slog.Logger
+
+	bg     context.Context // background work; cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
-// New returns a control plane over st.
-func New(st store.Store, cfg Config) *Control {
-	c := &Control{store: st, region: cfg.Region, now: cfg.Now, log: cfg.Logger}
+// New returns a control plane over st, reading and writing S3 through blobs.
+func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
+	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger}
+	c.bg, c.cancel = context.WithCancel(context.Background())
 	if c.region == "" {
 		c.region = "us-east-1"
 	}

@@ -117,16 +117,16 @@ func (c *Control) resource(ctx context.Context, account, arn string) error {
 	if err := ocellus.CheckOwner(arn, account, c.region); err != nil {
 		return err
 	}
-	projectARN, err := ocellus.ProjectARNOf(arn)
-	if err != nil {
-		return ocellus.Errorf(ocellus.NotFound, "The resource %s does not exist.", arn)
+	var err error
+	switch ocellus.ResourceKind(arn) {
+	case "project":
+		_, err = c.project(ctx, account, arn)
+		return err
+	case "dataset":
+		_, err = c.dataset(ctx, account, arn)
+		return err
 	}
-	if projectARN != arn {
-		// Datasets and model versions carry tags once they exist.
-		return ocellus.Errorf(ocellus.NotFound, "The resource %s does not exist.", arn)
-	}
-	_, err = c.project(ctx, account, projectARN)
-	return err
+	return ocellus.Errorf(ocellus.NotFound, "The resource %s does not exist.", arn)
 }
 
 // TagResource adds or overwrites tags.

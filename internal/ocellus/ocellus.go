@@ -64,7 +64,7 @@ type Policy struct {
 
 // Limits the service enforces, as AWS documents them.
 const (
-	MaxTagsPerResource   = 200
+	MaxTagsPerResource    = 200
 	MaxPoliciesPerProject = 5
 )
 
@@ -101,19 +101,23 @@ func LookoutProjectARN(region, account, name string) string {
 	return ARN{Partition: "aws", Service: LookoutVision, Region: region, Account: account, Resource: "project/" + name}.String()
 }
 
-// ProjectARNOf returns the project ARN a Custom Labels resource ARN
-// (project, dataset or version) belongs to.
-func ProjectARNOf(resourceARN string) (string, error) {
-	a, err := ParseARN(resourceARN)
-	if err != nil {
-		return "", err
+// ResourceKind says what a Custom Labels ARN names: "project", "dataset",
+// "version", or "" when it is none of them.
+func ResourceKind(arn string) string {
+	a, err := ParseARN(arn)
+	if err != nil || a.Service != Rekognition {
+		return ""
 	}
 	segs := strings.Split(a.Resource, "/")
-	if a.Service != Rekognition || len(segs) < 3 || segs[0] != "project" {
-		return "", Errorf(Invalid, "%q is not a Custom Labels resource ARN", resourceARN)
+	switch {
+	case len(segs) == 3 && segs[0] == "project":
+		return "project"
+	case len(segs) == 5 && segs[0] == "project" && segs[2] == "dataset":
+		return "dataset"
+	case len(segs) == 5 && segs[0] == "project" && segs[2] == "version":
+		return "version"
 	}
-	a.Resource = strings.Join(segs[:3], "/")
-	return a.String(), nil
+	return ""
 }
 
 // CheckOwner refuses an ARN that names another account or region: the
@@ -134,4 +138,3 @@ func CheckOwner(arn, account, region string) error {
 
 // Now truncates t to milliseconds, the precision ARNs and timestamps carry.
 func Now(clock func() time.Time) time.Time { return clock().UTC().Truncate(time.Millisecond) }
-

@@ -23,12 +23,7 @@ func BenchmarkDescribeProjects(b *testing.B) {
 	dir := b.TempDir()
 	ts := startB(b, dir)
 	ctx := context.Background()
-	// The SDK's standard retryer, as real clients use: it retries the rare
-	// net.ErrClosed that net/http can surface on keep-alive connections
-	// (aws/aws-sdk-go-v2#2737), which our no-retry test clients would report.
-	cfg := awsConfig(alice, alice.SecretAccessKey)
-	cfg.Retryer = nil
-	c := rekognition.NewFromConfig(cfg, func(o *rekognition.Options) { o.BaseEndpoint = aws.String(ts.URL) })
+	c := rek(ts, alice)
 	for i := 0; i < 100; i++ {
 		if _, err := c.CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String(fmt.Sprintf("bench-%03d", i))}); err != nil {
 			b.Fatal(err)

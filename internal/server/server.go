@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ocellus/ocellus/internal/blob"
 	"log/slog"
 	"net"
 	"net/http"
@@ -100,12 +101,25 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.close = append(s.close, s.store.Close)
 
-	ctl := control.New(s.store, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger})
-	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger})
-	s.l4v = lookoutPending{verifier: verifier, region: cfg.Region}
 	if err := s.openS3(verifier); err != nil {
 		s.Close()
 		return nil, err
+	}
+	blobs := blob.New(blob.Config{Handler: s.s3, Region: cfg.Region, Credentials: func(account string) (string, string, bool) {
+		for _, a := range cfg.Accounts {
+			if a.ID == account {
+				return a.AccessKeyID, a.SecretAccessKey, true
+			}
+		}
+		return "", "", false
+	}})
+	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger})
+	s.close = append(s.close, ctl.Close)
+	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger})
+	s.l4v = lookoutPending{verifier: verifier, region: cfg.Region}
+	if err := ctl.Recover(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("recover in-progress work: %w", err)
 	}
 	return s, nil
 }

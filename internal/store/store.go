@@ -46,5 +46,43 @@ type Store interface {
 	// ListPolicies lists a project's policies by name, after the given name.
 	ListPolicies(ctx context.Context, projectARN, after string, limit int) ([]*ocellus.Policy, error)
 
+	// Datasets: at most one of each type per project (AlreadyExists).
+	CreateDataset(ctx context.Context, d *ocellus.Dataset) error
+	Dataset(ctx context.Context, arn string) (*ocellus.Dataset, error)
+	Datasets(ctx context.Context, projectARN string) ([]*ocellus.Dataset, error)
+	// DatasetsInProgress lists datasets left in an *_IN_PROGRESS state, for
+	// recovery after a restart.
+	DatasetsInProgress(ctx context.Context) ([]*ocellus.Dataset, error)
+	// UpdateDataset saves status, message, source and stats.
+	UpdateDataset(ctx context.Context, d *ocellus.Dataset) error
+	// DeleteDataset removes a dataset with its entries and tags.
+	DeleteDataset(ctx context.Context, arn string) error
+
+	// PutEntries inserts entries or replaces those with the same source-ref,
+	// in one transaction.
+	PutEntries(ctx context.Context, datasetARN string, entries []*ocellus.DatasetEntry) error
+	// ClearEntries removes every entry of a dataset.
+	ClearEntries(ctx context.Context, datasetARN string) error
+	// ListEntries pages entries in insertion order.
+	ListEntries(ctx context.Context, f EntryFilter) ([]*ocellus.DatasetEntry, string, error)
+	// MoveEntries moves the named entries to another dataset.
+	MoveEntries(ctx context.Context, fromARN, toARN string, sourceRefs []string) error
+	// EntryStats counts a dataset's entries.
+	EntryStats(ctx context.Context, datasetARN string) (ocellus.DatasetStats, error)
+	// LabelStats pages per-label counts by label name, after the given name.
+	LabelStats(ctx context.Context, datasetARN, after string, limit int) ([]ocellus.LabelStats, error)
+
 	Close() error
+}
+
+// EntryFilter selects dataset entries. After is the cursor returned with
+// the previous page.
+type EntryFilter struct {
+	DatasetARN        string
+	ContainsLabels    []string
+	Labeled           *bool
+	HasErrors         *bool
+	SourceRefContains string
+	After             string
+	Limit             int
 }

@@ -71,6 +71,14 @@ func New(ctl *control.Control, v *sigv4.Verifier, cfg Config) *API {
 		"PutProjectPolicy":    op(a.putProjectPolicy),
 		"DeleteProjectPolicy": op(a.deleteProjectPolicy),
 		"ListProjectPolicies": op(a.listProjectPolicies),
+
+		"CreateDataset":            op(a.createDataset),
+		"DescribeDataset":          op(a.describeDataset),
+		"DeleteDataset":            op(a.deleteDataset),
+		"ListDatasetEntries":       op(a.listDatasetEntries),
+		"ListDatasetLabels":        op(a.listDatasetLabels),
+		"UpdateDatasetEntries":     op(a.updateDatasetEntries),
+		"DistributeDatasetEntries": op(a.distributeDatasetEntries),
 	}
 	return a
 }

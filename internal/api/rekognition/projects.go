@@ -5,7 +5,6 @@ import (
 
 	"github.com/ocellus/ocellus/internal/awsproto"
 	"github.com/ocellus/ocellus/internal/control"
-	"github.com/ocellus/ocellus/internal/ocellus"
 )
 
 type createProjectInput struct {
@@ -66,16 +65,16 @@ func (a *API) describeProjects(ctx context.Context, id awsproto.Identity, in *de
 	}
 	out := &describeProjectsOutput{ProjectDescriptions: []projectDescription{}, NextToken: next}
 	for _, p := range ps {
-		out.ProjectDescriptions = append(out.ProjectDescriptions, describeProject(p))
+		ds, err := a.ctl.ProjectDatasets(ctx, p.ARN)
+		if err != nil {
+			return nil, err
+		}
+		out.ProjectDescriptions = append(out.ProjectDescriptions, projectDescription{
+			ProjectArn: p.ARN, CreationTimestamp: awsproto.Time(p.Created), Status: string(p.Status),
+			Datasets: datasetMetadataOf(ds), Feature: p.Feature, AutoUpdate: p.AutoUpdate,
+		})
 	}
 	return out, nil
-}
-
-func describeProject(p *ocellus.Project) projectDescription {
-	return projectDescription{
-		ProjectArn: p.ARN, CreationTimestamp: awsproto.Time(p.Created), Status: string(p.Status),
-		Datasets: []datasetMetadata{}, Feature: p.Feature, AutoUpdate: p.AutoUpdate,
-	}
 }
 
 type deleteProjectInput struct{ ProjectArn string }

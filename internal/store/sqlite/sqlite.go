@@ -205,7 +205,27 @@ func (s *Store) DeleteProject(ctx context.Context, arn string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tags WHERE arn = ? OR arn LIKE ?`, arn, arn+"/%"); err != nil {
 			return ocellus.Wrap(err, "delete tags")
 		}
-		return nil
+		rows, err := tx.QueryContext(ctx, `SELECT arn FROM datasets WHERE project_arn = ?`, arn)
+		if err != nil {
+			return ocellus.Wrap(err, "list project datasets")
+		}
+		var datasets []string
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				rows.Close()
+				return ocellus.Wrap(err, "scan dataset arn")
+			}
+			datasets = append(datasets, d)
+		}
+		rows.Close()
+		for _, d := range datasets {
+			if err := deleteDatasetRows(ctx, tx, d); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM datasets WHERE project_arn = ?`, arn)
+		return ocellus.Wrap(err, "delete project datasets")
 	})
 }
 

@@ -17,6 +17,101 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Projects", func(t *testing.T) { testProjects(t, open(t)) })
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
+	t.Run("Datasets", func(t *testing.T) { testDatasets(t, open(t)) })
+}
+
+func testDatasets(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	p := project("111111111111", "p", 1000)
+	if err := s.CreateProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(typ ocellus.DatasetType, ms int64) *ocellus.Dataset {
+		return &ocellus.Dataset{ARN: ocellus.DatasetARN(p, typ, time.UnixMilli(ms)), ProjectARN: p.ARN, Account: p.Account, Type: typ,
+			Status: ocellus.DatasetCreateInProgress, Source: ocellus.DatasetSource{ManifestBucket: "b", ManifestKey: "k"},
+			Created: time.UnixMilli(ms).UTC(), Updated: time.UnixMilli(ms).UTC()}
+	}
+	train, test := mk(ocellus.DatasetTrain, 2000), mk(ocellus.DatasetTest, 2001)
+	for _, d := range []*ocellus.Dataset{train, test} {
+		if err := s.CreateDataset(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantKind(t, s.CreateDataset(ctx, mk(ocellus.DatasetTrain, 3000)), ocellus.AlreadyExists)
+	if ds, _ := s.DatasetsInProgress(ctx); len(ds) != 2 {
+		t.Fatalf("in progress = %d", len(ds))
+	}
+	entry := func(ref string, labels ...string) *ocellus.DatasetEntry {
+		e := &ocellus.DatasetEntry{SourceRef: ref, Line: `{"source-ref":"` + ref + `"}`, Labeled: len(labels) > 0}
+		for _, l := range labels {
+			e.Labels = append(e.Labels, ocellus.EntryLabel{Name: l, Boxes: len(l) % 2})
+		}
+		return e
+	}
+	var batch []*ocellus.DatasetEntry
+	for i := 0; i < 10; i++ {
+		batch = append(batch, entry(fmt.Sprintf("s3://b/%d.jpg", i), []string{"cat", "dog"}[i%2]))
+	}
+	batch = append(batch, &ocellus.DatasetEntry{SourceRef: "s3://b/err.jpg", Line: "{}", HasErrors: true})
+	if err := s.PutEntries(ctx, train.ARN, batch); err != nil {
+		t.Fatal(err)
+	}
+	// Replacing a line keeps one entry per source-ref.
+	if err := s.PutEntries(ctx, train.ARN, []*ocellus.DatasetEntry{entry("s3://b/0.jpg", "bird", "cat")}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.EntryStats(ctx, train.ARN)
+	if err != nil || st != (ocellus.DatasetStats{LabeledEntries: 10, TotalEntries: 11, TotalLabels: 3, ErrorEntries: 1}) {
+		t.Fatalf("stats = %+v, %v", st, err)
+	}
+	ls, _ := s.LabelStats(ctx, train.ARN, "", 0)
+	if len(ls) != 3 || ls[0].Name != "bird" || ls[1] != (ocellus.LabelStats{Name: "cat", EntryCount: 5, BoundingBoxCount: 5}) {
+		t.Fatalf("label stats = %+v", ls)
+	}
+	page, next, err := s.ListEntries(ctx, store.EntryFilter{DatasetARN: train.ARN, Limit: 4})
+	if err != nil || len(page) != 4 || next == "" || page[0].SourceRef != "s3://b/0.jpg" {
+		t.Fatalf("page = %d entries, next %q, %v", len(page), next, err)
+	}
+	rest, next2, _ := s.ListEntries(ctx, store.EntryFilter{DatasetARN: train.ARN, After: next, Limit: 100})
+	if len(rest) != 7 || next2 != "" {
+		t.Fatalf("rest = %d, next %q", len(rest), next2)
+	}
+	yes := true
+	dogs, _, _ := s.ListEntries(ctx, store.EntryFilter{DatasetARN: train.ARN, ContainsLabels: []string{"dog"}, Labeled: &yes})
+	errs, _, _ := s.ListEntries(ctx, store.EntryFilter{DatasetARN: train.ARN, HasErrors: &yes})
+	refs, _, _ := s.ListEntries(ctx, store.EntryFilter{DatasetARN: train.ARN, SourceRefContains: "err"})
+	if len(dogs) != 5 || len(errs) != 1 || len(refs) != 1 {
+		t.Fatalf("filters: dogs %d errs %d refs %d", len(dogs), len(errs), len(refs))
+	}
+	if err := s.MoveEntries(ctx, train.ARN, test.ARN, []string{"s3://b/1.jpg", "s3://b/3.jpg"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.EntryStats(ctx, test.ARN); st.TotalEntries != 2 || st.TotalLabels != 1 {
+		t.Fatalf("moved stats = %+v", st)
+	}
+	train.Status, train.StatusMessage, train.Stats = ocellus.DatasetCreateComplete, "done", st
+	if err := s.UpdateDataset(ctx, train); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Dataset(ctx, train.ARN)
+	if err != nil || got.Status != ocellus.DatasetCreateComplete || got.Source.ManifestKey != "k" || got.StatusMessage != "done" {
+		t.Fatalf("dataset = %+v, %v", got, err)
+	}
+	if err := s.DeleteDataset(ctx, test.ARN); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.EntryStats(ctx, test.ARN); st.TotalEntries != 0 {
+		t.Fatalf("entries survived dataset deletion: %+v", st)
+	}
+	// Deleting the project removes its datasets and their entries.
+	if err := s.DeleteProject(ctx, p.ARN); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Dataset(ctx, train.ARN)
+	wantKind(t, err, ocellus.NotFound)
+	if st, _ := s.EntryStats(ctx, train.ARN); st.TotalEntries != 0 {
+		t.Fatalf("entries survived project deletion: %+v", st)
+	}
 }
 
 func project(account, name string, ms int64) *ocellus.Project {
