@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
@@ -48,6 +50,33 @@ func FuzzParseLine(f *testing.F) {
 		again := ParseLine(out, opts)
 		if strings.Join(again.Codes(), ",") != strings.Join(e.Codes(), ",") && len(e.members) == len(v)-1 {
 			t.Logf("codes changed on re-read: %v -> %v", e.Codes(), again.Codes())
+		}
+	})
+}
+
+// FuzzValidate streams arbitrary manifests (no prober): it must not panic,
+// every line must be emitted once in order, and the counts must add up.
+func FuzzValidate(f *testing.F) {
+	f.Add([]byte(cls("s3://b/1.jpg", "", "a")+"\r\n\n"+cls("s3://b/1.jpg", "", "b")+"\n"+"{\"source-ref\":"), uint8(0))
+	f.Add([]byte("\xef\xbb\xbf"+det("s3://b/i.jpg", echo, -1, box{1, 10, 10, 50, 50})), uint8(3))
+	f.Add([]byte("\x00\x01"), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, maxLines uint8) {
+		n := 0
+		s, err := Validate(context.Background(), bytes.NewReader(data), Options{MaxLines: int(maxLines)}, func(e *Entry) error {
+			n++
+			if e.Line != n {
+				t.Fatalf("entry %d has line %d", n, e.Line)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != s.TotalLines {
+			t.Fatalf("%d emitted, %d lines", n, s.TotalLines)
+		}
+		if s.ValidLines+s.InvalidLines+s.IgnoredLines != s.TotalLines || len(s.ErrorLineIndices) > s.TotalLines {
+			t.Fatalf("counts %+v", s)
 		}
 	})
 }

@@ -81,7 +81,10 @@ func ProbeReader(r io.Reader, size int64, full bool) (ImageInfo, error) {
 		cfg, err = png.DecodeConfig(br)
 	}
 	if err != nil {
-		return ImageInfo{}, InvalidImage("the %s image cannot be decoded: %v", format, err)
+		// Both errors are wrapped: a prober that fetched only a byte
+		// range can tell a short read (io.ErrUnexpectedEOF) from a bad
+		// image and fetch the whole object.
+		return ImageInfo{}, fmt.Errorf("%w: the %s image cannot be decoded: %w", ErrInvalidImage, format, err)
 	}
 	return ImageInfo{Format: format, Width: cfg.Width, Height: cfg.Height, Size: size}, nil
 }
