@@ -72,6 +72,8 @@ type Store interface {
 	// LabelStats pages per-label counts by label name, after the given name.
 	LabelStats(ctx context.Context, datasetARN, after string, limit int) ([]ocellus.LabelStats, error)
 
+	LookoutStore
+
 	Close() error
 }
 
