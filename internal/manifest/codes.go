@@ -23,6 +23,8 @@ const (
 	CodeInvalidImage                        = "ERROR_INVALID_IMAGE"
 	CodeInvalidImageDimension               = "ERROR_INVALID_IMAGE_DIMENSION"
 	CodeNoValidAnnotations                  = "ERROR_NO_VALID_ANNOTATIONS"
+	CodeUnsupportedUseCaseType              = "ERROR_UNSUPPORTED_USE_CASE_TYPE"
+	CodeInvalidLabelNameLength              = "ERROR_INVALID_LABEL_NAME_LENGTH"
 
 	// Per-line warnings: the line is valid but unused (ignored_json_lines).
 	CodeWarnUnannotatedRecord      = "WARNING_UNANNOTATED_RECORD"
@@ -57,7 +59,9 @@ var messages = map[string]string{
 	CodeTooManyBoundingBoxes:                    "There are more bounding boxes than the allowed maximum.",
 	CodeInvalidJSONLine:                         "The JSON Line has an invalid format.",
 	CodeInvalidImage:                            "The image is invalid. Check S3 path and/or image properties.",
-	CodeInvalidImageDimension:                   "The image dimension(s) do not conform to allowed values.",
+	CodeInvalidImageDimension:                   "The image dimension(s) do not conform to allowed dimensions.",
+	CodeUnsupportedUseCaseType:                  "The use case type of the label attribute metadata is unsupported. Check the type field.",
+	CodeInvalidLabelNameLength:                  "The length of a label name is too long. The maximum length is 256 characters.",
 	CodeNoValidAnnotations:                      "No valid annotations found.",
 	CodeWarnUnannotatedRecord:                   "Record is unannotated.",
 	CodeWarnNoAnnotations:                       "No annotations were found.",

@@ -246,15 +246,25 @@ func (e *Entry) lineError(code, msg string) {
 }
 
 // JSONLine renders the entry the way ListDatasetEntries returns it: the
-// original line with its members in their original order, the errors and
-// warnings AWS adds placed where AWS places them ("errors"/"warnings" at
-// the top level, in the label attribute, in its -metadata, and in each
-// annotation; see the developer guide, "Understanding training and testing
-// validation result manifests"), then "cl-metadata":{"is_labeled":bool}.
-// Members named errors, warnings or cl-metadata in the input are replaced,
-// so rendering a rendered line again is stable. A line that is not JSON is
-// replaced, as AWS does, by a line holding only the errors.
-func (e *Entry) JSONLine() []byte {
+// original line with its members in their original order (values
+// compacted), the errors AWS adds as "cl-errors" arrays placed where AWS
+// places them (top level, label attribute, its -metadata, each annotation),
+// warnings as "warnings", then "cl-metadata":{"is_labeled":bool}. The
+// shape follows the developer guide's dataset-entry examples
+// ("Non-Terminal JSON Line Validation Errors": ERROR_UNSUPPORTED_USE_CASE_TYPE
+// shows cl-errors in the metadata and at the top level next to cl-metadata;
+// WARNING_UNANNOTATED_RECORD shows a top-level "warnings"). Members we write
+// (cl-errors, errors, warnings, cl-metadata) are replaced wherever they
+// appear, so rendering a rendered line again is stable. A line that is not
+// JSON is replaced, as AWS does, by a line holding only its errors.
+func (e *Entry) JSONLine() []byte { return e.render("cl-errors", true) }
+
+// ValidationLine renders the entry as the training and testing validation
+// result manifests have it ("Understanding training and testing validation
+// result manifests"): errors in "errors" arrays, no cl-metadata.
+func (e *Entry) ValidationLine() []byte { return e.render("errors", false) }
+
+func (e *Entry) render(errKey string, clMeta bool) []byte {
 	var line, attrIs, metaIs []Issue
 	annIs := map[string]map[int][]Issue{}
 	attrs := map[string]bool{}
@@ -304,18 +314,17 @@ func (e *Entry) JSONLine() []byte {
 		n++
 	}
 	for _, m := range e.members {
-		switch m.key {
-		case "errors", "warnings", "cl-metadata":
+		if ours[m.key] {
 			continue
 		}
 		raw := m.raw
-		if a := pick(attrIs, m.key); len(a) > 0 || len(annIs[m.key]) > 0 {
-			raw = withAnnotationIssues(raw, annIs[m.key])
-			raw = withIssues(raw, a)
-		} else if strings.HasSuffix(m.key, "-metadata") {
-			if mi := pick(metaIs, strings.TrimSuffix(m.key, "-metadata")); len(mi) > 0 {
-				raw = withIssues(raw, mi)
-			}
+		// Only label attributes and their metadata carry issues; other
+		// members are the user's and pass through untouched.
+		if base, ok := strings.CutSuffix(m.key, "-metadata"); ok && byKey[base] != nil {
+			raw = withIssues(raw, pick(metaIs, base), errKey)
+		} else if byKey[m.key+"-metadata"] != nil && isObject(raw) {
+			raw = withAnnotationIssues(raw, annIs[m.key], errKey)
+			raw = withIssues(raw, pick(attrIs, m.key), errKey)
 		}
 		sep()
 		writeString(&b, m.key)
@@ -328,13 +337,18 @@ func (e *Entry) JSONLine() []byte {
 	errs, warns := split(line)
 	if len(errs) > 0 {
 		sep()
-		b.WriteString(`"errors":`)
+		writeString(&b, errKey)
+		b.WriteByte(':')
 		b.Write(issuesJSON(errs))
 	}
 	if len(warns) > 0 {
 		sep()
 		b.WriteString(`"warnings":`)
 		b.Write(issuesJSON(warns))
+	}
+	if !clMeta {
+		b.WriteByte('}')
+		return b.Bytes()
 	}
 	sep()
 	if e.Labeled() {
@@ -398,10 +412,19 @@ func isObject(raw json.RawMessage) bool {
 	return len(t) > 0 && t[0] == '{'
 }
 
-// withIssues returns the object raw with "errors" and "warnings" members
-// set to is (replacing existing ones).
-func withIssues(raw json.RawMessage, is []Issue) json.RawMessage {
-	if len(is) == 0 {
+// ours are the members rendering writes; they are dropped from the input.
+var ours = map[string]bool{"cl-errors": true, "errors": true, "warnings": true, "cl-metadata": true}
+
+// hasOurs is a cheap pre-check before decoding an object to strip stale
+// issue members left by an earlier rendering.
+func hasOurs(raw []byte) bool {
+	return bytes.Contains(raw, []byte(`errors"`)) || bytes.Contains(raw, []byte(`"warnings"`))
+}
+
+// withIssues returns the object raw without stale issue members and with
+// is added under errKey and "warnings".
+func withIssues(raw json.RawMessage, is []Issue, errKey string) json.RawMessage {
+	if len(is) == 0 && !hasOurs(raw) {
 		return raw
 	}
 	ms, err := members(raw)
@@ -411,12 +434,12 @@ func withIssues(raw json.RawMessage, is []Issue) json.RawMessage {
 	errs, warns := split(is)
 	var kept []member
 	for _, m := range ms {
-		if m.key != "errors" && m.key != "warnings" {
+		if !ours[m.key] {
 			kept = append(kept, m)
 		}
 	}
 	if len(errs) > 0 {
-		kept = append(kept, member{"errors", issuesJSON(errs)})
+		kept = append(kept, member{errKey, issuesJSON(errs)})
 	}
 	if len(warns) > 0 {
 		kept = append(kept, member{"warnings", issuesJSON(warns)})
@@ -424,10 +447,10 @@ func withIssues(raw json.RawMessage, is []Issue) json.RawMessage {
 	return renderObject(kept)
 }
 
-// withAnnotationIssues adds per-annotation issues to the annotations array
-// of a detection attribute object.
-func withAnnotationIssues(raw json.RawMessage, byIndex map[int][]Issue) json.RawMessage {
-	if len(byIndex) == 0 {
+// withAnnotationIssues sets the per-annotation issues in the annotations
+// array of a detection attribute object.
+func withAnnotationIssues(raw json.RawMessage, byIndex map[int][]Issue, errKey string) json.RawMessage {
+	if len(byIndex) == 0 && !hasOurs(raw) {
 		return raw
 	}
 	ms, err := members(raw)
@@ -443,8 +466,8 @@ func withAnnotationIssues(raw json.RawMessage, byIndex map[int][]Issue) json.Raw
 			return raw
 		}
 		for j := range anns {
-			if is := byIndex[j]; len(is) > 0 && isObject(anns[j]) {
-				anns[j] = withIssues(anns[j], is)
+			if isObject(anns[j]) {
+				anns[j] = withIssues(anns[j], byIndex[j], errKey)
 			}
 		}
 		var b bytes.Buffer

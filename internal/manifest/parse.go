@@ -33,6 +33,7 @@ const (
 	MaxLineChars      = 100_000 // a longer JSON line is a terminal content error
 	MaxBoxesPerImage  = 50
 	MaxLabelsPerImage = 50
+	MaxLabelNameChars = 256
 	MinImageSide      = 64
 	MaxImageSide      = 4096
 	MaxAspectRatio    = 20.0
@@ -146,7 +147,7 @@ func ParseLine(line []byte, opts ParseOptions) *Entry {
 	for _, m := range ms {
 		k := m.key
 		switch k {
-		case "source-ref", "errors", "warnings", "cl-metadata":
+		case "source-ref", "errors", "cl-errors", "warnings", "cl-metadata":
 			continue
 		}
 		if base, ok := strings.CutSuffix(k, "-metadata"); ok {
@@ -316,7 +317,7 @@ func (p *parser) attribute(attr string) {
 			kind = "classification"
 		}
 	default:
-		p.unsupported++ // e.g. groundtruth/video-object-tracking
+		p.unsupport(attr) // e.g. groundtruth/video-object-tracking
 		return
 	}
 	switch kind {
@@ -326,17 +327,32 @@ func (p *parser) attribute(attr string) {
 		p.multilabel(attr, val, md)
 	case "detection":
 		if p.opts.Service == LookoutForVision {
-			p.unsupported++
+			p.unsupport(attr)
 			return
 		}
 		p.detection(attr, val, md)
 	case "segmentation":
 		if p.opts.Service != LookoutForVision {
-			p.unsupported++
+			p.unsupport(attr)
 			return
 		}
 		p.segmentation(attr, val, md)
 	}
+}
+
+// unsupport reports an attribute of a type this service does not train
+// on, with the message of AWS's ERROR_UNSUPPORTED_USE_CASE_TYPE example.
+func (p *parser) unsupport(attr string) {
+	p.unsupported++
+	p.metaErr(attr, CodeUnsupportedUseCaseType,
+		fmt.Sprintf("The use case type of the %s-metadata label attribute metadata is unsupported. Check the type field.", attr))
+}
+
+func longName(s string) bool { return utf8.RuneCountInString(s) > MaxLabelNameChars }
+
+func (p *parser) nameTooLong(attr, name string) {
+	p.metaErr(attr, CodeInvalidLabelNameLength,
+		fmt.Sprintf("The length of a label name is too long: %q... has %d characters; the maximum length is %d.", string([]rune(name)[:20]), utf8.RuneCountInString(name), MaxLabelNameChars))
 }
 
 func isNumber(raw json.RawMessage) bool {
@@ -355,6 +371,10 @@ func (p *parser) classification(attr string, val json.RawMessage, md metadata) {
 	if md.ClassName == nil || strings.TrimSpace(*md.ClassName) == "" {
 		p.metaErr(attr, CodeInvalidLabelAttributeMetadataFormat,
 			fmt.Sprintf("The format of the label attribute metadata is invalid: %s-metadata has no class-name.", attr))
+		return
+	}
+	if longName(*md.ClassName) {
+		p.nameTooLong(attr, *md.ClassName)
 		return
 	}
 	conf, ok := confidence(md.Confidence)
@@ -403,6 +423,10 @@ func (p *parser) multilabel(attr string, val json.RawMessage, md metadata) {
 		var name string
 		if raw, ok := md.ClassMap[id.String()]; !ok || json.Unmarshal(raw, &name) != nil || name == "" {
 			p.metaErr(attr, CodeMissingClassMapID, fmt.Sprintf("One of more class ids is missing from the class map: class id %s is not in the class-map of %s-metadata.", id, attr))
+			continue
+		}
+		if longName(name) {
+			p.nameTooLong(attr, name)
 			continue
 		}
 		if p.opts.Service == LookoutForVision {
@@ -457,7 +481,7 @@ func (p *parser) detection(attr string, val json.RawMessage, md metadata) {
 	d.ImageWidth, d.ImageHeight, d.ImageDepth = intOf(is.Width), intOf(is.Height), intOf(is.Depth)
 	if d.ImageWidth <= 0 || d.ImageHeight <= 0 {
 		p.e.lineError(CodeInvalidImageDimension,
-			fmt.Sprintf("The image dimension(s) do not conform to allowed values: image_size of %s is %dx%d.", attr, d.ImageWidth, d.ImageHeight))
+			fmt.Sprintf("The image dimension(s) do not conform to allowed dimensions: image_size of %s is %dx%d.", attr, d.ImageWidth, d.ImageHeight))
 		return
 	}
 	anns := *v.Annotations
@@ -480,7 +504,7 @@ func (p *parser) detection(attr string, val json.RawMessage, md metadata) {
 	if m := max(d.ImageWidth, d.ImageHeight); m > trainingResize {
 		scale = float64(trainingResize) / float64(m)
 	}
-	missingConf := 0
+	missingConf, longNames := 0, 0
 	for i, raw := range anns {
 		var rb rawBox
 		annErr := func(code, msg string) {
@@ -500,6 +524,13 @@ func (p *parser) detection(attr string, val json.RawMessage, md metadata) {
 			b.Valid = false
 		}
 		b.Label = name
+		if b.Valid && longName(name) {
+			if longNames == 0 {
+				p.nameTooLong(attr, name)
+			}
+			longNames++
+			b.Valid = false
+		}
 		if i < len(md.Objects) {
 			var o struct {
 				Confidence *float64 `json:"confidence"`
@@ -544,7 +575,7 @@ func (p *parser) detection(attr string, val json.RawMessage, md metadata) {
 	p.e.Detections = append(p.e.Detections, d)
 }
 
-var hexColor = func(s string) bool {
+func hexColor(s string) bool {
 	if len(s) != 7 || s[0] != '#' {
 		return false
 	}
@@ -645,10 +676,16 @@ func (p *parser) finish() {
 				fmt.Sprintf("The format of the label attribute {} is invalid: the image has %d labels; the maximum is %d.", n, MaxLabelsPerImage))
 		}
 	}
-	if e.Labeled() || e.HasErrors() {
-		if !e.Labeled() && len(e.Detections) > 0 && !e.HasErrors() {
-			e.addIssue(Issue{Code: CodeWarnNoAnnotations, Scope: ScopeLine})
-		}
+	if e.Labeled() {
+		return
+	}
+	// AWS's ERROR_UNSUPPORTED_USE_CASE_TYPE example pairs the metadata
+	// error with a line-level ERROR_NO_VALID_LABEL_ATTRIBUTES.
+	if p.unsupported > 0 && e.Anomaly == nil && len(e.Detections) == 0 {
+		e.lineError(CodeNoValidLabelAttributes, "")
+		return
+	}
+	if e.HasErrors() {
 		return
 	}
 	switch {
@@ -657,8 +694,8 @@ func (p *parser) finish() {
 	case e.Anomaly != nil:
 		// Lookout for Vision: a class other than normal/anomaly, or a
 		// lone mask, is an unlabeled image, which L4V datasets allow.
-	case p.unsupported > 0 || len(e.Classes) == 0:
-		e.lineError(CodeNoValidLabelAttributes, "No valid label attributes found: the JSON Line has no image classification or object detection attribute this service supports.")
+	default:
+		e.lineError(CodeNoValidLabelAttributes, "")
 	}
 }
 

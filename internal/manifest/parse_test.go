@@ -37,7 +37,11 @@ func TestLineCodes(t *testing.T) {
 		{"detection attribute format", `{"source-ref":"s3://bkt/img.jpg","bb":{"annotations":{}},"bb-metadata":{"type":"groundtruth/object-detection","class-map":{}}}`, []string{CodeInvalidLabelAttributeFormat}, "invalid"},
 		{"metadata format", strings.Replace(cls(ok, "", "cat"), `"class-name":"cat",`, ``, 1), []string{CodeInvalidLabelAttributeMetadataFormat}, "invalid"},
 		{"metadata not an object", `{"source-ref":"s3://bkt/img.jpg","animal":1,"animal-metadata":"cat"}`, []string{CodeInvalidLabelAttributeMetadataFormat}, "invalid"},
-		{"unsupported type", strings.Replace(cls(ok, "", "cat"), `groundtruth/image-classification`, `groundtruth/video-object-tracking`, 1), []string{CodeNoValidLabelAttributes}, "invalid"},
+		{"unsupported type", strings.Replace(cls(ok, "", "cat"), `groundtruth/image-classification`, `groundtruth/wrongtype`, 1), []string{CodeNoValidLabelAttributes, CodeUnsupportedUseCaseType}, "invalid"},
+		{"unsupported next to a valid one", strings.Replace(cls(ok, "", "cat"), `}}`, `},"bb":"x","bb-metadata":{"type":"groundtruth/video-object-tracking"}}`, 1), []string{CodeUnsupportedUseCaseType}, "valid"},
+		{"label name length", cls(ok, "", strings.Repeat("x", 257)), []string{CodeInvalidLabelNameLength}, "invalid"},
+		{"box label name length", det(ok, map[string]string{"0": "Echo", "1": strings.Repeat("y", 300)}, -1, box{0, 86, 65, 220, 334}, box{1, 10, 10, 40, 40}), []string{CodeInvalidLabelNameLength}, "valid"},
+		{"detection image too small", strings.NewReplacer(`"width":640`, `"width":32`, `"height":480`, `"height":32`).Replace(det("s3://bkt/tiny.jpg", echo, -1, box{1, 1, 1, 20, 20})), []string{CodeInvalidImageDimension}, "invalid"},
 		{"missing box confidence", det(ok, echo, 1, good, box{0, 86, 65, 220, 334}), []string{CodeMissingBoundingBoxConfidence}, "valid"},
 		{"missing class map id", det(ok, echo, -1, good, box{7, 86, 65, 220, 334}), []string{CodeMissingClassMapID}, "valid"},
 		{"negative box", det(ok, echo, -1, good, box{0, -5, 65, 220, 334}), []string{CodeInvalidBoundingBox}, "valid"},
@@ -120,39 +124,51 @@ func TestJSONLinePlacement(t *testing.T) {
 	var v struct {
 		BB struct {
 			Annotations []struct {
-				Errors []codeMessage `json:"errors"`
+				Errors []codeMessage `json:"cl-errors"`
 			} `json:"annotations"`
 		} `json:"bounding-box"`
 		CL struct {
 			IsLabeled bool `json:"is_labeled"`
 		} `json:"cl-metadata"`
 	}
-	out := e.JSONLine()
-	if err := json.Unmarshal(out, &v); err != nil {
+	out0 := e.JSONLine()
+	if err := json.Unmarshal(out0, &v); err != nil {
 		t.Fatal(err)
 	}
 	if len(v.BB.Annotations) != 2 || len(v.BB.Annotations[0].Errors) != 1 || v.BB.Annotations[0].Errors[0].Code != CodeBoundingBoxTooSmall ||
 		v.BB.Annotations[1].Errors != nil || !v.CL.IsLabeled {
-		t.Fatalf("bad placement: %s", out)
+		t.Fatalf("bad placement: %s", out0)
 	}
-	if !strings.HasSuffix(string(out), `"cl-metadata":{"is_labeled":true}}`) {
-		t.Errorf("cl-metadata not last: %s", out)
+	if !strings.HasSuffix(string(out0), `"cl-metadata":{"is_labeled":true}}`) {
+		t.Errorf("cl-metadata not last: %s", out0)
 	}
 	// Rendering a rendered line gives the same line.
-	again := ParseLine(out, ParseOptions{}).JSONLine()
-	if string(again) != string(out) {
-		t.Errorf("not stable:\n%s\n%s", out, again)
+	again := ParseLine(out0, ParseOptions{}).JSONLine()
+	if string(again) != string(out0) {
+		t.Errorf("not stable:\n%s\n%s", out0, again)
 	}
 
 	m := ParseLine([]byte(`{"source-ref":"s3://b/i.jpg","animal":1,"animal-metadata":{"type":"groundtruth/image-classification"}}`), ParseOptions{})
-	out = m.JSONLine()
-	want := `{"source-ref":"s3://b/i.jpg","animal":1,"animal-metadata":{"type":"groundtruth/image-classification","errors":[{"code":"ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT","message":"The format of the label attribute metadata is invalid: animal-metadata has no class-name."}]},"cl-metadata":{"is_labeled":false}}`
+	var out string
+	out = string(m.JSONLine())
+	want := `{"source-ref":"s3://b/i.jpg","animal":1,"animal-metadata":{"type":"groundtruth/image-classification","cl-errors":[{"code":"ERROR_INVALID_LABEL_ATTRIBUTE_METADATA_FORMAT","message":"The format of the label attribute metadata is invalid: animal-metadata has no class-name."}]},"cl-metadata":{"is_labeled":false}}`
 	if string(out) != want {
 		t.Errorf("got  %s\nwant %s", out, want)
 	}
+	// The validation manifest says "errors" and has no cl-metadata.
+	if got := string(m.ValidationLine()); got != strings.NewReplacer(`"cl-errors"`, `"errors"`, `,"cl-metadata":{"is_labeled":false}`, ``).Replace(want) {
+		t.Errorf("validation line %s", got)
+	}
+	// Stale issues from an earlier rendering go away; the user's own
+	// members named errors elsewhere stay.
+	fixed := strings.Replace(out, `"type":"groundtruth/image-classification"`, `"type":"groundtruth/image-classification","class-name":"cat"`, 1)
+	fixed = strings.Replace(fixed, `{"source-ref"`, `{"extra":{"errors":1},"source-ref"`, 1)
+	if got := string(ParseLine([]byte(fixed), ParseOptions{}).JSONLine()); got != `{"extra":{"errors":1},"source-ref":"s3://b/i.jpg","animal":1,"animal-metadata":{"type":"groundtruth/image-classification","class-name":"cat"},"cl-metadata":{"is_labeled":true}}` {
+		t.Errorf("stale issues kept: %s", got)
+	}
 
 	bad := ParseLine([]byte(`{"source-ref": "s3://b`), ParseOptions{})
-	if out := string(bad.JSONLine()); !strings.HasPrefix(out, `{"errors":[{"code":"ERROR_INVALID_JSON_LINE"`) || !strings.HasSuffix(out, `"cl-metadata":{"is_labeled":false}}`) {
+	if out := string(bad.JSONLine()); !strings.HasPrefix(out, `{"cl-errors":[{"code":"ERROR_INVALID_JSON_LINE"`) || !strings.HasSuffix(out, `"cl-metadata":{"is_labeled":false}}`) {
 		t.Errorf("invalid JSON line rendered as %s", out)
 	}
 	un := ParseLine([]byte(`{"source-ref":"s3://b/i.jpg"}`), ParseOptions{})
@@ -238,9 +254,10 @@ func TestLookoutForVisionLine(t *testing.T) {
 	if got := b.Codes(); !reflect.DeepEqual(got, []string{CodeInvalidLabelAttributeMetadataFormat}) {
 		t.Fatalf("bad colour: %v", got)
 	}
-	// Custom Labels ignores the mask but keeps the classification.
+	// Custom Labels does not train on masks (an error on the mask's
+	// metadata) but keeps the classification.
 	c := ParseLine([]byte(l), ParseOptions{})
-	if c.HasErrors() || !reflect.DeepEqual(c.Labels(), []string{"anomaly"}) {
+	if c.Invalid() || !reflect.DeepEqual(c.Codes(), []string{CodeUnsupportedUseCaseType}) || !reflect.DeepEqual(c.Labels(), []string{"anomaly"}) {
 		t.Fatalf("custom labels: %+v %v", c.Issues, c.Labels())
 	}
 }
@@ -270,5 +287,23 @@ func TestFolders(t *testing.T) {
 	e := ParseLine(l, ParseOptions{})
 	if e.HasErrors() || !reflect.DeepEqual(e.Labels(), []string{`ca"t`}) || e.Classes[0].CreationDate.IsZero() {
 		t.Fatalf("%s: %+v", l, e.Issues)
+	}
+}
+
+func TestEveryCodeHasAMessage(t *testing.T) {
+	codes := []string{CodeMissingSourceRef, CodeInvalidSourceRefFormat, CodeNoLabelAttributes, CodeInvalidLabelAttributeFormat,
+		CodeInvalidLabelAttributeMetadataFormat, CodeNoValidLabelAttributes, CodeMissingBoundingBoxConfidence, CodeMissingClassMapID,
+		CodeInvalidBoundingBox, CodeBoundingBoxTooSmall, CodeTooManyBoundingBoxes, CodeInvalidJSONLine, CodeInvalidImage,
+		CodeInvalidImageDimension, CodeNoValidAnnotations, CodeUnsupportedUseCaseType, CodeInvalidLabelNameLength,
+		CodeWarnUnannotatedRecord, CodeWarnNoAnnotations, CodeWarnNoAttributeAnnotations,
+		CodeManifestInaccessibleOrUnsupportedFormat, CodeEmptyManifest, CodeManifestSizeTooLarge, CodeManifestRowsExceedsMaximum,
+		CodeManifestTooManyLabels, CodeTooManyInvalidRowsInManifest, CodeImagesInMultipleS3Buckets, CodeManifestTooFewLabels}
+	for _, c := range codes {
+		if Message(c) == "" || !strings.HasSuffix(Message(c), ".") {
+			t.Errorf("%s: message %q", c, Message(c))
+		}
+	}
+	if len(messages) != len(codes) {
+		t.Errorf("%d messages for %d codes", len(messages), len(codes))
 	}
 }

@@ -128,16 +128,23 @@ func (p FSProber) Probe(ctx context.Context, loc string) (ImageInfo, error) {
 }
 
 // checkImage applies the Custom Labels image limits ("Guidelines and
-// quotas"): 64..4096 px per side, aspect ratio at most 20:1.
-func checkImage(info ImageInfo) string {
+// quotas"): 64..4096 px per side, aspect ratio at most 20:1. Sides out of
+// range are ERROR_INVALID_IMAGE_DIMENSION for images with bounding boxes
+// and ERROR_INVALID_IMAGE otherwise ("Non-Terminal JSON Line Validation
+// Errors").
+func checkImage(info ImageInfo, boxes bool) (code, msg string) {
 	w, h := info.Width, info.Height
+	dim := CodeInvalidImage
+	if boxes {
+		dim = CodeInvalidImageDimension
+	}
 	switch {
 	case w < MinImageSide || h < MinImageSide:
-		return fmt.Sprintf("the image is %dx%d px; the minimum is %dx%d", w, h, MinImageSide, MinImageSide)
+		return dim, fmt.Sprintf("the image is %dx%d px; the minimum is %dx%d", w, h, MinImageSide, MinImageSide)
 	case w > MaxImageSide || h > MaxImageSide:
-		return fmt.Sprintf("the image is %dx%d px; the maximum is %dx%d", w, h, MaxImageSide, MaxImageSide)
+		return dim, fmt.Sprintf("the image is %dx%d px; the maximum is %dx%d", w, h, MaxImageSide, MaxImageSide)
 	case float64(max(w, h)) > MaxAspectRatio*float64(min(w, h)):
-		return fmt.Sprintf("the image is %dx%d px; the aspect ratio must be at most 20:1", w, h)
+		return CodeInvalidImage, fmt.Sprintf("the image is %dx%d px; the aspect ratio must be at most 20:1", w, h)
 	}
-	return ""
+	return "", ""
 }

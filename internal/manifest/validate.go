@@ -184,7 +184,7 @@ func Validate(ctx context.Context, r io.Reader, opts Options, emit func(*Entry) 
 		return nil, err
 	}
 
-	t := newTally(opts)
+	t := newTally()
 	for sl := range pending {
 		select {
 		case <-sl.done:
@@ -304,13 +304,13 @@ func probeEntry(ctx context.Context, opts Options, e *Entry) error {
 		return err
 	}
 	e.ImageInfo = &info
-	if msg := checkImage(info); msg != "" {
-		e.lineError(CodeInvalidImage, "The image is invalid. Check S3 path and/or image properties: "+msg+".")
+	if code, msg := checkImage(info, len(e.Detections) > 0); code != "" {
+		e.lineError(code, strings.TrimSuffix(messages[code], ".")+": "+msg+".")
 		return nil
 	}
 	for _, d := range e.Detections {
 		if d.ImageWidth != info.Width || d.ImageHeight != info.Height {
-			e.lineError(CodeInvalidImageDimension, fmt.Sprintf("The image dimension(s) do not conform to allowed values: image_size of %s is %dx%d but the image is %dx%d.",
+			e.lineError(CodeInvalidImageDimension, fmt.Sprintf("The image dimension(s) do not conform to allowed dimensions: image_size of %s is %dx%d but the image is %dx%d.",
 				d.Attribute, d.ImageWidth, d.ImageHeight, info.Width, info.Height))
 			return nil
 		}
@@ -325,7 +325,7 @@ func probeEntry(ctx context.Context, opts Options, e *Entry) error {
 		case mi.Format != "png":
 			e.lineError(CodeInvalidImage, "The image is invalid. Check S3 path and/or image properties: the anomaly mask must be a PNG image.")
 		case mi.Width != info.Width || mi.Height != info.Height:
-			e.lineError(CodeInvalidImageDimension, fmt.Sprintf("The image dimension(s) do not conform to allowed values: the anomaly mask is %dx%d but the image is %dx%d.",
+			e.lineError(CodeInvalidImageDimension, fmt.Sprintf("The image dimension(s) do not conform to allowed dimensions: the anomaly mask is %dx%d but the image is %dx%d.",
 				mi.Width, mi.Height, info.Width, info.Height))
 		}
 	}
@@ -347,7 +347,7 @@ type tally struct {
 	otherBuckets map[string]bool
 }
 
-func newTally(Options) *tally {
+func newTally() *tally {
 	return &tally{seen: map[[16]byte]struct{}{}, usable: map[string]bool{}, otherBuckets: map[string]bool{}}
 }
 
