@@ -1,0 +1,294 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/store"
+)
+
+// ClientToken returns a saved idempotency token.
+func (s *Store) ClientToken(ctx context.Context, account, token string) (*store.ClientToken, error) {
+	t := store.ClientToken{Account: account, Token: token}
+	var created int64
+	err := s.db.QueryRowContext(ctx, `SELECT operation, params_hash, result, created_ms FROM l4v_client_tokens WHERE account = ? AND token = ?`,
+		account, token).Scan(&t.Operation, &t.ParamsHash, &t.Result, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ocellus.Errorf(ocellus.NotFound, "The client token %s is unknown.", token)
+	}
+	if err != nil {
+		return nil, ocellus.Wrap(err, "read client token")
+	}
+	t.Created = time.UnixMilli(created).UTC()
+	return &t, nil
+}
+
+// PutClientToken saves or replaces a token.
+func (s *Store) PutClientToken(ctx context.Context, t *store.ClientToken) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO l4v_client_tokens (account, token, operation, params_hash, result, created_ms)
+		VALUES (?, ?, ?, ?, ?, ?)`, t.Account, t.Token, t.Operation, t.ParamsHash, t.Result, t.Created.UnixMilli())
+	return ocellus.Wrap(err, "save client token")
+}
+
+const modelCols = `project_arn, version, arn, account, description, status, message, created_ms, output_bucket, output_prefix,
+	kms_key_id, min_units, max_units, has_performance, f1, recall, precision_, eval_manifest, eval_result, eval_end_ms`
+
+func scanModel(row scanner) (*store.LookoutModel, error) {
+	var m store.LookoutModel
+	var created, evalEnd int64
+	err := row.Scan(&m.ProjectARN, &m.Version, &m.ARN, &m.Account, &m.Description, &m.Status, &m.Message, &created,
+		&m.OutputBucket, &m.OutputPrefix, &m.KmsKeyID, &m.MinUnits, &m.MaxUnits, &m.HasPerformance, &m.F1, &m.Recall,
+		&m.Precision, &m.EvaluationManifest, &m.EvaluationResult, &evalEnd)
+	if err != nil {
+		return nil, err
+	}
+	m.Created = time.UnixMilli(created).UTC()
+	if evalEnd != 0 {
+		m.EvaluationEnd = time.UnixMilli(evalEnd).UTC()
+	}
+	return &m, nil
+}
+
+func msOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// CreateLookoutModel numbers and inserts a model in one transaction, so two
+// concurrent CreateModel calls never get the same version.
+func (s *Store) CreateLookoutModel(ctx context.Context, m *store.LookoutModel, arn func(version int) string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var last int
+		err := tx.QueryRowContext(ctx, `SELECT last_version FROM l4v_model_counters WHERE project_arn = ?`, m.ProjectARN).Scan(&last)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return ocellus.Wrap(err, "read model counter")
+		}
+		m.Version = last + 1
+		m.ARN = arn(m.Version)
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO l4v_model_counters (project_arn, last_version) VALUES (?, ?)`, m.ProjectARN, m.Version); err != nil {
+			return ocellus.Wrap(err, "save model counter")
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO l4v_models (`+modelCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			m.ProjectARN, m.Version, m.ARN, m.Account, m.Description, m.Status, m.Message, m.Created.UnixMilli(), m.OutputBucket,
+			m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance, m.F1, m.Recall, m.Precision,
+			m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd))
+		if isUnique(err) {
+			return ocellus.Errorf(ocellus.AlreadyExists, "The model %s already exists.", m.ARN)
+		}
+		return ocellus.Wrap(err, "insert model")
+	})
+}
+
+// LookoutModel returns one model.
+func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int) (*store.LookoutModel, error) {
+	m, err := scanModel(s.db.QueryRowContext(ctx, `SELECT `+modelCols+` FROM l4v_models WHERE project_arn = ? AND version = ?`, projectARN, version))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ocellus.Errorf(ocellus.NotFound, "The model version %d does not exist.", version)
+	}
+	return m, ocellus.Wrap(err, "read model")
+}
+
+func (s *Store) queryModels(ctx context.Context, q string, args ...any) ([]*store.LookoutModel, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+modelCols+` FROM l4v_models WHERE `+q, args...)
+	if err != nil {
+		return nil, ocellus.Wrap(err, "list models")
+	}
+	defer rows.Close()
+	var out []*store.LookoutModel
+	for rows.Next() {
+		m, err := scanModel(rows)
+		if err != nil {
+			return nil, ocellus.Wrap(err, "scan model")
+		}
+		out = append(out, m)
+	}
+	return out, ocellus.Wrap(rows.Err(), "list models")
+}
+
+// LookoutModels pages a project's models by version.
+func (s *Store) LookoutModels(ctx context.Context, projectARN string, after, limit int) ([]*store.LookoutModel, error) {
+	q := `project_arn = ? AND version > ? ORDER BY version`
+	if limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, limit)
+	}
+	return s.queryModels(ctx, q, projectARN, after)
+}
+
+// LookoutModelsByStatus lists models in any of the statuses.
+func (s *Store) LookoutModelsByStatus(ctx context.Context, statuses ...string) ([]*store.LookoutModel, error) {
+	if len(statuses) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(statuses))
+	for i, st := range statuses {
+		args[i] = st
+	}
+	return s.queryModels(ctx, `status IN (`+placeholders(len(statuses))+`) ORDER BY project_arn, version`, args...)
+}
+
+// UpdateLookoutModel saves a model's mutable fields.
+func (s *Store) UpdateLookoutModel(ctx context.Context, m *store.LookoutModel) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE l4v_models SET description = ?, status = ?, message = ?, output_bucket = ?, output_prefix = ?,
+		kms_key_id = ?, min_units = ?, max_units = ?, has_performance = ?, f1 = ?, recall = ?, precision_ = ?, eval_manifest = ?,
+		eval_result = ?, eval_end_ms = ? WHERE project_arn = ? AND version = ?`,
+		m.Description, m.Status, m.Message, m.OutputBucket, m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance,
+		m.F1, m.Recall, m.Precision, m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd), m.ProjectARN, m.Version)
+	if err != nil {
+		return ocellus.Wrap(err, "update model")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ocellus.Errorf(ocellus.NotFound, "The model %s does not exist.", m.ARN)
+	}
+	return nil
+}
+
+// DeleteLookoutModel removes a model, its artifact and its tags.
+func (s *Store) DeleteLookoutModel(ctx context.Context, projectARN string, version int) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var arn string
+		err := tx.QueryRowContext(ctx, `SELECT arn FROM l4v_models WHERE project_arn = ? AND version = ?`, projectARN, version).Scan(&arn)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ocellus.Errorf(ocellus.NotFound, "The model version %d does not exist.", version)
+		}
+		if err != nil {
+			return ocellus.Wrap(err, "read model")
+		}
+		for _, q := range []string{`DELETE FROM l4v_models WHERE arn = ?`, `DELETE FROM l4v_model_artifacts WHERE model_arn = ?`, `DELETE FROM tags WHERE arn = ?`} {
+			if _, err := tx.ExecContext(ctx, q, arn); err != nil {
+				return ocellus.Wrap(err, "delete model")
+			}
+		}
+		return nil
+	})
+}
+
+// PutModelArtifact stores a model file.
+func (s *Store) PutModelArtifact(ctx context.Context, modelARN string, data []byte) error {
+	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO l4v_model_artifacts (model_arn, data) VALUES (?, ?)`, modelARN, data)
+	return ocellus.Wrap(err, "save model artifact")
+}
+
+// ModelArtifact reads a model file.
+func (s *Store) ModelArtifact(ctx context.Context, modelARN string) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, `SELECT data FROM l4v_model_artifacts WHERE model_arn = ?`, modelARN).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ocellus.Errorf(ocellus.NotFound, "The model %s has no trained artifact.", modelARN)
+	}
+	return b, ocellus.Wrap(err, "read model artifact")
+}
+
+const jobCols = `project_arn, account, name, model_version, description, method, config, status, message, output, created_ms, updated_ms`
+
+func scanJob(row scanner) (*store.PackagingJob, error) {
+	var j store.PackagingJob
+	var created, updated int64
+	if err := row.Scan(&j.ProjectARN, &j.Account, &j.Name, &j.ModelVersion, &j.Description, &j.Method, &j.Config, &j.Status,
+		&j.Message, &j.Output, &created, &updated); err != nil {
+		return nil, err
+	}
+	j.Created, j.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
+	return &j, nil
+}
+
+// CreatePackagingJob inserts a job.
+func (s *Store) CreatePackagingJob(ctx context.Context, j *store.PackagingJob) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO l4v_packaging_jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		j.ProjectARN, j.Account, j.Name, j.ModelVersion, j.Description, j.Method, nonNil(j.Config), j.Status, j.Message,
+		nonNil(j.Output), j.Created.UnixMilli(), j.Updated.UnixMilli())
+	if isUnique(err) {
+		return ocellus.Errorf(ocellus.AlreadyExists, "A model packaging job named %s already exists.", j.Name)
+	}
+	return ocellus.Wrap(err, "insert packaging job")
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// PackagingJob returns one job.
+func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*store.PackagingJob, error) {
+	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobCols+` FROM l4v_packaging_jobs WHERE project_arn = ? AND name = ?`, projectARN, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ocellus.Errorf(ocellus.NotFound, "The model packaging job %s does not exist.", name)
+	}
+	return j, ocellus.Wrap(err, "read packaging job")
+}
+
+func (s *Store) queryJobs(ctx context.Context, q string, args ...any) ([]*store.PackagingJob, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+jobCols+` FROM l4v_packaging_jobs WHERE `+q, args...)
+	if err != nil {
+		return nil, ocellus.Wrap(err, "list packaging jobs")
+	}
+	defer rows.Close()
+	var out []*store.PackagingJob
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, ocellus.Wrap(err, "scan packaging job")
+		}
+		out = append(out, j)
+	}
+	return out, ocellus.Wrap(rows.Err(), "list packaging jobs")
+}
+
+// PackagingJobs pages a project's jobs in creation order.
+func (s *Store) PackagingJobs(ctx context.Context, projectARN, after string, limit int) ([]*store.PackagingJob, error) {
+	q := `project_arn = ?`
+	args := []any{projectARN}
+	if after != "" {
+		q += ` AND seq > (SELECT seq FROM l4v_packaging_jobs WHERE project_arn = ? AND name = ?)`
+		args = append(args, projectARN, after)
+	}
+	q += ` ORDER BY seq`
+	if limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, limit)
+	}
+	return s.queryJobs(ctx, q, args...)
+}
+
+// PackagingJobsByStatus lists jobs in any of the statuses.
+func (s *Store) PackagingJobsByStatus(ctx context.Context, statuses ...string) ([]*store.PackagingJob, error) {
+	if len(statuses) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(statuses))
+	for i, st := range statuses {
+		args[i] = st
+	}
+	return s.queryJobs(ctx, `status IN (`+placeholders(len(statuses))+`) ORDER BY seq`, args...)
+}
+
+// UpdatePackagingJob saves a job's status and output.
+func (s *Store) UpdatePackagingJob(ctx context.Context, j *store.PackagingJob) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE l4v_packaging_jobs SET status = ?, message = ?, output = ?, updated_ms = ? WHERE project_arn = ? AND name = ?`,
+		j.Status, j.Message, nonNil(j.Output), j.Updated.UnixMilli(), j.ProjectARN, j.Name)
+	if err != nil {
+		return ocellus.Wrap(err, "update packaging job")
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ocellus.Errorf(ocellus.NotFound, "The model packaging job %s does not exist.", j.Name)
+	}
+	return nil
+}
+
+// DeleteLookoutProject removes a project's model counter and packaging jobs.
+func (s *Store) DeleteLookoutProject(ctx context.Context, projectARN string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{`DELETE FROM l4v_model_counters WHERE project_arn = ?`, `DELETE FROM l4v_packaging_jobs WHERE project_arn = ?`} {
+			if _, err := tx.ExecContext(ctx, q, projectARN); err != nil {
+				return ocellus.Wrap(err, "delete project state")
+			}
+		}
+		return nil
+	})
+}

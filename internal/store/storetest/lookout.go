@@ -1,0 +1,137 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/store"
+)
+
+// testLookout covers the Lookout-for-Vision-only state: idempotency
+// tokens, model versions (never reused), artifacts, packaging jobs.
+func testLookout(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.UnixMilli(5000).UTC()
+
+	// Tokens: absent, saved, replaced.
+	wantKind(t, func() error { _, err := s.ClientToken(ctx, "111111111111", "tok"); return err }(), ocellus.NotFound)
+	tok := &store.ClientToken{Account: "111111111111", Token: "tok", Operation: "CreateModel", ParamsHash: "h1", Result: []byte(`{"a":1}`), Created: now}
+	if err := s.PutClientToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.ClientToken(ctx, "111111111111", "tok")
+	if err != nil || got.ParamsHash != "h1" || string(got.Result) != `{"a":1}` || !got.Created.Equal(now) || got.Operation != "CreateModel" {
+		t.Fatalf("token = %+v, %v", got, err)
+	}
+	wantKind(t, func() error { _, err := s.ClientToken(ctx, "222222222222", "tok"); return err }(), ocellus.NotFound)
+	tok.ParamsHash = "h2"
+	if err := s.PutClientToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.ClientToken(ctx, "111111111111", "tok"); got.ParamsHash != "h2" {
+		t.Fatalf("replaced token = %+v", got)
+	}
+
+	// Models: versions 1, 2, 3; a deleted version is not reused.
+	const proj = "arn:aws:lookoutvision:us-east-1:111111111111:project/p"
+	arn := func(v int) string { return fmt.Sprintf("arn:aws:lookoutvision:us-east-1:111111111111:model/p/%d", v) }
+	var ms []*store.LookoutModel
+	for i := 0; i < 3; i++ {
+		m := &store.LookoutModel{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now, OutputBucket: "b", OutputPrefix: "out/"}
+		if err := s.CreateLookoutModel(ctx, m, arn); err != nil {
+			t.Fatal(err)
+		}
+		if m.Version != i+1 || m.ARN != arn(i+1) {
+			t.Fatalf("model %d: version %d arn %s", i, m.Version, m.ARN)
+		}
+		ms = append(ms, m)
+	}
+	if err := s.DeleteLookoutModel(ctx, proj, 3); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, s.DeleteLookoutModel(ctx, proj, 3), ocellus.NotFound)
+	m4 := &store.LookoutModel{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now}
+	if err := s.CreateLookoutModel(ctx, m4, arn); err != nil || m4.Version != 4 {
+		t.Fatalf("after delete: version %d, %v", m4.Version, err)
+	}
+	ms[0].Status, ms[0].HasPerformance, ms[0].F1, ms[0].EvaluationEnd = "TRAINED", true, 0.5, now
+	if err := s.UpdateLookoutModel(ctx, ms[0]); err != nil {
+		t.Fatal(err)
+	}
+	m1, err := s.LookoutModel(ctx, proj, 1)
+	if err != nil || m1.Status != "TRAINED" || !m1.HasPerformance || m1.F1 != 0.5 || !m1.EvaluationEnd.Equal(now) || m1.OutputPrefix != "out/" {
+		t.Fatalf("model 1 = %+v, %v", m1, err)
+	}
+	page, _ := s.LookoutModels(ctx, proj, 0, 2)
+	if len(page) != 2 || page[0].Version != 1 || page[1].Version != 2 {
+		t.Fatalf("page = %+v", page)
+	}
+	rest, _ := s.LookoutModels(ctx, proj, 2, 10)
+	if len(rest) != 1 || rest[0].Version != 4 {
+		t.Fatalf("rest = %+v", rest)
+	}
+	training, _ := s.LookoutModelsByStatus(ctx, "TRAINING", "STARTING_HOSTING")
+	if len(training) != 2 {
+		t.Fatalf("training = %d", len(training))
+	}
+	if err := s.PutModelArtifact(ctx, m1.ARN, []byte("model")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.ModelArtifact(ctx, m1.ARN); err != nil || string(b) != "model" {
+		t.Fatalf("artifact = %q, %v", b, err)
+	}
+	if err := s.SetTags(ctx, m1.ARN, map[string]string{"k": "v"}, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteLookoutModel(ctx, proj, 1); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, func() error { _, err := s.ModelArtifact(ctx, m1.ARN); return err }(), ocellus.NotFound)
+	if tags, _ := s.Tags(ctx, m1.ARN); len(tags) != 0 {
+		t.Fatalf("tags left on a deleted model: %v", tags)
+	}
+
+	// Packaging jobs.
+	for i, name := range []string{"j1", "j2", "j3"} {
+		j := &store.PackagingJob{ProjectARN: proj, Account: "111111111111", Name: name, ModelVersion: 2, Config: []byte(`{"x":1}`),
+			Status: "CREATED", Created: now.Add(time.Duration(i) * time.Second), Updated: now}
+		if err := s.CreatePackagingJob(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantKind(t, s.CreatePackagingJob(ctx, &store.PackagingJob{ProjectARN: proj, Name: "j1", Status: "CREATED", Created: now, Updated: now}), ocellus.AlreadyExists)
+	js, _ := s.PackagingJobs(ctx, proj, "j1", 10)
+	if len(js) != 2 || js[0].Name != "j2" {
+		t.Fatalf("jobs after j1 = %+v", js)
+	}
+	j2 := js[0]
+	j2.Status, j2.Output, j2.Updated = "SUCCEEDED", []byte(`{"k":"v"}`), now.Add(time.Minute)
+	if err := s.UpdatePackagingJob(ctx, j2); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := s.PackagingJob(ctx, proj, "j2"); err != nil || j.Status != "SUCCEEDED" || string(j.Output) != `{"k":"v"}` || string(j.Config) != `{"x":1}` {
+		t.Fatalf("job = %+v, %v", j, err)
+	}
+	if open, _ := s.PackagingJobsByStatus(ctx, "CREATED", "RUNNING"); len(open) != 2 {
+		t.Fatalf("open jobs = %d", len(open))
+	}
+	if err := s.DeleteLookoutProject(ctx, proj); err != nil {
+		t.Fatal(err)
+	}
+	if js, _ := s.PackagingJobs(ctx, proj, "", 0); len(js) != 0 {
+		t.Fatalf("jobs after project delete = %d", len(js))
+	}
+	m5 := &store.LookoutModel{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now}
+	if err := s.DeleteLookoutModel(ctx, proj, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteLookoutModel(ctx, proj, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateLookoutModel(ctx, m5, arn); err != nil || m5.Version != 1 {
+		t.Fatalf("a recreated project starts at version 1: got %d, %v", m5.Version, err)
+	}
+}
