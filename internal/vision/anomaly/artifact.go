@@ -171,5 +171,6 @@ func Load(data []byte, bb backbone.Backbone, cfg LoadConfig) (*Model, error) {
 		feat.close()
 		return nil, fmt.Errorf("anomaly: backbone gives %d-d patch features, model has %d", feat.dim(), d)
 	}
+	bank.index()
 	return &Model{meta: mt, bank: bank, cent: cent, feat: feat, owned: true}, nil
 }

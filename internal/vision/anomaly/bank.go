@@ -177,6 +177,7 @@ type Bank struct {
 	start  []int     // cluster c holds V rows [start[c], start[c+1])
 	centre []float32 // [k][D]
 	radius []float32 // max distance of a member to its centre
+	toC    []float32 // distance of each row to its centre; ascending within a cluster
 }
 
 // Len is the number of vectors in the bank.
@@ -186,7 +187,7 @@ func (b *Bank) Len() int { return len(b.V) / b.D }
 // selection order, which spreads them out) become the cluster centres.
 func NewBank(v []float32, d int) *Bank {
 	n := len(v) / d
-	k := int(math.Ceil(math.Sqrt(float64(n))))
+	k := int(math.Ceil(2 * math.Sqrt(float64(n))))
 	k = max(1, min(k, n))
 	centre := append([]float32(nil), v[:k*d]...)
 	assign := make([]int, n)
@@ -207,7 +208,18 @@ func NewBank(v []float32, d int) *Bank {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortStableFunc(order, func(a, b int) int { return assign[a] - assign[b] })
+	slices.SortStableFunc(order, func(a, b int) int {
+		if assign[a] != assign[b] {
+			return assign[a] - assign[b]
+		}
+		switch {
+		case dist[a] < dist[b]:
+			return -1
+		case dist[a] > dist[b]:
+			return 1
+		}
+		return 0
+	})
 	b := &Bank{D: d, V: make([]float32, n*d), start: make([]int, k+1), centre: centre, radius: make([]float32, k)}
 	for j, i := range order {
 		copy(b.V[j*d:(j+1)*d], v[i*d:(i+1)*d])
@@ -218,19 +230,34 @@ func NewBank(v []float32, d int) *Bank {
 	for c := 1; c <= k; c++ { // empty clusters
 		b.start[c] = max(b.start[c], b.start[c-1])
 	}
+	b.index()
 	return b
+}
+
+// index computes each row's distance to its cluster centre (rows are
+// stored in ascending order of it within each cluster).
+func (b *Bank) index() {
+	d := b.D
+	b.toC = make([]float32, b.Len())
+	for c := 0; c+1 < len(b.start); c++ {
+		cv := b.centre[c*d : (c+1)*d]
+		for j := b.start[c]; j < b.start[c+1]; j++ {
+			b.toC[j] = float32(math.Sqrt(float64(sqDist(b.V[j*d:(j+1)*d], cv))))
+		}
+	}
 }
 
 // searcher holds per-goroutine scratch space for queries.
 type searcher struct {
 	b     *Bank
-	cd    []float32
+	cd    []float32 // lower bound of the distance to each cluster
+	dq    []float32 // distance to each centre
 	order []int
 }
 
 func (b *Bank) searcher() *searcher {
 	k := len(b.radius)
-	return &searcher{b: b, cd: make([]float32, k), order: make([]int, k)}
+	return &searcher{b: b, cd: make([]float32, k), dq: make([]float32, k), order: make([]int, k)}
 }
 
 // nearest returns the squared distance from q to its nearest bank vector
@@ -245,7 +272,8 @@ func (s *searcher) nearest(q []float32, hint int) (float32, int) {
 	}
 	k := len(b.radius)
 	for c := 0; c < k; c++ {
-		s.cd[c] = float32(math.Sqrt(float64(sqDist(q, b.centre[c*d:(c+1)*d])))) - b.radius[c]
+		s.dq[c] = float32(math.Sqrt(float64(sqDist(q, b.centre[c*d:(c+1)*d]))))
+		s.cd[c] = s.dq[c] - b.radius[c]
 		s.order[c] = c
 	}
 	slices.SortFunc(s.order, func(x, y int) int {
@@ -257,13 +285,24 @@ func (s *searcher) nearest(q []float32, hint int) (float32, int) {
 		}
 		return x - y
 	})
+	sb := float32(math.Sqrt(float64(best)))
 	for _, c := range s.order {
-		if lb := s.cd[c]; lb > 0 && lb*lb >= best {
+		if lb := s.cd[c]; lb > 0 && lb >= sb {
 			break
 		}
+		// Triangle inequality per row: |d(q,c) - d(row,c)| <= d(q,row).
+		dq := s.dq[c]
 		for j := b.start[c]; j < b.start[c+1]; j++ {
+			lb := dq - b.toC[j]
+			if lb >= sb {
+				continue
+			}
+			if -lb >= sb {
+				break // rows are in ascending toC order: all further rows are farther
+			}
 			if dd := sqDistBound(q, b.V[j*d:(j+1)*d], best); dd < best {
 				best, bi = dd, j
+				sb = float32(math.Sqrt(float64(best)))
 			}
 		}
 	}
