@@ -54,6 +54,9 @@ func Save(w io.Writer, m *Model) error {
 	}
 	h := artifactHeader{Format: FormatVersion, Kind: m.Kind, Backbone: m.Backbone, Labels: m.Labels, Thresholds: m.Thresholds, Head: *m.Head, Evaluation: m.Evaluation}
 	tens := m.Head.Tensors()
+	if m.BoxW != nil {
+		tens["box"] = &m.BoxW
+	}
 	names := make([]string, 0, len(tens))
 	for n := range tens {
 		names = append(names, n)
@@ -135,6 +138,8 @@ func Decode(r io.Reader) (*Model, error) {
 	}
 	mlp := h.Head
 	tens := mlp.Tensors()
+	var boxW []float32
+	tens["box"] = &boxW
 	hash := sha256.New()
 	for _, te := range h.Tensors {
 		dst, ok := tens[te.Name]
@@ -158,13 +163,20 @@ func Decode(r io.Reader) (*Model, error) {
 	if err := mlp.Validate(); err != nil {
 		return nil, err
 	}
-	if len(h.Labels) != mlp.Out || len(h.Thresholds) != len(h.Labels) {
+	outs := len(h.Labels)
+	if h.Kind == Detection {
+		outs++ // background
+		if len(boxW) != 4*(mlp.In+1) {
+			return nil, errors.New("vision: detection model without a valid box regression")
+		}
+	}
+	if mlp.Out != outs || len(h.Thresholds) != len(h.Labels) {
 		return nil, errors.New("vision: model labels do not match its head")
 	}
-	if backbone.EmbeddingLen(h.Backbone) != mlp.In {
+	if h.Kind != Detection && backbone.EmbeddingLen(h.Backbone) != mlp.In {
 		return nil, errors.New("vision: model head does not match its backbone maps")
 	}
-	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, Evaluation: h.Evaluation}, nil
+	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxW: boxW, Evaluation: h.Evaluation}, nil
 }
 
 // Load reads a model file and attaches bb (which must match its identity).

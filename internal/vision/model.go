@@ -24,6 +24,7 @@ type Model struct {
 	Labels     []string
 	Thresholds []float64 // per label, confidence 0-100 (used when MinConfidence is nil)
 	Head       *head.MLP
+	BoxW       []float32 // detection: box regression [4][Head.In+1]
 	Evaluation *Evaluation
 
 	bb    backbone.Backbone
@@ -39,6 +40,9 @@ var ErrBackboneMismatch = errors.New("vision: backbone does not match the model"
 func (m *Model) Attach(bb backbone.Backbone) error {
 	if bb.Info().Identity != m.Backbone.Identity {
 		return fmt.Errorf("%w: model needs %s, got %s", ErrBackboneMismatch, m.Backbone.Identity, bb.Info().Identity)
+	}
+	if bb.Info().Size != m.Backbone.Size {
+		return fmt.Errorf("%w: model runs it at %dx%d, got %d", ErrBackboneMismatch, m.Backbone.Size, m.Backbone.Size, bb.Info().Size)
 	}
 	m.bb = bb
 	m.pools = backbone.Pools(m.Backbone)
@@ -60,8 +64,31 @@ func (m *Model) PredictBytes(ctx context.Context, b []byte, opts PredictOptions)
 	return m.Predict(ctx, img, opts)
 }
 
-// Predict returns the labels of an image, most confident first.
+// Predict returns the labels of an image, most confident first; detection
+// models set each label's Box.
 func (m *Model) Predict(ctx context.Context, img image.Image, opts PredictOptions) ([]Label, error) {
+	if m.Kind == Detection {
+		dets, err := m.detectImage(ctx, img)
+		if err != nil {
+			return nil, err
+		}
+		var out []Label
+		for _, d := range dets {
+			conf := 100 * d.score
+			min := m.Thresholds[d.label]
+			if opts.MinConfidence != nil {
+				min = *opts.MinConfidence
+			}
+			if conf >= min {
+				b := d.box
+				out = append(out, Label{Name: m.Labels[d.label], Confidence: conf, Box: &b})
+			}
+		}
+		if opts.MaxResults != nil && *opts.MaxResults >= 0 && len(out) > *opts.MaxResults {
+			out = out[:*opts.MaxResults]
+		}
+		return out, nil
+	}
 	p, err := m.Probabilities(ctx, img)
 	if err != nil {
 		return nil, err

@@ -143,14 +143,20 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 			}
 		}
 	}
-	if kind == Detection {
-		return nil, nil, errors.New("vision: detection models are not implemented yet")
-	}
 	train, test := cfg.Train, cfg.Test
 	if len(test) == 0 {
 		train, test = Split(train, 0.2, cfg.Seed)
 	}
 	labels := labelSet(train)
+	if kind == Detection {
+		t0 := now()
+		m, ev, err := trainDetection(ctx, cfg, train, test, labels, log, func() float64 { return now().Sub(t0).Seconds() })
+		if err != nil {
+			return nil, nil, err
+		}
+		ev.End = now()
+		return m, ev, nil
+	}
 	if len(labels) < 2 && kind == Classification {
 		return nil, nil, errors.New("vision: classification needs at least 2 labels")
 	}
@@ -174,7 +180,7 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 		return y
 	}
 	for i, e := range train {
-		if len(e.Labels) == 0 {
+		if len(e.Labels) == 0 && kind != Detection {
 			return nil, nil, fmt.Errorf("vision: training image %d has no label", i)
 		}
 		if kind == Classification && len(e.Labels) != 1 {

@@ -16,9 +16,11 @@
 // scores are unbiased).
 //
 // When anomalous training images carry masks, the model also learns the
-// anomaly classes: a pixel threshold on the smoothed anomaly map that
-// maximises the pooled IoU with the training masks, and one feature
-// centroid per class (nearest-centroid labelling of anomalous patches).
+// anomaly classes: a per-patch softmax-regression classifier (background
+// and each class) over the patch feature and its anomaly scores, trained in
+// Go on the masks' class fractions per patch, and a threshold on its
+// upsampled defect probability that maximises the pooled IoU with the
+// training masks.
 // Detect then returns Lookout for Vision's Anomalies list (background
 // first) and a mask image in the dataset's colours.
 //
@@ -106,7 +108,7 @@ type Class struct {
 type Model struct {
 	meta  Meta
 	bank  *Bank
-	cent  []float32 // [len(Classes)][Dim] class centroids
+	head  *segHead  // segmentation models
 	feat  *featurizer
 	owned bool // feat must be closed by Close
 }
@@ -388,6 +390,7 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	type scored struct {
 		it  item
 		g   grid
+		raw []float32
 		sm  []float32
 		img float64
 	}
@@ -402,8 +405,9 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 		}
 		out := make([]scored, len(its))
 		for i, g := range gs {
-			sm := blur(m.bank.nearestAll(g.F), g.H, g.W, sigma)
-			out[i] = scored{its[i], g, sm, float64(slices.Max(sm))}
+			raw := m.bank.nearestAll(g.F)
+			sm := blur(raw, g.H, g.W, sigma)
+			out[i] = scored{its[i], g, raw, sm, float64(slices.Max(sm))}
 		}
 		return out, nil
 	}
@@ -479,9 +483,9 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 		var segs []segExample
 		for _, it := range masked {
 			c := byName[it.ex]
-			segs = append(segs, segExample{mask: it.ex.Mask, colors: it.ex.ColorMap, g: c.g, sm: c.sm})
+			segs = append(segs, segExample{mask: it.ex.Mask, colors: it.ex.ColorMap, g: c.g, raw: c.raw, sm: c.sm})
 		}
-		if err := m.learnSegmentation(segs); err != nil {
+		if err := m.learnSegmentation(segs, cfg.Seed); err != nil {
 			return nil, nil, err
 		}
 		m.meta.Training.MaskImages = len(masked)
@@ -522,11 +526,12 @@ func (m *Model) Detect(ctx context.Context, img image.Image) (*Result, error) {
 		return nil, err
 	}
 	g := gs[0]
-	sm := blur(m.bank.nearestAll(g.F), g.H, g.W, m.meta.Sigma)
+	raw := m.bank.nearestAll(g.F)
+	sm := blur(raw, g.H, g.W, m.meta.Sigma)
 	s := float64(slices.Max(sm))
 	r := &Result{Score: s, IsAnomalous: s >= m.meta.Threshold, Confidence: m.confidence(s), Map: sm}
 	if m.meta.Segmentation {
-		m.segment(r, g, sm)
+		m.segment(r, g, raw, sm)
 	}
 	return r, nil
 }

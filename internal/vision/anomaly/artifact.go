@@ -21,8 +21,9 @@ const magic = "OCELLUS-ANOMALY\x00"
 // The file: magic, uint32 format version, uint32 header length, the JSON
 // Meta, then little-endian arrays: uint32 k, k+1 uint32 cluster starts,
 // k float32 radii, k*Dim float32 centres, BankSize*Dim float32 bank
-// vectors, len(Classes)*Dim float32 class centroids (segmentation models),
-// and finally the SHA-256 of everything before it.
+// vectors, then for segmentation models the classifier (uint32 inputs F,
+// uint32 classes K1, F means, F standard deviations, K1*F weights, K1
+// biases), and finally the SHA-256 of everything before it.
 
 // MarshalBinary saves the model (everything but the backbone, which is
 // identified by Meta.BackboneIdentity).
@@ -46,7 +47,14 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	f32s(m.bank.radius)
 	f32s(m.bank.centre)
 	f32s(m.bank.V)
-	f32s(m.cent)
+	if h := m.head; h != nil {
+		u32(h.F)
+		u32(h.K1)
+		f32s(h.Mean)
+		f32s(h.Std)
+		f32s(h.W)
+		f32s(h.B)
+	}
 	sum := sha256.Sum256(b.Bytes())
 	b.Write(sum[:])
 	return b.Bytes(), nil
@@ -154,10 +162,23 @@ func Load(data []byte, bb backbone.Backbone, cfg LoadConfig) (*Model, error) {
 			return nil, errors.New("anomaly: bad bank index in model file")
 		}
 	}
-	var cent []float32
+	var head *segHead
 	if mt.Segmentation {
-		if cent, err = f32s(len(mt.Classes) * d); err != nil {
+		fk, err := u32s(2)
+		if err != nil {
 			return nil, err
+		}
+		if fk[0] != d+2 || fk[1] != len(mt.Classes)+1 {
+			return nil, errors.New("anomaly: bad segmentation head in model file")
+		}
+		head = &segHead{F: fk[0], K1: fk[1]}
+		for _, a := range []struct {
+			dst *[]float32
+			n   int
+		}{{&head.Mean, head.F}, {&head.Std, head.F}, {&head.W, head.F * head.K1}, {&head.B, head.K1}} {
+			if *a.dst, err = f32s(a.n); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(p) != 0 {
@@ -172,5 +193,5 @@ func Load(data []byte, bb backbone.Backbone, cfg LoadConfig) (*Model, error) {
 		return nil, fmt.Errorf("anomaly: backbone gives %d-d patch features, model has %d", feat.dim(), d)
 	}
 	bank.index()
-	return &Model{meta: mt, bank: bank, cent: cent, feat: feat, owned: true}, nil
+	return &Model{meta: mt, bank: bank, head: head, feat: feat, owned: true}, nil
 }

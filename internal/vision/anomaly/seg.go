@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"math"
 	"slices"
 	"strings"
 )
@@ -16,6 +15,7 @@ type segExample struct {
 	mask   image.Image
 	colors map[color.RGBA]string
 	g      grid
+	raw    []float32
 	sm     []float32
 }
 
@@ -52,9 +52,9 @@ func upsampleMap(v []float32, gh, gw, w, h int) []float32 {
 	return upsample(fmap{C: 1, H: gh, W: gw, V: v}, h, w).V
 }
 
-// learnSegmentation sets the classes, the pixel threshold and the class
-// centroids from masked anomalous training images.
-func (m *Model) learnSegmentation(segs []segExample) error {
+// learnSegmentation sets the classes, trains the per-patch classifier and
+// sets the pixel threshold from masked anomalous training images.
+func (m *Model) learnSegmentation(segs []segExample, seed int64) error {
 	// Classes in first-seen order of the colour maps (sorted per map by
 	// name so map iteration order does not matter).
 	classIdx := map[string]int{}
@@ -87,54 +87,71 @@ func (m *Model) learnSegmentation(segs []segExample) error {
 	if len(classes) > 254 {
 		return errors.New("anomaly: more than 254 anomaly classes")
 	}
-	// Pixel threshold: maximise the IoU of "smoothed score >= t" with the
-	// union of the defect pixels, pooled over all masks, at a quarter of the
-	// image resolution.
+	k1 := len(classes) + 1
+	d := m.meta.Dim
+	f := d + 2
+	// Labels at a quarter of the image resolution; soft patch targets are
+	// the class fractions of the pixels under each patch.
 	ew, eh := max(1, m.meta.ImageWidth/4), max(1, m.meta.ImageHeight/4)
+	labs := make([][]uint8, len(segs))
+	var x, t []float32
+	var anyDefect bool
+	for si, s := range segs {
+		lab := maskLabels(s.mask, s.colors, classIdx, ew, eh)
+		labs[si] = lab
+		hw := s.g.H * s.g.W
+		cov := make([]float32, hw*k1)
+		per := make([]float32, hw)
+		for y := 0; y < eh; y++ {
+			gy := min(y*s.g.H/eh, s.g.H-1)
+			for xx := 0; xx < ew; xx++ {
+				c := gy*s.g.W + min(xx*s.g.W/ew, s.g.W-1)
+				l := lab[y*ew+xx]
+				cov[c*k1+int(l)]++
+				per[c]++
+				anyDefect = anyDefect || l > 0
+			}
+		}
+		in := make([]float32, f)
+		for c := 0; c < hw; c++ {
+			segInput(in, s.g, s.raw, s.sm, c)
+			x = append(x, in...)
+			for k := 0; k < k1; k++ {
+				v := float32(0)
+				if per[c] > 0 {
+					v = cov[c*k1+k] / per[c]
+				} else if k == 0 {
+					v = 1
+				}
+				t = append(t, v)
+			}
+		}
+	}
+	if !anyDefect {
+		return errors.New("anomaly: the masks of the anomalous images mark no anomaly pixels")
+	}
+	m.head = trainSegHead(x, t, f, k1, seed)
+	m.meta.Classes = classes
+	m.meta.Background = bg
+	m.meta.Segmentation = true
+
+	// Pixel threshold on the upsampled defect probability maximising the
+	// IoU with the union of the defect pixels, pooled over all masks.
 	type pv struct {
 		v float32
 		t bool
 	}
 	var pix []pv
 	var totalTrue int
-	d := m.meta.Dim
-	cent := make([]float64, len(classes)*d)
-	cnt := make([]int, len(classes))
-	for _, s := range segs {
-		lab := maskLabels(s.mask, s.colors, classIdx, ew, eh)
-		up := upsampleMap(s.sm, s.g.H, s.g.W, ew, eh)
-		for i, l := range lab {
+	for si, s := range segs {
+		pd := m.defectProb(s.g, s.raw, s.sm, nil)
+		up := upsampleMap(pd, s.g.H, s.g.W, ew, eh)
+		for i, l := range labs[si] {
 			pix = append(pix, pv{up[i], l > 0})
 			if l > 0 {
 				totalTrue++
 			}
 		}
-		// Class centroids from the patches mostly covered by one class.
-		cov := make([]float64, (len(classes)+1)*s.g.H*s.g.W)
-		per := make([]int, s.g.H*s.g.W)
-		for y := 0; y < eh; y++ {
-			gy := min(y*s.g.H/eh, s.g.H-1)
-			for x := 0; x < ew; x++ {
-				gx := min(x*s.g.W/ew, s.g.W-1)
-				c := gy*s.g.W + gx
-				cov[int(lab[y*ew+x])*s.g.H*s.g.W+c]++
-				per[c]++
-			}
-		}
-		for c := range per {
-			for k := range classes {
-				if per[c] > 0 && cov[(k+1)*s.g.H*s.g.W+c] >= 0.5*float64(per[c]) {
-					p := s.g.patch(c)
-					for j, v := range p {
-						cent[k*d+j] += float64(v)
-					}
-					cnt[k]++
-				}
-			}
-		}
-	}
-	if totalTrue == 0 {
-		return errors.New("anomaly: the masks of the anomalous images mark no anomaly pixels")
 	}
 	slices.SortFunc(pix, func(a, b pv) int {
 		switch {
@@ -164,19 +181,34 @@ func (m *Model) learnSegmentation(segs []segExample) error {
 		thr = (thr + float64(pix[bestI+1].v)) / 2
 	}
 	m.meta.PixelThreshold = thr
-	m.cent = make([]float32, len(classes)*d)
-	for k := range classes {
-		if cnt[k] == 0 {
-			continue
-		}
-		for j := 0; j < d; j++ {
-			m.cent[k*d+j] = float32(cent[k*d+j] / float64(cnt[k]))
-		}
-	}
-	m.meta.Classes = classes
-	m.meta.Background = bg
-	m.meta.Segmentation = true
 	return nil
+}
+
+// defectProb returns, per patch, the probability of any anomaly class; if
+// cls is not nil it receives the most probable anomaly class (1-based).
+func (m *Model) defectProb(g grid, raw, sm []float32, cls []uint8) []float32 {
+	h := m.head
+	hw := g.H * g.W
+	out := make([]float32, hw)
+	parallel(hw, func(lo, hi int) {
+		in := make([]float32, h.F)
+		p := make([]float32, h.K1)
+		for c := lo; c < hi; c++ {
+			segInput(in, g, raw, sm, c)
+			h.probs(p, in)
+			out[c] = 1 - p[0]
+			if cls != nil {
+				best := 1
+				for k := 2; k < h.K1; k++ {
+					if p[k] > p[best] {
+						best = k
+					}
+				}
+				cls[c] = uint8(best)
+			}
+		}
+	})
+	return out
 }
 
 // palette is the mask palette: background, then the classes.
@@ -196,31 +228,19 @@ func mustColor(s string) color.RGBA {
 	return c
 }
 
-// segment fills r.Mask and r.Anomalies. Pixels are anomalous where the
-// bilinearly upsampled smoothed score map reaches the pixel threshold, and
-// only in images classified anomalous (so the mask never contradicts
-// IsAnomalous); their class is the nearest class centroid of the patch
-// under them.
-func (m *Model) segment(r *Result, g grid, sm []float32) {
+// segment fills r.Mask and r.Anomalies. A pixel is anomalous where the
+// bilinearly upsampled defect probability of the patch classifier reaches
+// the pixel threshold, and only in images classified anomalous (so the mask
+// never contradicts IsAnomalous); its class is the most probable anomaly
+// class of the patch under it.
+func (m *Model) segment(r *Result, g grid, raw, sm []float32) {
 	w, h := m.meta.ImageWidth, m.meta.ImageHeight
 	mask := image.NewPaletted(image.Rect(0, 0, w, h), m.palette())
 	counts := make([]int, len(m.meta.Classes)+1)
 	if r.IsAnomalous {
-		// class of every patch over the pixel threshold's neighbourhood
 		cls := make([]uint8, g.H*g.W)
-		for c := range cls {
-			cls[c] = 1
-			if len(m.meta.Classes) > 1 {
-				p := g.patch(c)
-				bd := float32(math.Inf(1))
-				for k := range m.meta.Classes {
-					if dd := sqDist(p, m.cent[k*g.D:(k+1)*g.D]); dd < bd {
-						bd, cls[c] = dd, uint8(k+1)
-					}
-				}
-			}
-		}
-		up := upsampleMap(sm, g.H, g.W, w, h)
+		pd := m.defectProb(g, raw, sm, cls)
+		up := upsampleMap(pd, g.H, g.W, w, h)
 		thr := float32(m.meta.PixelThreshold)
 		for y := 0; y < h; y++ {
 			gy := min(y*g.H/h, g.H-1)

@@ -70,3 +70,15 @@ func TestFindLibraryEnv(t *testing.T) {
 		t.Fatalf("FindLibrary = %q, %v; want %q", got, err, f)
 	}
 }
+
+func TestORTOtherSize(t *testing.T) {
+	b, err := backbone.OpenORT(sharedBackbone(t), backbone.ORTConfig{Size: 320})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if m := b.Info().Maps; m[0].H != 40 || m[1].H != 20 || m[2].H != 10 {
+		t.Fatalf("maps %+v", m)
+	}
+	backbonetest.Run(t, b)
+}

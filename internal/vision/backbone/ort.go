@@ -56,6 +56,9 @@ type ORTConfig struct {
 	Threads int
 	// LibraryPath is the ONNX Runtime shared library (default: FindLibrary).
 	LibraryPath string
+	// Size runs the network at Size x Size instead of its native input size
+	// (detection uses larger inputs). It must be a multiple of 32.
+	Size int
 }
 
 // ORT runs an ONNX backbone with ONNX Runtime.
@@ -212,7 +215,22 @@ func NewORT(name string, onnx []byte, cfg ORTConfig) (*ORT, error) {
 	if err := m.Graph.SetOutputs(outs...); err != nil {
 		return nil, err
 	}
-	if err := m.Graph.SymbolicInput(known.Input, map[int]string{0: "batch"}); err != nil {
+	dims := map[int]string{0: "batch"}
+	if cfg.Size > 0 && cfg.Size != info.Size {
+		if cfg.Size%32 != 0 {
+			return nil, fmt.Errorf("backbone: size %d is not a multiple of 32", cfg.Size)
+		}
+		dims[2], dims[3] = "height", "width"
+		for i := range info.Maps {
+			mp := &info.Maps[i]
+			if mp.C == 0 {
+				return nil, errors.New("backbone: resizing an unknown network is not supported")
+			}
+			mp.H, mp.W = cfg.Size/mp.Stride, cfg.Size/mp.Stride
+		}
+		info.Size = cfg.Size
+	}
+	if err := m.Graph.SymbolicInput(known.Input, dims); err != nil {
 		return nil, err
 	}
 	edited := m.Encode()

@@ -29,6 +29,7 @@ import (
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"github.com/ocellus/ocellus/internal/vision/head"
 	"github.com/ocellus/ocellus/internal/vision/imageio"
+	"github.com/ocellus/ocellus/internal/vision/synth"
 )
 
 var fashionLabels = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
@@ -46,12 +47,20 @@ func main() {
 	runs := flag.Int("runs", 300, "latency runs")
 	skipAcc := flag.Bool("skip-accuracy", false, "only measure latency")
 	seed := flag.Uint64("seed", 1, "seed")
+	detection := flag.Bool("detection", false, "run the synthetic detection benchmark instead")
+	detSize := flag.Int("det-size", 320, "detection input size")
+	detTrain := flag.Int("det-train", 500, "synthetic training scenes")
+	detTest := flag.Int("det-test", 200, "synthetic test scenes")
 	verbose := flag.Bool("v", false, "log progress")
 	flag.Parse()
 
 	var bb backbone.Backbone = backbone.Builtin{}
 	if *bbPath != "builtin" {
-		o, err := backbone.OpenORT(*bbPath, backbone.ORTConfig{})
+		size := 0
+		if *detection {
+			size = *detSize
+		}
+		o, err := backbone.OpenORT(*bbPath, backbone.ORTConfig{Size: size})
 		if err != nil {
 			fatal(err)
 		}
@@ -67,6 +76,12 @@ func main() {
 	fmt.Printf("backbone: %s (%s), GOMAXPROCS=%d\n", bb.Info().Name, bb.Info().Identity, runtime.GOMAXPROCS(0))
 
 	var m *vision.Model
+	if *detection {
+		m = benchDetection(ctx, bb, *detTrain, *detTest, *seed, log)
+		jpg := sceneJPEG(*seed)
+		latency(ctx, m, jpg, *runs)
+		return
+	}
 	if !*skipAcc {
 		train, err := fashion(*data, "train", *perClass, 0)
 		if err != nil {
@@ -109,7 +124,11 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	lat := make([]time.Duration, *runs)
+	latency(ctx, m, jpg, *runs)
+}
+
+func latency(ctx context.Context, m *vision.Model, jpg []byte, runs int) {
+	lat := make([]time.Duration, runs)
 	for i := 0; i < 10; i++ {
 		if _, err := m.PredictBytes(ctx, jpg, vision.PredictOptions{}); err != nil {
 			fatal(err)
@@ -125,10 +144,10 @@ func main() {
 	}
 	cpuPer := (cpuTime() - c0) / time.Duration(len(lat))
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	fmt.Printf("latency, 640x480 JPEG (%d bytes) decode+resize+backbone+head, one request at a time, %d runs:\n", len(jpg), *runs)
+	fmt.Printf("latency, 640x480 JPEG (%d bytes) decode+resize+backbone+head, one request at a time, %d runs:\n", len(jpg), runs)
 	fmt.Printf("  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  (CPU time per request %.2f ms)\n", ms(lat[len(lat)/2]), ms(lat[len(lat)*9/10]), ms(lat[len(lat)*99/100]), ms(cpuPer))
 	for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
-		n := *runs
+		n := runs
 		t := time.Now()
 		var wg sync.WaitGroup
 		per := n / workers
@@ -245,4 +264,64 @@ func readIDX(path string) ([]byte, error) {
 	}
 	_ = binary.BigEndian
 	return b[off:], nil
+}
+
+func benchDetection(ctx context.Context, bb backbone.Backbone, ntrain, ntest int, seed uint64, log *slog.Logger) *vision.Model {
+	objs, bgs, err := synth.DebianSources()
+	if err != nil {
+		fatal(err)
+	}
+	t0 := time.Now()
+	trainScenes, err := synth.Generate(synth.Config{}, objs, bgs, ntrain, seed)
+	if err != nil {
+		fatal(err)
+	}
+	testScenes, err := synth.Generate(synth.Config{}, objs, bgs, ntest, seed+1000)
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Printf("synthetic scenes: %d train, %d test, %d classes, %d backgrounds, generated in %.1f s\n", ntrain, ntest, len(objs), len(bgs), time.Since(t0).Seconds())
+	conv := func(sc []synth.Scene) []vision.Example {
+		var out []vision.Example
+		for _, s := range sc {
+			w, h := float64(s.Image.Rect.Dx()), float64(s.Image.Rect.Dy())
+			e := vision.Example{Image: s.Image}
+			for _, o := range s.Objects {
+				e.Objects = append(e.Objects, vision.Object{Label: o.Label, Box: vision.Box{Left: float64(o.Left) / w, Top: float64(o.Top) / h, Width: float64(o.W) / w, Height: float64(o.H) / h}})
+			}
+			out = append(out, e)
+		}
+		return out
+	}
+	c0 := cpuTime()
+	t1 := time.Now()
+	m, ev, err := vision.Train(ctx, vision.TrainConfig{Backbone: bb, Train: conv(trainScenes), Test: conv(testScenes), Seed: seed, Kind: vision.Detection, Logger: log})
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Printf("detection, input %dx%d:\n", bb.Info().Size, bb.Info().Size)
+	fmt.Printf("  mAP@0.5             %.4f\n", ev.Report.MAP)
+	for _, l := range ev.Report.Labels {
+		fmt.Printf("    %-10s AP %.3f  F1 %.3f  threshold %.1f\n", l.Label, l.AP, l.F1, l.Threshold)
+	}
+	fmt.Printf("  macro F1            %.4f\n", ev.Report.F1)
+	fmt.Printf("  training wall time  %.1f s (features + heads)\n", ev.TrainSeconds)
+	fmt.Printf("  total incl. test    %.1f s wall, %.1f s CPU\n", time.Since(t1).Seconds(), (cpuTime() - c0).Seconds())
+	return m
+}
+
+func sceneJPEG(seed uint64) []byte {
+	objs, bgs, err := synth.DebianSources()
+	if err != nil {
+		fatal(err)
+	}
+	sc, err := synth.Generate(synth.Config{Width: 640, Height: 480}, objs, bgs, 1, seed+7)
+	if err != nil {
+		fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, sc[0].Image, &jpeg.Options{Quality: 90}); err != nil {
+		fatal(err)
+	}
+	return buf.Bytes()
 }

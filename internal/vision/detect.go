@@ -1,0 +1,509 @@
+package vision
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/eval"
+	"github.com/ocellus/ocellus/internal/vision/head"
+	"github.com/ocellus/ocellus/internal/vision/imageio"
+)
+
+// Detection is a dense head on the backbone's feature maps: every cell of
+// the stride-16 grid reads the maps at its position (finer maps averaged,
+// coarser ones repeated) and predicts background-or-class with the MLP head
+// (softmax over labels + background, background last) and, through a ridge
+// regression, the box of the object centred there: centre offset within the
+// cell and log width/height. Overlapping boxes are then merged by NMS.
+
+const (
+	detGridStride = 16
+	detBoxScale   = 64.0 // box sizes are regressed as log(size / 64 px)
+	detMinScore   = 0.02 // candidates below this are never reported
+	detNMSIoU     = 0.5
+	detMaxBoxes   = 100
+)
+
+// gridStride returns the grid stride used for cells: 16 when the backbone
+// has a stride-16 map, else its finest stride.
+func gridStride(info backbone.Info) int {
+	best := 0
+	for _, m := range info.Maps {
+		if m.Stride == detGridStride {
+			return detGridStride
+		}
+		if best == 0 || m.Stride < best {
+			best = m.Stride
+		}
+	}
+	return best
+}
+
+// cellFeatures returns, for image k of a forward batch, the grid side and
+// the per-cell feature vectors [cells][D].
+func cellFeatures(info backbone.Info, maps [][]float32, k int) (int, [][]float32) {
+	gs := gridStride(info)
+	side := info.Size / gs
+	D := 0
+	for _, m := range info.Maps {
+		D += m.C
+	}
+	feats := make([][]float32, side*side)
+	buf := make([]float32, side*side*D)
+	for c := range feats {
+		feats[c] = buf[c*D : (c+1)*D]
+	}
+	off := 0
+	for mi, m := range info.Maps {
+		hw := m.H * m.W
+		base := maps[mi][k*m.C*hw : (k+1)*m.C*hw]
+		for gy := 0; gy < side; gy++ {
+			for gx := 0; gx < side; gx++ {
+				f := feats[gy*side+gx][off : off+m.C]
+				switch {
+				case m.Stride >= gs:
+					y, x := min(gy*gs/m.Stride, m.H-1), min(gx*gs/m.Stride, m.W-1)
+					for c := 0; c < m.C; c++ {
+						f[c] = base[c*hw+y*m.W+x]
+					}
+				default:
+					r := gs / m.Stride
+					inv := 1 / float32(r*r)
+					for c := 0; c < m.C; c++ {
+						var s float32
+						for dy := 0; dy < r; dy++ {
+							row := base[c*hw+(gy*r+dy)*m.W+gx*r:]
+							for dx := 0; dx < r; dx++ {
+								s += row[dx]
+							}
+						}
+						f[c] = s * inv
+					}
+				}
+			}
+		}
+		off += m.C
+	}
+	return side, feats
+}
+
+// cellTargets assigns ground truth to cells: a cell whose centre lies in the
+// central third of a box is a positive of that box (the cell holding the
+// box centre always is); cells inside a box but not positive are ignored
+// (-2); others are background (-1).
+func cellTargets(objs []Object, side, stride, size int) (cls []int, box [][4]float64) {
+	cls = make([]int, side*side)
+	box = make([][4]float64, side*side)
+	for i := range cls {
+		cls[i] = -1
+	}
+	// Larger boxes first so small ones win shared cells.
+	order := make([]int, len(objs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return objs[order[a]].Box.Width*objs[order[a]].Box.Height > objs[order[b]].Box.Width*objs[order[b]].Box.Height
+	})
+	s := float64(size)
+	for _, oi := range order {
+		o := objs[oi]
+		x0, y0 := o.Box.Left*s, o.Box.Top*s
+		w, h := o.Box.Width*s, o.Box.Height*s
+		cx, cy := x0+w/2, y0+h/2
+		for gy := 0; gy < side; gy++ {
+			for gx := 0; gx < side; gx++ {
+				px, py := (float64(gx)+0.5)*float64(stride), (float64(gy)+0.5)*float64(stride)
+				if px < x0 || px > x0+w || py < y0 || py > y0+h {
+					continue
+				}
+				c := gy*side + gx
+				centre := int(cx)/stride == gx && int(cy)/stride == gy
+				if centre || (math.Abs(px-cx) <= w/6 && math.Abs(py-cy) <= h/6) {
+					cls[c] = -(oi + 10) // resolved below
+					box[c] = [4]float64{(cx - px) / float64(stride), (cy - py) / float64(stride), math.Log(w / detBoxScale), math.Log(h / detBoxScale)}
+				} else if cls[c] == -1 {
+					cls[c] = -2
+				}
+			}
+		}
+	}
+	for c, v := range cls {
+		if v <= -10 {
+			cls[c] = -v - 10 // object index
+		}
+	}
+	return cls, box
+}
+
+type detSample struct {
+	feat []float32
+	cls  int // label index; len(labels) = background
+	box  [4]float64
+	pos  bool
+}
+
+func trainDetection(ctx context.Context, cfg TrainConfig, train, test []Example, labels []string, log *slog.Logger, now func() float64) (*Model, *Evaluation, error) {
+	info := cfg.Backbone.Info()
+	if _, ok := cfg.Backbone.(*backbone.ORT); !ok {
+		return nil, nil, errors.New("vision: detection needs an ONNX backbone (the built-in extractor has no spatial maps fit for it)")
+	}
+	idx := map[string]int{}
+	for i, l := range labels {
+		idx[l] = i
+	}
+	K := len(labels)
+	stride := gridStride(info)
+	start := now()
+	negPerImage := 24
+	samples := make([][]detSample, len(train))
+	var mu sync.Mutex
+	err := forEachImage(ctx, cfg.Backbone, train, cfg.Workers, func(i int, maps [][]float32) error {
+		side, feats := cellFeatures(info, maps, 0)
+		cls, box := cellTargets(train[i].Objects, side, stride, info.Size)
+		r := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+		var s []detSample
+		var negs []int
+		for c, v := range cls {
+			switch {
+			case v >= 0:
+				s = append(s, detSample{feat: feats[c], cls: idx[train[i].Objects[v].Label], box: box[c], pos: true})
+			case v == -1:
+				negs = append(negs, c)
+			}
+		}
+		r.Shuffle(len(negs), func(a, b int) { negs[a], negs[b] = negs[b], negs[a] })
+		for _, c := range negs[:min(len(negs), negPerImage)] {
+			s = append(s, detSample{feat: feats[c], cls: K})
+		}
+		mu.Lock()
+		samples[i] = s
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var X [][]float32
+	var Y [][]bool
+	var posX [][]float32
+	var posB [][4]float64
+	for _, ss := range samples {
+		for _, s := range ss {
+			y := make([]bool, K+1)
+			y[s.cls] = true
+			X, Y = append(X, s.feat), append(Y, y)
+			if s.pos {
+				posX, posB = append(posX, s.feat), append(posB, s.box)
+			}
+		}
+	}
+	if len(posX) == 0 {
+		return nil, nil, errors.New("vision: no objects in the training set")
+	}
+	hc := cfg.Head
+	if hc.Hidden == 0 {
+		hc.Hidden = 64
+	}
+	hc.Seed = cfg.Seed
+	hc.Balance = true
+	log.Info("training detection head", "cells", len(X), "positives", len(posX), "dim", len(X[0]))
+	h, err := head.Train(ctx, X, Y, head.Softmax, hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	log.Info("fitting box regression", "positives", len(posX))
+	bw, err := ridge(ctx, posX, posB, h.Mean, h.Scale, 1e-2*float64(len(posX)), cfg.Workers)
+	if err != nil {
+		return nil, nil, err
+	}
+	trainSecs := now() - start
+	m := &Model{Format: FormatVersion, Kind: Detection, Backbone: info, Labels: labels, Head: h, BoxW: bw, bb: cfg.Backbone}
+	m.Thresholds = make([]float64, K)
+
+	log.Info("evaluating", "images", len(test))
+	preds := make([][]eval.Object, len(test))
+	truth := make([][]eval.Object, len(test))
+	err = forEachImage(ctx, cfg.Backbone, test, cfg.Workers, func(i int, maps [][]float32) error {
+		dets := m.detect(maps)
+		var p []eval.Object
+		for _, d := range dets {
+			p = append(p, eval.Object{Label: d.label, Score: d.score, Box: eval.Box{Left: d.box.Left, Top: d.box.Top, Width: d.box.Width, Height: d.box.Height}})
+		}
+		var t []eval.Object
+		for _, o := range test[i].Objects {
+			if k, ok := idx[o.Label]; ok {
+				t = append(t, eval.Object{Label: k, Box: eval.Box{Left: o.Box.Left, Top: o.Box.Top, Width: o.Box.Width, Height: o.Box.Height}})
+			}
+		}
+		mu.Lock()
+		preds[i], truth[i] = p, t
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := eval.Detection(labels, preds, truth)
+	for k, l := range rep.Labels {
+		m.Thresholds[k] = l.Threshold
+		if l.TestImages == 0 || l.F1 == 0 {
+			m.Thresholds[k] = 50
+		}
+	}
+	ev := &Evaluation{Report: rep, TrainingImages: len(train), TrainSeconds: trainSecs}
+	m.Evaluation = ev
+	log.Info("trained", "mAP", rep.MAP, "f1", rep.F1, "seconds", trainSecs)
+	return m, ev, nil
+}
+
+// forEachImage decodes, preprocesses and runs the backbone on every example
+// using all workers, calling fn with each image's maps (batch of one).
+func forEachImage(ctx context.Context, bb backbone.Backbone, ex []Example, workers int, fn func(i int, maps [][]float32) error) error {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	info := bb.Info()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	var once sync.Once
+	var firstErr error
+	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := make([]float32, info.InputLen())
+			for i := range next {
+				img, err := ex[i].load()
+				if err != nil {
+					fail(fmt.Errorf("vision: image %d: %w", i, err))
+					return
+				}
+				imageio.CHW(x, imageio.Resize(img, info.Size, info.Size), imageio.Norm{Mean: info.Mean, Std: info.Std}, false)
+				maps, err := bb.Forward(ctx, x, 1)
+				if err != nil {
+					fail(err)
+					return
+				}
+				if err := fn(i, maps); err != nil {
+					fail(err)
+					return
+				}
+			}
+		}()
+	}
+loop:
+	for i := range ex {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// ridge solves (X'X + lambda I) W = X'Y on standardised features with a
+// bias column, returning W as [4][D+1] (bias last).
+func ridge(ctx context.Context, X [][]float32, Y [][4]float64, mean, scale []float32, lambda float64, workers int) ([]float32, error) {
+	D := len(mean) + 1
+	N := len(X)
+	Z := make([][]float64, N)
+	for i, x := range X {
+		z := make([]float64, D)
+		for j := range mean {
+			z[j] = float64((x[j] - mean[j]) * scale[j])
+		}
+		z[D-1] = 1
+		Z[i] = z
+	}
+	A := make([]float64, D*D)
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for a := w; a < D; a += workers {
+				row := A[a*D:]
+				for _, z := range Z {
+					za := z[a]
+					if za == 0 {
+						continue
+					}
+					zz := z[:a+1]
+					rr := row[:a+1]
+					for b, v := range zz {
+						rr[b] += za * v
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for a := 0; a < D; a++ {
+		for b := 0; b < a; b++ {
+			A[b*D+a] = A[a*D+b]
+		}
+		if a < D-1 {
+			A[a*D+a] += lambda
+		}
+	}
+	B := make([]float64, D*4)
+	for i, z := range Z {
+		for a, v := range z {
+			for t := 0; t < 4; t++ {
+				B[a*4+t] += v * Y[i][t]
+			}
+		}
+	}
+	// Cholesky A = L L'.
+	L := A
+	for j := 0; j < D; j++ {
+		s := L[j*D+j]
+		for k := 0; k < j; k++ {
+			s -= L[j*D+k] * L[j*D+k]
+		}
+		if s <= 0 {
+			return nil, errors.New("vision: box regression is singular")
+		}
+		d := math.Sqrt(s)
+		L[j*D+j] = d
+		for i := j + 1; i < D; i++ {
+			s := L[i*D+j]
+			ri, rj := L[i*D:i*D+j], L[j*D:j*D+j]
+			for k := range rj {
+				s -= ri[k] * rj[k]
+			}
+			L[i*D+j] = s / d
+		}
+	}
+	W := make([]float32, 4*D)
+	y := make([]float64, D)
+	for t := 0; t < 4; t++ {
+		for i := 0; i < D; i++ { // L y = b
+			s := B[i*4+t]
+			for k := 0; k < i; k++ {
+				s -= L[i*D+k] * y[k]
+			}
+			y[i] = s / L[i*D+i]
+		}
+		for i := D - 1; i >= 0; i-- { // L' w = y
+			s := y[i]
+			for k := i + 1; k < D; k++ {
+				s -= L[k*D+i] * float64(W[t*D+k])
+			}
+			W[t*D+i] = float32(s / L[i*D+i])
+		}
+	}
+	return W, nil
+}
+
+type detection struct {
+	label int
+	score float64
+	box   Box
+}
+
+// detect turns one image's maps into scored boxes after NMS.
+func (m *Model) detect(maps [][]float32) []detection {
+	info := m.Backbone
+	side, feats := cellFeatures(info, maps, 0)
+	stride := float64(gridStride(info))
+	K := len(m.Labels)
+	D := m.Head.In + 1
+	z := make([]float32, D)
+	var cands []detection
+	for c, f := range feats {
+		p := m.Head.Predict(f)
+		best := 0
+		for k := 1; k < K; k++ {
+			if p[k] > p[best] {
+				best = k
+			}
+		}
+		if p[best] < detMinScore {
+			continue
+		}
+		for j := range m.Head.Mean {
+			z[j] = (f[j] - m.Head.Mean[j]) * m.Head.Scale[j]
+		}
+		z[D-1] = 1
+		var r [4]float64
+		for t := 0; t < 4; t++ {
+			var s float32
+			w := m.BoxW[t*D : (t+1)*D]
+			for j, v := range z {
+				s += w[j] * v
+			}
+			r[t] = float64(s)
+		}
+		gx, gy := float64(c%side), float64(c/side)
+		cx := (gx+0.5)*stride + r[0]*stride
+		cy := (gy+0.5)*stride + r[1]*stride
+		w := detBoxScale * math.Exp(math.Min(r[2], 4))
+		h := detBoxScale * math.Exp(math.Min(r[3], 4))
+		s := float64(info.Size)
+		x0, y0 := math.Max(0, (cx-w/2)/s), math.Max(0, (cy-h/2)/s)
+		x1, y1 := math.Min(1, (cx+w/2)/s), math.Min(1, (cy+h/2)/s)
+		if x1 <= x0 || y1 <= y0 {
+			continue
+		}
+		cands = append(cands, detection{label: best, score: p[best], box: Box{Left: x0, Top: y0, Width: x1 - x0, Height: y1 - y0}})
+	}
+	sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })
+	var out []detection
+	for _, d := range cands {
+		keep := true
+		for _, o := range out {
+			if o.label == d.label && eval.IoU(eval.Box(o.box), eval.Box(d.box)) > detNMSIoU {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, d)
+			if len(out) == detMaxBoxes {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Detect returns the labelled boxes in an image (detection models).
+func (m *Model) detectImage(ctx context.Context, img image.Image) ([]detection, error) {
+	if m.bb == nil {
+		return nil, errors.New("vision: model has no backbone attached")
+	}
+	s := m.Backbone.Size
+	x := make([]float32, 3*s*s)
+	imageio.CHW(x, imageio.Resize(img, s, s), imageio.Norm{Mean: m.Backbone.Mean, Std: m.Backbone.Std}, false)
+	maps, err := m.bb.Forward(ctx, x, 1)
+	if err != nil {
+		return nil, err
+	}
+	return m.detect(maps), nil
+}
