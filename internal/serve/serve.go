@@ -408,9 +408,10 @@ func (p *Pool[M]) acquire(ctx context.Context, id string) (M, *host[M], error) {
 	p.refillLocked(h, now)
 	if p.cfg.UnitTPS > 0 && h.tokens < 1 {
 		h.rejected++
-		p.mu.Unlock()
-		return zero, nil, ocellus.Errorf(ocellus.CapacityExceeded,
+		err := ocellus.Errorf(ocellus.CapacityExceeded,
 			"The request rate exceeds the %d inference unit(s) of model version %s.", h.units, id)
+		p.mu.Unlock()
+		return zero, nil, err
 	}
 	if h.inflight < p.slots(h) && len(h.waiters) == 0 {
 		h.tokens--
@@ -423,8 +424,9 @@ func (p *Pool[M]) acquire(ctx context.Context, id string) (M, *host[M], error) {
 	}
 	if p.cfg.SlotWait < 0 {
 		h.rejected++
+		err := busyErr(h)
 		p.mu.Unlock()
-		return zero, nil, busyErr(h)
+		return zero, nil, err
 	}
 	// Reserve the token now so waiters cannot overrun the rate; it is
 	// refunded if the wait fails.
@@ -466,6 +468,7 @@ func (p *Pool[M]) acquire(ctx context.Context, id string) (M, *host[M], error) {
 	return zero, nil, busyErr(h)
 }
 
+// busyErr reads h.units: call it with Pool.mu held.
 func busyErr[M any](h *host[M]) error {
 	return ocellus.Errorf(ocellus.CapacityExceeded,
 		"All inference slots of the %d inference unit(s) of model version %s are busy.", h.units, h.id)
