@@ -29,6 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	accounts := fs.String("accounts", env("OCELLUS_ACCOUNTS", ""), "JSON accounts file [{\"AccountId\",\"AccessKeyId\",\"SecretAccessKey\"}] (env OCELLUS_ACCOUNTS);\nwithout it one account 000000000000 with keys test/test")
 	database := fs.String("database", env("OCELLUS_DATABASE", ""), "metadata store: empty for SQLite in the data dir; postgres:// URL reserved for scale-out (env OCELLUS_DATABASE)")
 	s3Endpoint := fs.String("s3-endpoint", env("OCELLUS_S3_ENDPOINT", ""), "external S3 URL; empty serves the embedded S3 endpoint on the same port (env OCELLUS_S3_ENDPOINT)")
+	backbonePath := fs.String("backbone", env("OCELLUS_BACKBONE", ""), "ONNX backbone file models are trained on; empty for the built-in, weight-free extractor (lower accuracy) (env OCELLUS_BACKBONE)")
 	logLevel := fs.String("log-level", env("OCELLUS_LOG_LEVEL", "info"), "debug, info, warn or error (env OCELLUS_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ocellus serve [flags]\n\nRuns Rekognition Custom Labels, Lookout for Vision and S3 on one port.\n\nFlags:")
@@ -46,7 +47,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	start := time.Now()
-	cfg := server.Config{DataDir: *dataDir, Region: *region, Database: *database, S3Endpoint: *s3Endpoint, Logger: log}
+	cfg := server.Config{DataDir: *dataDir, Region: *region, Database: *database, S3Endpoint: *s3Endpoint, Backbone: *backbonePath, Logger: log}
 	if *accounts != "" {
 		accs, err := server.LoadAccounts(*accounts)
 		if err != nil {

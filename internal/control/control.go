@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"github.com/ocellus/ocellus/internal/blob"
+	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
 	"strings"
 	"sync"
@@ -26,6 +27,10 @@ type Config struct {
 	Region string           // default "us-east-1"
 	Now    func() time.Time // default time.Now
 	Logger *slog.Logger     // default: discard
+	// DataDir holds model artifacts (under models/). Default "./data".
+	DataDir string
+	// Backbone is the feature extractor models are trained on.
+	Backbone backbone.Backbone
 }
 
 // Control is the control plane.
@@ -36,6 +41,10 @@ type Control struct {
 	now    func() time.Time
 	log    *slog.Logger
 
+	dataDir  string
+	backbone backbone.Backbone
+	queue    Queue // nil: jobs run in-process (see enqueue)
+
 	bg     context.Context // background work; cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -43,7 +52,10 @@ type Control struct {
 
 // New returns a control plane over st, reading and writing S3 through blobs.
 func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
-	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger}
+	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, backbone: cfg.Backbone}
+	if c.dataDir == "" {
+		c.dataDir = "./data"
+	}
 	c.bg, c.cancel = context.WithCancel(context.Background())
 	if c.region == "" {
 		c.region = "us-east-1"

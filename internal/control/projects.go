@@ -105,6 +105,13 @@ func (c *Control) DeleteProject(ctx context.Context, account, arn string) (ocell
 	if err != nil {
 		return "", err
 	}
+	vs, err := c.store.Versions(ctx, p.ARN, nil)
+	if err != nil {
+		return "", err
+	}
+	if len(vs) > 0 {
+		return "", ocellus.Errorf(ocellus.InUse, "The project %s has %d model versions; delete them first.", p.Name, len(vs))
+	}
 	if err := c.store.DeleteProject(ctx, p.ARN); err != nil {
 		return "", err
 	}
@@ -124,6 +131,9 @@ func (c *Control) resource(ctx context.Context, account, arn string) error {
 		return err
 	case "dataset":
 		_, err = c.dataset(ctx, account, arn)
+		return err
+	case "version":
+		_, err = c.version(ctx, account, arn)
 		return err
 	}
 	return ocellus.Errorf(ocellus.NotFound, "The resource %s does not exist.", arn)

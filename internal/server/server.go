@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ocellus/ocellus/internal/blob"
+	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
 	"net"
 	"net/http"
@@ -34,8 +35,11 @@ type Config struct {
 	Accounts   []ocellus.Account // default: DefaultAccount
 	Database   string            // "" = SQLite file <DataDir>/ocellus.db
 	S3Endpoint string            // "" = the embedded S3 endpoint
-	Logger     *slog.Logger      // default: discard
-	Now        func() time.Time  // default: time.Now
+	// Backbone is an ONNX backbone file; "" or "builtin" selects the
+	// built-in, weight-free extractor (lower accuracy).
+	Backbone string
+	Logger   *slog.Logger     // default: discard
+	Now      func() time.Time // default: time.Now
 }
 
 // DefaultAccount is used when no accounts file is given.
@@ -113,7 +117,17 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return "", "", false
 	}})
-	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger})
+	var bb backbone.Backbone = backbone.Builtin{}
+	if cfg.Backbone != "" && cfg.Backbone != "builtin" {
+		ort, err := backbone.OpenORT(cfg.Backbone, backbone.ORTConfig{})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("--backbone %s: %w", cfg.Backbone, err)
+		}
+		s.close = append(s.close, ort.Close)
+		bb = ort
+	}
+	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb})
 	s.close = append(s.close, ctl.Close)
 	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger})
 	s.l4v = lookoutPending{verifier: verifier, region: cfg.Region}

@@ -72,6 +72,18 @@ type Store interface {
 	// LabelStats pages per-label counts by label name, after the given name.
 	LabelStats(ctx context.Context, datasetARN, after string, limit int) ([]ocellus.LabelStats, error)
 
+	// Model versions: names are unique per project (AlreadyExists).
+	CreateVersion(ctx context.Context, v *ocellus.ProjectVersion) error
+	Version(ctx context.Context, arn string) (*ocellus.ProjectVersion, error)
+	// Versions lists a project's versions newest first, optionally only
+	// those named.
+	Versions(ctx context.Context, projectARN string, names []string) ([]*ocellus.ProjectVersion, error)
+	// VersionsInState lists versions (of any project) in the given states,
+	// for recovery after a restart.
+	VersionsInState(ctx context.Context, states ...ocellus.VersionStatus) ([]*ocellus.ProjectVersion, error)
+	UpdateVersion(ctx context.Context, v *ocellus.ProjectVersion) error
+	DeleteVersion(ctx context.Context, arn string) error
+
 	LookoutStore
 
 	Close() error

@@ -79,6 +79,10 @@ func New(ctl *control.Control, v *sigv4.Verifier, cfg Config) *API {
 		"ListDatasetLabels":        op(a.listDatasetLabels),
 		"UpdateDatasetEntries":     op(a.updateDatasetEntries),
 		"DistributeDatasetEntries": op(a.distributeDatasetEntries),
+
+		"CreateProjectVersion":    op(a.createProjectVersion),
+		"DescribeProjectVersions": op(a.describeProjectVersions),
+		"DeleteProjectVersion":    op(a.deleteProjectVersion),
 	}
 	return a
 }

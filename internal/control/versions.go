@@ -1,0 +1,485 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/blob"
+	"github.com/ocellus/ocellus/internal/manifest"
+	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/store"
+	"github.com/ocellus/ocellus/internal/vision"
+)
+
+// CreateVersionInput is a new model version to train.
+type CreateVersionInput struct {
+	ProjectARN   string
+	Name         string
+	Description  string
+	OutputBucket string
+	OutputPrefix string
+	KmsKeyID     string
+	Tags         map[string]string
+	// Training/Testing manifests, used only when the project has no
+	// datasets. TestingAutoCreate splits 20% of training off for testing.
+	TrainingManifests []ocellus.S3Location
+	TestingManifests  []ocellus.S3Location
+	TestingAutoCreate bool
+	// FeatureConfig given (content moderation): refused until supported.
+	FeatureConfig bool
+}
+
+// CreateProjectVersion records a version as TRAINING_IN_PROGRESS and queues
+// its training.
+func (c *Control) CreateProjectVersion(ctx context.Context, account string, in CreateVersionInput) (*ocellus.ProjectVersion, error) {
+	p, err := c.project(ctx, account, in.ProjectARN)
+	if err != nil {
+		return nil, err
+	}
+	if p.Feature == ocellus.FeatureContentModeration || in.FeatureConfig {
+		return nil, ocellus.Errorf(ocellus.Invalid, "Content moderation adapters (Feature CONTENT_MODERATION, FeatureConfig) are not supported by Ocellus yet; use a CUSTOM_LABELS project.")
+	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
+	if in.OutputBucket == "" {
+		return nil, ocellus.Errorf(ocellus.Invalid, "OutputConfig.S3Bucket is required.")
+	}
+	datasets, err := c.store.Datasets(ctx, p.ARN)
+	if err != nil {
+		return nil, err
+	}
+	v := &ocellus.ProjectVersion{ProjectARN: p.ARN, Account: account, Name: in.Name, Description: in.Description,
+		Status: ocellus.VersionTrainingInProgress, OutputBucket: in.OutputBucket, OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID}
+	switch {
+	case len(in.TestingManifests) > 0 || in.TestingAutoCreate:
+		if len(in.TrainingManifests) == 0 {
+			return nil, ocellus.Errorf(ocellus.Invalid, "TestingData requires TrainingData.")
+		}
+	}
+	if len(datasets) > 0 {
+		if len(in.TrainingManifests) > 0 {
+			return nil, ocellus.Errorf(ocellus.Invalid, "The project has datasets: TrainingData and TestingData can be given only for projects without datasets.")
+		}
+		var train *ocellus.Dataset
+		for _, d := range datasets {
+			if !d.Status.Usable() {
+				return nil, ocellus.Errorf(ocellus.InUse, "The dataset %s is %s; training needs it complete.", d.ARN, d.Status)
+			}
+			if d.Type == ocellus.DatasetTrain {
+				train = d
+			}
+		}
+		if train == nil {
+			return nil, ocellus.Errorf(ocellus.Invalid, "The project has no TRAIN dataset.")
+		}
+	} else {
+		if len(in.TrainingManifests) == 0 {
+			return nil, ocellus.Errorf(ocellus.Invalid, "The project has no datasets: give TrainingData (and TestingData) manifests, or create datasets first.")
+		}
+		if len(in.TestingManifests) == 0 && !in.TestingAutoCreate {
+			return nil, ocellus.Errorf(ocellus.Invalid, "TestingData is required: give test manifests or set TestingData.AutoCreate.")
+		}
+		for _, m := range append(append([]ocellus.S3Location{}, in.TrainingManifests...), in.TestingManifests...) {
+			if _, err := c.blobs.Head(ctx, account, m.Bucket, m.Key, m.Version); err != nil {
+				return nil, err
+			}
+		}
+		v.Training.Input, v.Testing.Input, v.Testing.AutoCreate = in.TrainingManifests, in.TestingManifests, in.TestingAutoCreate
+	}
+	now := ocellus.Now(c.now)
+	v.Created, v.ARN = now, ocellus.VersionARN(p, in.Name, now)
+	if err := c.store.CreateVersion(ctx, v); err != nil {
+		if ocellus.KindOf(err) == ocellus.AlreadyExists {
+			return nil, ocellus.Errorf(ocellus.InUse, "A model version named %s already exists in project %s.", in.Name, p.Name)
+		}
+		return nil, err
+	}
+	if len(in.Tags) > 0 {
+		if err := c.store.SetTags(ctx, v.ARN, in.Tags, ocellus.MaxTagsPerResource); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.enqueue(ctx, jobTrain, v.ARN); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// version loads a version the caller owns.
+func (c *Control) version(ctx context.Context, account, arn string) (*ocellus.ProjectVersion, error) {
+	if err := ocellus.CheckOwner(arn, account, c.region); err != nil {
+		return nil, err
+	}
+	v, err := c.store.Version(ctx, arn)
+	if err != nil {
+		return nil, err
+	}
+	if v.Account != account {
+		return nil, ocellus.Errorf(ocellus.NotFound, "The model version %s does not exist.", arn)
+	}
+	return v, nil
+}
+
+// DescribeProjectVersions lists a project's versions newest first.
+func (c *Control) DescribeProjectVersions(ctx context.Context, account, projectARN string, names []string, nextToken string, maxResults int) ([]*ocellus.ProjectVersion, string, error) {
+	p, err := c.project(ctx, account, projectARN)
+	if err != nil {
+		return nil, "", err
+	}
+	offStr, err := decodeToken("versions:"+p.ARN, nextToken)
+	if err != nil {
+		return nil, "", err
+	}
+	off := 0
+	if offStr != "" {
+		if off, err = strconv.Atoi(offStr); err != nil || off < 0 {
+			return nil, "", ocellus.Errorf(ocellus.InvalidPaginationToken, "The pagination token is invalid.")
+		}
+	}
+	vs, err := c.store.Versions(ctx, p.ARN, names)
+	if err != nil {
+		return nil, "", err
+	}
+	if maxResults <= 0 {
+		maxResults = 100
+	}
+	if off > len(vs) {
+		off = len(vs)
+	}
+	vs = vs[off:]
+	next := ""
+	if len(vs) > maxResults {
+		vs = vs[:maxResults]
+		next = encodeToken("versions:"+p.ARN, strconv.Itoa(off+maxResults))
+	}
+	return vs, next, nil
+}
+
+// DeleteProjectVersion deletes a version that is neither training nor
+// hosted, with its artifact.
+func (c *Control) DeleteProjectVersion(ctx context.Context, account, arn string) (ocellus.VersionStatus, error) {
+	v, err := c.version(ctx, account, arn)
+	if err != nil {
+		return "", err
+	}
+	switch v.Status {
+	case ocellus.VersionTrainingInProgress, ocellus.VersionRunning, ocellus.VersionStarting, ocellus.VersionStopping, ocellus.VersionCopyingInProgress:
+		return "", ocellus.Errorf(ocellus.InUse, "The model version %s is %s and cannot be deleted now.", arn, v.Status)
+	}
+	if err := c.store.DeleteVersion(ctx, arn); err != nil {
+		return "", err
+	}
+	if v.Artifact != "" && !c.artifactShared(ctx, v) {
+		if err := os.Remove(filepath.Join(c.dataDir, v.Artifact)); err != nil && !os.IsNotExist(err) {
+			c.log.Error("remove model artifact", "version", arn, "err", err)
+		}
+	}
+	return ocellus.VersionDeleting, nil
+}
+
+// artifactShared reports whether another version (a copy) uses v's artifact.
+func (c *Control) artifactShared(ctx context.Context, v *ocellus.ProjectVersion) bool {
+	vs, err := c.store.VersionsInState(ctx, ocellus.VersionTrainingCompleted, ocellus.VersionCopyingCompleted, ocellus.VersionRunning,
+		ocellus.VersionStopped, ocellus.VersionStarting, ocellus.VersionFailed, ocellus.VersionStopping, ocellus.VersionCopyingInProgress)
+	if err != nil {
+		return true // keep the file when unsure
+	}
+	for _, o := range vs {
+		if o.ARN != v.ARN && o.Artifact == v.Artifact {
+			return true
+		}
+	}
+	return false
+}
+
+// trainVersion runs one training job. It is idempotent: a version no
+// longer TRAINING_IN_PROGRESS is left alone, and a rerun after a crash
+// starts from scratch with the same seed.
+func (c *Control) trainVersion(ctx context.Context, arn string) error {
+	v, err := c.store.Version(ctx, arn)
+	if err != nil {
+		if ocellus.KindOf(err) == ocellus.NotFound {
+			return nil
+		}
+		return err
+	}
+	if v.Status != ocellus.VersionTrainingInProgress {
+		return nil
+	}
+	start := time.Now()
+	err = c.train(ctx, v)
+	if ctx.Err() != nil {
+		return ctx.Err() // shutting down: the job runs again after restart
+	}
+	if err != nil {
+		v.Status, v.StatusMessage = ocellus.VersionTrainingFailed, versionFailure(err)
+		c.log.Info("training failed", "version", arn, "err", err)
+	} else {
+		v.Status, v.StatusMessage = ocellus.VersionTrainingCompleted, "The model is ready to run."
+	}
+	v.TrainingEnd = ocellus.Now(c.now)
+	v.BillableSeconds = int64(time.Since(start).Round(time.Second) / time.Second)
+	if v.BillableSeconds == 0 {
+		v.BillableSeconds = 1
+	}
+	return c.store.UpdateVersion(context.WithoutCancel(ctx), v)
+}
+
+func versionFailure(err error) string {
+	if k := ocellus.KindOf(err); k != ocellus.Internal {
+		return ocellus.MessageOf(err)
+	}
+	return "Training failed: " + err.Error()
+}
+
+// examples turns dataset entries or manifest lines into training examples,
+// reading images from S3 as the version's account.
+type exampleSet struct {
+	examples []vision.Example
+	lines    [][]byte // the manifest lines used, for the ground-truth output files
+	sum      manifest.Summary
+}
+
+func (c *Control) train(ctx context.Context, v *ocellus.ProjectVersion) error {
+	var trainSet, testSet exampleSet
+	datasets, err := c.store.Datasets(ctx, v.ProjectARN)
+	if err != nil {
+		return err
+	}
+	if len(datasets) > 0 {
+		for _, d := range datasets {
+			set, err := c.datasetExamples(ctx, v.Account, d.ARN)
+			if err != nil {
+				return err
+			}
+			if d.Type == ocellus.DatasetTrain {
+				trainSet = set
+			} else {
+				testSet = set
+			}
+		}
+	} else {
+		if trainSet, err = c.manifestExamples(ctx, v.Account, v.Training.Input); err != nil {
+			return err
+		}
+		if testSet, err = c.manifestExamples(ctx, v.Account, v.Testing.Input); err != nil {
+			return err
+		}
+	}
+	if len(trainSet.examples) == 0 {
+		return ocellus.Errorf(ocellus.Invalid, "The training dataset has no usable labeled images.")
+	}
+	if c.backbone == nil {
+		return fmt.Errorf("no backbone configured")
+	}
+	model, ev, err := vision.Train(ctx, vision.TrainConfig{Backbone: c.backbone, Train: trainSet.examples, Test: testSet.examples,
+		Seed: uint64(seedOf(v.ARN)), Logger: c.log})
+	if err != nil {
+		return err
+	}
+	rel := filepath.Join("models", hashName(v.ARN)+".ocellus-model")
+	if err := os.MkdirAll(filepath.Join(c.dataDir, "models"), 0o750); err != nil {
+		return err
+	}
+	if err := vision.SaveFile(filepath.Join(c.dataDir, rel), model); err != nil {
+		return err
+	}
+	v.Artifact, v.Kind = rel, string(model.Kind)
+	summary := ev.Summary(v.ARN, model.Kind)
+	f1 := summary.AggregatedEvaluationResults.Metrics.F1Score
+	v.F1 = &f1
+	return c.writeTrainingOutput(ctx, v, summary, trainSet, testSet)
+}
+
+// writeTrainingOutput writes the files AWS writes to OutputConfig.
+func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVersion, summary any, trainSet, testSet exampleSet) error {
+	p, err := c.store.Project(ctx, v.ProjectARN)
+	if err != nil {
+		return err
+	}
+	stamp := v.Created.UTC().Format("2006-01-02T15.04.05")
+	prefix := v.OutputPrefix
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	name := func(kind string) string { return prefix + kind + "-" + p.Name + "-" + v.Name + "-" + stamp + ".json" }
+	put := func(key string, body []byte) (*ocellus.S3Location, error) {
+		if err := c.blobs.Put(ctx, v.Account, v.OutputBucket, key, "application/json", bytes.NewReader(body)); err != nil {
+			if ocellus.KindOf(err) == ocellus.InvalidS3Object {
+				return nil, ocellus.Errorf(ocellus.Invalid, "ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET: cannot write s3://%s/%s: %s", v.OutputBucket, key, ocellus.MessageOf(err))
+			}
+			return nil, err
+		}
+		return &ocellus.S3Location{Bucket: v.OutputBucket, Key: key}, nil
+	}
+	evalJSON, err := json.MarshalIndent(summary, "", "  ")
+	if err != nil {
+		return err
+	}
+	if v.EvaluationResult, err = put(name("EvaluationResultSummary"), evalJSON); err != nil {
+		return err
+	}
+	ms, err := manifest.MarshalManifestSummary(&trainSet.sum, &testSet.sum, nil)
+	if err != nil {
+		return err
+	}
+	if v.ManifestSummary, err = put(name("ManifestSummary"), ms); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		set    exampleSet
+		result *ocellus.DataResult
+		gt, mv string
+	}{{trainSet, &v.Training, "TrainingGroundTruth", "TrainingManifestWithValidation"}, {testSet, &v.Testing, "TestingGroundTruth", "TestingManifestWithValidation"}} {
+		body := bytes.Join(f.set.lines, []byte("\n"))
+		gt, err := put(name(f.gt), body)
+		if err != nil {
+			return err
+		}
+		mv, err := put(name(f.mv), body)
+		if err != nil {
+			return err
+		}
+		f.result.Output, f.result.Validation = []ocellus.S3Location{*gt}, []ocellus.S3Location{*mv}
+	}
+	return nil
+}
+
+func hashName(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:12])
+}
+
+// datasetExamples reads a stored dataset's usable entries.
+func (c *Control) datasetExamples(ctx context.Context, account, datasetARN string) (exampleSet, error) {
+	var set exampleSet
+	var entries []*manifest.Entry
+	after := ""
+	for {
+		es, next, err := c.store.ListEntries(ctx, store.EntryFilter{DatasetARN: datasetARN, After: after, Limit: 1000})
+		if err != nil {
+			return set, err
+		}
+		for _, e := range es {
+			entries = append(entries, manifest.ParseLine([]byte(e.Line), manifest.ParseOptions{Service: manifest.CustomLabels}))
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	return c.examplesOf(ctx, account, entries)
+}
+
+// manifestExamples reads TrainingData/TestingData manifests from S3.
+func (c *Control) manifestExamples(ctx context.Context, account string, locs []ocellus.S3Location) (exampleSet, error) {
+	var entries []*manifest.Entry
+	for _, l := range locs {
+		rc, info, err := c.blobs.Open(ctx, account, l.Bucket, l.Key, l.Version)
+		if err != nil {
+			return exampleSet{}, err
+		}
+		sum, err := manifest.Validate(ctx, rc, manifest.Options{ParseOptions: manifest.ParseOptions{Service: manifest.CustomLabels},
+			Prober: &s3Prober{blobs: c.blobs, account: account}, Size: info.Size}, func(e *manifest.Entry) error {
+			if e.Kept() {
+				entries = append(entries, e)
+			}
+			return nil
+		})
+		rc.Close()
+		if err != nil {
+			return exampleSet{}, err
+		}
+		if sum.Failed() {
+			return exampleSet{}, ocellus.Errorf(ocellus.Invalid, "The manifest s3://%s/%s is invalid: %s: %s", l.Bucket, l.Key, sum.Failure.Code, sum.Failure.Message)
+		}
+	}
+	return c.examplesOf(ctx, account, entries)
+}
+
+// examplesOf fetches the images of the usable entries, 8 at a time.
+func (c *Control) examplesOf(ctx context.Context, account string, entries []*manifest.Entry) (exampleSet, error) {
+	set := exampleSet{sum: manifest.Summary{UseCase: manifest.UseCaseNotDetermined}}
+	var usable []*manifest.Entry
+	for _, e := range entries {
+		set.sum.TotalLines++
+		if e.Invalid() || !e.Labeled() {
+			if e.Invalid() {
+				set.sum.InvalidLines++
+			} else {
+				set.sum.IgnoredLines++
+			}
+			continue
+		}
+		set.sum.ValidLines++
+		if e.UseCase != "" && e.UseCase != manifest.UseCaseNotDetermined {
+			set.sum.UseCase = e.UseCase
+		}
+		usable = append(usable, e)
+		set.lines = append(set.lines, e.JSONLine())
+	}
+	set.examples = make([]vision.Example, len(usable))
+	errs := make([]error, len(usable))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, e := range usable {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, e *manifest.Entry) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			set.examples[i], errs[i] = c.example(ctx, account, e)
+		}(i, e)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return set, err
+		}
+	}
+	return set, nil
+}
+
+func (c *Control) example(ctx context.Context, account string, e *manifest.Entry) (vision.Example, error) {
+	bucket, key, err := blob.ParseURI(e.Image)
+	if err != nil {
+		return vision.Example{}, ocellus.Errorf(ocellus.Invalid, "The image %s is not an S3 object.", e.SourceRef)
+	}
+	rc, _, err := c.blobs.Open(ctx, account, bucket, key, "")
+	if err != nil {
+		return vision.Example{}, err
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return vision.Example{}, ocellus.Wrap(err, "read %s", e.SourceRef)
+	}
+	ex := vision.Example{Data: data}
+	for _, cl := range e.Classes {
+		ex.Labels = append(ex.Labels, cl.Name)
+	}
+	for _, d := range e.Detections {
+		if d.ImageWidth <= 0 || d.ImageHeight <= 0 {
+			continue
+		}
+		w, h := float64(d.ImageWidth), float64(d.ImageHeight)
+		for _, b := range d.Boxes {
+			if b.Valid {
+				ex.Objects = append(ex.Objects, vision.Object{Label: b.Label, Box: vision.Box{Left: b.Left / w, Top: b.Top / h, Width: b.Width / w, Height: b.Height / h}})
+			}
+		}
+	}
+	return ex, nil
+}
