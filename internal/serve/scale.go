@@ -65,7 +65,8 @@ func (p *Pool[M]) rescale() {
 			h.hot, h.cold = 0, 0
 		}
 		before := h.units
-		if h.hot >= p.cfg.ScaleUpAfter && h.units < h.max {
+		full := p.cfg.MaxTotalUnits > 0 && p.totalUnitsLocked() >= p.cfg.MaxTotalUnits
+		if h.hot >= p.cfg.ScaleUpAfter && h.units < h.max && !full {
 			p.refillLocked(h, now) // bank the old rate up to now before it changes
 			h.units++
 			h.hot = 0

@@ -101,6 +101,11 @@ type Config struct {
 	// was rejected costs the caller, an idle unit costs only CPU.
 	ScaleUpAfter   int
 	ScaleDownAfter int
+	// MaxTotalUnits caps the units of all hosted versions together, so
+	// units stay backed by real cores: Start fails with
+	// ocellus.LimitExceeded when the new version's MinUnits would not fit,
+	// and auto-scaling stops at the cap. Zero means no cap.
+	MaxTotalUnits int
 	// Now is the clock used for rate limiting and utilisation; default
 	// time.Now. Slot waits use real timers.
 	Now func() time.Time
@@ -243,6 +248,10 @@ func (p *Pool[M]) Start(ctx context.Context, id string, minUnits, maxUnits int, 
 	if h := p.hosts[id]; h != nil && h.state != Failed {
 		return ocellus.Errorf(ocellus.InUse, "The model version %s is %s.", id, h.state)
 	}
+	if limit := p.cfg.MaxTotalUnits; limit > 0 && p.totalUnitsLocked()+minUnits > limit {
+		return ocellus.Errorf(ocellus.LimitExceeded,
+			"Starting %d inference unit(s) would exceed this server's %d (%d in use).", minUnits, limit, p.totalUnitsLocked())
+	}
 	// The loader outlives the request that started it, so drop the
 	// caller's cancellation but keep its values (request id, logger).
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -253,6 +262,18 @@ func (p *Pool[M]) Start(ctx context.Context, id string, minUnits, maxUnits int, 
 	p.wg.Add(1)
 	go p.load(lctx, h, load)
 	return nil
+}
+
+// totalUnitsLocked counts the units held by every version in the pool,
+// except failed ones: starting and stopping versions still hold their cores.
+func (p *Pool[M]) totalUnitsLocked() int {
+	n := 0
+	for _, h := range p.hosts {
+		if h.state != Failed {
+			n += h.units
+		}
+	}
+	return n
 }
 
 func (p *Pool[M]) load(ctx context.Context, h *host[M], load Loader[M]) {

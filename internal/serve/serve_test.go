@@ -543,3 +543,27 @@ func TestConcurrent(t *testing.T) {
 	}
 	rec.wait(t, "v STOPPED 0")
 }
+
+func TestMaxTotalUnits(t *testing.T) {
+	clk := newClock()
+	p, rec := newPool(t, Config{SlotsPerUnit: 100, UnitTPS: 10, BurstPerUnit: 1, ScaleUpAfter: 1,
+		MaxTotalUnits: 3, Now: clk.Now})
+	start(t, p, rec, "a", 2, 3, &fakeModel{})
+	if err := p.Start(context.Background(), "b", 2, 2, loaderOf(&fakeModel{})); kind(err) != ocellus.LimitExceeded {
+		t.Fatalf("want LimitExceeded, got %v", err)
+	}
+	start(t, p, rec, "b", 1, 2, &fakeModel{}) // fits exactly: 3 of 3
+	for range 3 {                             // both overloaded: neither may grow
+		for range 50 {
+			predict(p, "a")
+			predict(p, "b")
+		}
+		clk.Advance(time.Second)
+		p.rescale()
+	}
+	sa, _ := p.State("a")
+	sb, _ := p.State("b")
+	if sa.Units != 2 || sb.Units != 1 {
+		t.Fatalf("units a=%d b=%d, want 2 and 1 under a cap of 3", sa.Units, sb.Units)
+	}
+}
