@@ -10,6 +10,7 @@ import (
 // Kinds of durable jobs. The payload of each is the ARN it works on.
 const (
 	jobTrain = "train-version"
+	jobCopy  = "copy-version"
 )
 
 // Queue runs jobs durably: a job enqueued survives a crash and runs again
@@ -25,6 +26,7 @@ type JobHandler func(ctx context.Context, payload []byte) error
 func (c *Control) JobHandlers() map[string]JobHandler {
 	return map[string]JobHandler{
 		jobTrain: func(ctx context.Context, p []byte) error { return c.trainVersion(ctx, string(p)) },
+		jobCopy:  func(ctx context.Context, p []byte) error { return c.copyVersion(ctx, string(p)) },
 	}
 }
 
@@ -41,6 +43,15 @@ func (c *Control) JobFailed(kind, key string, err error) {
 		v.Status, v.StatusMessage, v.TrainingEnd = ocellus.VersionTrainingFailed, versionFailure(err), ocellus.Now(c.now)
 		if uerr := c.store.UpdateVersion(ctx, v); uerr != nil {
 			c.log.Error("mark training failed", "version", key, "err", uerr)
+		}
+	case jobCopy:
+		v, gerr := c.store.Version(ctx, key)
+		if gerr != nil || v.Status != ocellus.VersionCopyingInProgress {
+			return
+		}
+		v.Status, v.StatusMessage = ocellus.VersionCopyingFailed, "Copy failed: "+ocellus.MessageOf(err)
+		if uerr := c.store.UpdateVersion(ctx, v); uerr != nil {
+			c.log.Error("mark copy failed", "version", key, "err", uerr)
 		}
 	}
 }
@@ -70,13 +81,17 @@ func (c *Control) enqueue(ctx context.Context, kind, arn string) error {
 // with a queue the enqueue is a no-op for jobs it still holds, and it
 // covers a crash between recording a version and enqueueing its job.
 func (c *Control) recoverVersions(ctx context.Context) error {
-	vs, err := c.store.VersionsInState(ctx, ocellus.VersionTrainingInProgress)
+	vs, err := c.store.VersionsInState(ctx, ocellus.VersionTrainingInProgress, ocellus.VersionCopyingInProgress)
 	if err != nil {
 		return err
 	}
 	for _, v := range vs {
-		c.log.Info("resuming training", "version", v.ARN)
-		if err := c.enqueue(ctx, jobTrain, v.ARN); err != nil {
+		kind := jobTrain
+		if v.Status == ocellus.VersionCopyingInProgress {
+			kind = jobCopy
+		}
+		c.log.Info("resuming", "job", kind, "version", v.ARN)
+		if err := c.enqueue(ctx, kind, v.ARN); err != nil {
 			return err
 		}
 	}

@@ -134,12 +134,80 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	if _, err := r.DeleteProject(ctx, &rekognition.DeleteProjectInput{ProjectArn: &project}); errCode(err) != "ResourceInUseException" {
 		t.Fatalf("delete project with a version: %v", err)
 	}
+	copied := testCopy(t, ts, project, arn)
+
 	del, err := r.DeleteProjectVersion(ctx, &rekognition.DeleteProjectVersionInput{ProjectVersionArn: &arn})
 	if err != nil || del.Status != rtypes.ProjectVersionStatusDeleting {
 		t.Fatalf("delete version: %v %v", del, err)
 	}
 	if _, err := r.DeleteProject(ctx, &rekognition.DeleteProjectInput{ProjectArn: &project}); err != nil {
 		t.Fatalf("delete project after its versions: %v", err)
+	}
+	// The copy is independent of the deleted source.
+	b := rek(ts, bob)
+	if !strings.Contains(copied, ":222222222222:project/bobs-copies/version/copy1/") {
+		t.Fatalf("copy ARN %s", copied)
+	}
+	cd, err := b.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: aws.String(bobProject(t, b))})
+	if err != nil || len(cd.ProjectVersionDescriptions) != 1 || cd.ProjectVersionDescriptions[0].Status != rtypes.ProjectVersionStatusCopyingCompleted {
+		t.Fatalf("copy after source deletion: %+v, %v", cd, err)
+	}
+}
+
+func bobProject(t *testing.T, b *rekognition.Client) string {
+	d, err := b.DescribeProjects(context.Background(), &rekognition.DescribeProjectsInput{ProjectNames: []string{"bobs-copies"}})
+	if err != nil || len(d.ProjectDescriptions) != 1 {
+		t.Fatalf("bob's project: %v", err)
+	}
+	return aws.ToString(d.ProjectDescriptions[0].ProjectArn)
+}
+
+// testCopy copies alice's version into bob's project: refused without a
+// policy, allowed with one, refused again by an explicit Deny.
+func testCopy(t *testing.T, ts *testServer, srcProject, srcVersion string) string {
+	ctx := context.Background()
+	a, b := rek(ts, alice), rek(ts, bob)
+	s3c(ts, bob).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bob-out")})
+	dst := createProject(t, b, "bobs-copies")
+	in := &rekognition.CopyProjectVersionInput{SourceProjectArn: &srcProject, SourceProjectVersionArn: &srcVersion,
+		DestinationProjectArn: &dst, VersionName: aws.String("copy1"), OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("bob-out")}}
+	if _, err := b.CopyProjectVersion(ctx, in); errCode(err) != "AccessDeniedException" {
+		t.Fatalf("copy without a policy: %v", err)
+	}
+	allow := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::222222222222:root"},"Action":"rekognition:CopyProjectVersion","Resource":"` + srcVersion + `"}]}`
+	if _, err := a.PutProjectPolicy(ctx, &rekognition.PutProjectPolicyInput{ProjectArn: &srcProject, PolicyName: aws.String("allow-bob"), PolicyDocument: &allow}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := b.CopyProjectVersion(ctx, in)
+	if err != nil {
+		t.Fatalf("copy with a policy: %v", err)
+	}
+	deny := `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"rekognition:Copy*","Resource":"*"}]}`
+	if _, err := a.PutProjectPolicy(ctx, &rekognition.PutProjectPolicyInput{ProjectArn: &srcProject, PolicyName: aws.String("deny-all"), PolicyDocument: &deny}); err != nil {
+		t.Fatal(err)
+	}
+	in.VersionName = aws.String("copy2")
+	if _, err := b.CopyProjectVersion(ctx, in); errCode(err) != "AccessDeniedException" {
+		t.Fatalf("copy with an explicit deny: %v", err)
+	}
+	arn := aws.ToString(out.ProjectVersionArn)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, err := b.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &dst})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pv := d.ProjectVersionDescriptions[0]
+		if pv.Status == rtypes.ProjectVersionStatusCopyingCompleted {
+			if aws.ToString(pv.SourceProjectVersionArn) != srcVersion || pv.EvaluationResult == nil {
+				t.Fatalf("copy description: %+v", pv)
+			}
+			return arn
+		}
+		if pv.Status != rtypes.ProjectVersionStatusCopyingInProgress || time.Now().After(deadline) {
+			t.Fatalf("copy status %s: %s", pv.Status, aws.ToString(pv.StatusMessage))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -83,6 +83,7 @@ func New(ctl *control.Control, v *sigv4.Verifier, cfg Config) *API {
 		"CreateProjectVersion":    op(a.createProjectVersion),
 		"DescribeProjectVersions": op(a.describeProjectVersions),
 		"DeleteProjectVersion":    op(a.deleteProjectVersion),
+		"CopyProjectVersion":      op(a.copyProjectVersion),
 	}
 	return a
 }

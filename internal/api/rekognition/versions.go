@@ -182,3 +182,23 @@ func (a *API) deleteProjectVersion(ctx context.Context, id awsproto.Identity, in
 	}
 	return &statusOutput{Status: string(st)}, nil
 }
+
+type copyProjectVersionInput struct {
+	SourceProjectArn        string
+	SourceProjectVersionArn string
+	DestinationProjectArn   string
+	VersionName             string
+	OutputConfig            outputConfig
+	Tags                    map[string]string
+	KmsKeyId                string
+}
+
+func (a *API) copyProjectVersion(ctx context.Context, id awsproto.Identity, in *copyProjectVersionInput) (*createProjectVersionOutput, error) {
+	v, err := a.ctl.CopyProjectVersion(ctx, id.Account, control.CopyVersionInput{
+		SourceProjectARN: in.SourceProjectArn, SourceVersionARN: in.SourceProjectVersionArn, DestProjectARN: in.DestinationProjectArn,
+		Name: in.VersionName, OutputBucket: in.OutputConfig.S3Bucket, OutputPrefix: in.OutputConfig.S3KeyPrefix, KmsKeyID: in.KmsKeyId, Tags: in.Tags})
+	if err != nil {
+		return nil, err
+	}
+	return &createProjectVersionOutput{ProjectVersionArn: v.ARN}, nil
+}
