@@ -12,6 +12,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"github.com/ocellus/ocellus/internal/blob"
+	"github.com/ocellus/ocellus/internal/serve"
+	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
 	"strings"
@@ -44,6 +46,7 @@ type Control struct {
 	dataDir  string
 	backbone backbone.Backbone
 	queue    Queue // nil: jobs run in-process (see enqueue)
+	pool     *serve.Pool[*vision.Model]
 
 	bg     context.Context // background work; cancelled by Close
 	cancel context.CancelFunc
@@ -66,6 +69,7 @@ func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
+	c.pool = c.newPool()
 	return c
 }
 

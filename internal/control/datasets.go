@@ -366,7 +366,7 @@ func (c *Control) validateInto(ctx context.Context, d *ocellus.Dataset, r io.Rea
 		batch = batch[:0]
 		return err
 	}
-	opts := manifest.Options{ParseOptions: manifest.ParseOptions{Service: manifest.CustomLabels}, Training: training,
+	opts := manifest.Options{ParseOptions: parseOptionsFor(d.ARN), Training: training,
 		Prober: &s3Prober{blobs: c.blobs, account: d.Account}, Size: size}
 	sum, err := manifest.Validate(ctx, r, opts, func(e *manifest.Entry) error {
 		if !e.Kept() {
@@ -416,7 +416,7 @@ func (c *Control) copyEntries(ctx context.Context, fromARN, toARN string) error 
 		// Labels are re-derived from the stored line.
 		batch := make([]*ocellus.DatasetEntry, 0, len(es))
 		for _, e := range es {
-			pe := manifest.ParseLine([]byte(e.Line), manifest.ParseOptions{Service: manifest.CustomLabels})
+			pe := manifest.ParseLine([]byte(e.Line), parseOptionsFor(toARN))
 			batch = append(batch, toDatasetEntry(pe))
 		}
 		if err := c.store.PutEntries(ctx, toARN, batch); err != nil {
@@ -432,7 +432,7 @@ func (c *Control) copyEntries(ctx context.Context, fromARN, toARN string) error 
 // runUpdate applies UpdateDatasetEntries' lines after validating them all.
 func (c *Control) runUpdate(ctx context.Context, d *ocellus.Dataset, lines []byte) {
 	var entries []*ocellus.DatasetEntry
-	opts := manifest.Options{ParseOptions: manifest.ParseOptions{Service: manifest.CustomLabels},
+	opts := manifest.Options{ParseOptions: parseOptionsFor(d.ARN),
 		Prober: &s3Prober{blobs: c.blobs, account: d.Account}, Size: int64(len(lines))}
 	sum, err := manifest.Validate(ctx, bytes.NewReader(lines), opts, func(e *manifest.Entry) error {
 		if e.Kept() {
@@ -528,6 +528,9 @@ func (c *Control) Recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := c.recoverVersions(ctx); err != nil {
+		return err
+	}
 	for _, d := range ds {
 		d := d
 		switch d.Status {
@@ -546,9 +549,19 @@ func (c *Control) Recover(ctx context.Context) error {
 	return nil
 }
 
-// Close stops background work and waits for it.
+// Close stops background work and hosted models, and waits for them.
 func (c *Control) Close() error {
 	c.cancel()
 	c.wg.Wait()
-	return nil
+	return c.pool.Close()
+}
+
+// parseOptionsFor returns how to read a dataset's manifest lines: Lookout
+// for Vision's rules for a Lookout for Vision dataset, Custom Labels'
+// otherwise. The dataset's ARN says which service it belongs to.
+func parseOptionsFor(datasetARN string) manifest.ParseOptions {
+	if a, err := ocellus.ParseARN(datasetARN); err == nil && a.Service == ocellus.LookoutVision {
+		return manifest.ParseOptions{Service: manifest.LookoutForVision}
+	}
+	return manifest.ParseOptions{Service: manifest.CustomLabels}
 }

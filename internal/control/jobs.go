@@ -81,6 +81,9 @@ func (c *Control) enqueue(ctx context.Context, kind, arn string) error {
 // with a queue the enqueue is a no-op for jobs it still holds, and it
 // covers a crash between recording a version and enqueueing its job.
 func (c *Control) recoverVersions(ctx context.Context) error {
+	if err := c.recoverHosting(ctx); err != nil {
+		return err
+	}
 	vs, err := c.store.VersionsInState(ctx, ocellus.VersionTrainingInProgress, ocellus.VersionCopyingInProgress)
 	if err != nil {
 		return err

@@ -134,7 +134,20 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	if _, err := r.DeleteProject(ctx, &rekognition.DeleteProjectInput{ProjectArn: &project}); errCode(err) != "ResourceInUseException" {
 		t.Fatalf("delete project with a version: %v", err)
 	}
+	red := colourJPEG(t, rand.New(rand.NewSource(99)), color.RGBA{200, 40, 40, 255})
+	put(t, s, "train", "held-out/red.jpg", red)
+	answers := testHosting(t, r, project, arn, red)
 	copied := testCopy(t, ts, project, arn)
+	// The copy is an independent model that gives the same answers.
+	b := rek(ts, bob)
+	bobsProject := bobProject(t, b)
+	if got := testHostingAnswers(t, b, bobsProject, copied, red); !sameLabels(got, answers) {
+		t.Fatalf("copy answers %+v, source answered %+v", got, answers)
+	}
+	if _, err := b.StopProjectVersion(ctx, &rekognition.StopProjectVersionInput{ProjectVersionArn: &copied}); err != nil {
+		t.Fatal(err)
+	}
+	waitVersion(t, b, bobsProject, "copy1", rtypes.ProjectVersionStatusStopped)
 
 	del, err := r.DeleteProjectVersion(ctx, &rekognition.DeleteProjectVersionInput{ProjectVersionArn: &arn})
 	if err != nil || del.Status != rtypes.ProjectVersionStatusDeleting {
@@ -144,12 +157,11 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 		t.Fatalf("delete project after its versions: %v", err)
 	}
 	// The copy is independent of the deleted source.
-	b := rek(ts, bob)
 	if !strings.Contains(copied, ":222222222222:project/bobs-copies/version/copy1/") {
 		t.Fatalf("copy ARN %s", copied)
 	}
 	cd, err := b.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: aws.String(bobProject(t, b))})
-	if err != nil || len(cd.ProjectVersionDescriptions) != 1 || cd.ProjectVersionDescriptions[0].Status != rtypes.ProjectVersionStatusCopyingCompleted {
+	if err != nil || len(cd.ProjectVersionDescriptions) != 1 || cd.ProjectVersionDescriptions[0].Status != rtypes.ProjectVersionStatusStopped {
 		t.Fatalf("copy after source deletion: %+v, %v", cd, err)
 	}
 }
@@ -250,4 +262,99 @@ func TestTrainingFailsClearly(t *testing.T) {
 		t.Fatalf("failed version: %s %q", pv.Status, aws.ToString(pv.StatusMessage))
 	}
 	t.Logf("training failure message: %s", aws.ToString(pv.StatusMessage))
+}
+
+func sameLabels(a, b []rtypes.CustomLabel) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if aws.ToString(a[i].Name) != aws.ToString(b[i].Name) || aws.ToFloat32(a[i].Confidence) != aws.ToFloat32(b[i].Confidence) {
+			return false
+		}
+	}
+	return true
+}
+
+func waitVersion(t *testing.T, c *rekognition.Client, project, name string, want rtypes.ProjectVersionStatus) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, err := c.DescribeProjectVersions(context.Background(), &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{name}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := d.ProjectVersionDescriptions[0].Status; st == want {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("version %s is %s, want %s", name, st, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// testHostingAnswers starts a version, waits with the SDK's
+// ProjectVersionRunning waiter and returns the answer for img with
+// MinConfidence 0 (every label).
+func testHostingAnswers(t *testing.T, r *rekognition.Client, project, arn string, img []byte) []rtypes.CustomLabel {
+	ctx := context.Background()
+	st, err := r.StartProjectVersion(ctx, &rekognition.StartProjectVersionInput{ProjectVersionArn: &arn, MinInferenceUnits: aws.Int32(1)})
+	if err != nil || st.Status != rtypes.ProjectVersionStatusStarting {
+		t.Fatalf("start: %v %v", st, err)
+	}
+	name := strings.Split(strings.Split(arn, "/version/")[1], "/")[0]
+	w := rekognition.NewProjectVersionRunningWaiter(r, func(o *rekognition.ProjectVersionRunningWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 50*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{name}}, time.Minute); err != nil {
+		t.Fatalf("running waiter: %v", err)
+	}
+	out, err := r.DetectCustomLabels(ctx, &rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn,
+		Image: &rtypes.Image{Bytes: img}, MinConfidence: aws.Float32(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.CustomLabels
+}
+
+func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red []byte) []rtypes.CustomLabel {
+	ctx := context.Background()
+	all := testHostingAnswers(t, r, project, arn, red)
+	if len(all) != 2 || aws.ToString(all[0].Name) != "red" || aws.ToFloat32(all[0].Confidence) < 50 {
+		t.Fatalf("MinConfidence 0 on a red image: %+v", all)
+	}
+	// Default thresholds, S3 input, MaxResults.
+	byS3, err := r.DetectCustomLabels(ctx, &rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn,
+		Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("train"), Name: aws.String("held-out/red.jpg")}}, MaxResults: aws.Int32(1)})
+	if err != nil || len(byS3.CustomLabels) != 1 || aws.ToString(byS3.CustomLabels[0].Name) != "red" {
+		t.Fatalf("S3 image, MaxResults 1: %+v, %v", byS3, err)
+	}
+	for _, c := range []struct {
+		in   *rekognition.DetectCustomLabelsInput
+		code string
+	}{
+		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: []byte("not an image")}}, "InvalidImageFormatException"},
+		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: bytes.Repeat([]byte{0xff}, 4<<20+1)}}, "ImageTooLargeException"},
+		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("train"), Name: aws.String("missing.jpg")}}}, "InvalidS3ObjectException"},
+		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: red}, MinConfidence: aws.Float32(101)}, "InvalidParameterException"},
+	} {
+		if _, err := r.DetectCustomLabels(ctx, c.in); errCode(err) != c.code {
+			t.Errorf("detect: %v, want %s", err, c.code)
+		}
+	}
+	if _, err := r.DeleteProjectVersion(ctx, &rekognition.DeleteProjectVersionInput{ProjectVersionArn: &arn}); errCode(err) != "ResourceInUseException" {
+		t.Fatalf("delete while running: %v", err)
+	}
+	if _, err := r.StartProjectVersion(ctx, &rekognition.StartProjectVersionInput{ProjectVersionArn: &arn, MinInferenceUnits: aws.Int32(1)}); errCode(err) != "ResourceInUseException" {
+		t.Fatalf("start while running: %v", err)
+	}
+	stop, err := r.StopProjectVersion(ctx, &rekognition.StopProjectVersionInput{ProjectVersionArn: &arn})
+	if err != nil || stop.Status != rtypes.ProjectVersionStatusStopping {
+		t.Fatalf("stop: %v %v", stop, err)
+	}
+	waitVersion(t, r, project, "v1", rtypes.ProjectVersionStatusStopped)
+	if _, err := r.DetectCustomLabels(ctx, &rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: red}}); errCode(err) != "ResourceNotReadyException" {
+		t.Fatalf("detect on a stopped model: %v", err)
+	}
+	return all
 }

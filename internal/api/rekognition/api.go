@@ -84,6 +84,9 @@ func New(ctl *control.Control, v *sigv4.Verifier, cfg Config) *API {
 		"DescribeProjectVersions": op(a.describeProjectVersions),
 		"DeleteProjectVersion":    op(a.deleteProjectVersion),
 		"CopyProjectVersion":      op(a.copyProjectVersion),
+		"StartProjectVersion":     op(a.startProjectVersion),
+		"StopProjectVersion":      op(a.stopProjectVersion),
+		"DetectCustomLabels":      op(a.detectCustomLabels),
 	}
 	return a
 }

@@ -1,0 +1,200 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+
+	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/serve"
+	"github.com/ocellus/ocellus/internal/vision"
+	"github.com/ocellus/ocellus/internal/vision/imageio"
+)
+
+// Image size limits of DetectCustomLabels (developer guide): 4 MB of raw
+// bytes in the request, 15 MB for an S3 object.
+const (
+	maxImageBytes   = 4 << 20
+	maxS3ImageBytes = 15 << 20
+)
+
+// newPool creates the hosting pool; state changes are saved as version
+// statuses so DescribeProjectVersions (and its waiters) see them.
+func (c *Control) newPool() *serve.Pool[*vision.Model] {
+	return serve.New[*vision.Model](serve.Config{Logger: c.log, Now: c.now, OnState: c.hostingState})
+}
+
+func (c *Control) hostingState(arn string, st serve.Status) {
+	ctx := context.Background()
+	v, err := c.store.Version(ctx, arn)
+	if err != nil {
+		return // deleted meanwhile
+	}
+	switch st.State {
+	case serve.Running:
+		v.Status, v.StatusMessage = ocellus.VersionRunning, "The model is running."
+	case serve.Failed:
+		v.Status, v.StatusMessage = ocellus.VersionFailed, "The model could not be started: "+st.Message
+	case serve.Stopped:
+		v.Status, v.StatusMessage = ocellus.VersionStopped, "The model is stopped."
+	default:
+		return // STARTING and STOPPING are written by Start/Stop themselves
+	}
+	if err := c.store.UpdateVersion(ctx, v); err != nil {
+		c.log.Error("save hosting state", "version", arn, "err", err)
+	}
+}
+
+// StartProjectVersion starts hosting a trained version.
+func (c *Control) StartProjectVersion(ctx context.Context, account, arn string, minUnits, maxUnits int) (ocellus.VersionStatus, error) {
+	v, err := c.version(ctx, account, arn)
+	if err != nil {
+		return "", err
+	}
+	switch v.Status {
+	case ocellus.VersionTrainingCompleted, ocellus.VersionStopped, ocellus.VersionFailed, ocellus.VersionCopyingCompleted:
+	default:
+		return "", ocellus.Errorf(ocellus.InUse, "The model version %s is %s and cannot be started.", arn, v.Status)
+	}
+	if maxUnits != 0 && maxUnits < minUnits {
+		return "", ocellus.Errorf(ocellus.Invalid, "MaxInferenceUnits (%d) must be at least MinInferenceUnits (%d).", maxUnits, minUnits)
+	}
+	v.Status, v.StatusMessage, v.MinUnits, v.MaxUnits = ocellus.VersionStarting, "The model is starting.", minUnits, maxUnits
+	if err := c.store.UpdateVersion(ctx, v); err != nil {
+		return "", err
+	}
+	if err := c.host(ctx, v); err != nil {
+		v.Status, v.StatusMessage = ocellus.VersionFailed, "The model could not be started: "+ocellus.MessageOf(err)
+		_ = c.store.UpdateVersion(context.WithoutCancel(ctx), v)
+		return "", err
+	}
+	return ocellus.VersionStarting, nil
+}
+
+// host loads a version into the pool.
+func (c *Control) host(ctx context.Context, v *ocellus.ProjectVersion) error {
+	path := filepath.Join(c.dataDir, v.Artifact)
+	max := v.MaxUnits
+	if max == 0 {
+		max = v.MinUnits
+	}
+	return c.pool.Start(ctx, v.ARN, v.MinUnits, max, func(ctx context.Context) (*vision.Model, error) {
+		return vision.Load(path, c.backbone)
+	})
+}
+
+// StopProjectVersion stops hosting a version.
+func (c *Control) StopProjectVersion(ctx context.Context, account, arn string) (ocellus.VersionStatus, error) {
+	v, err := c.version(ctx, account, arn)
+	if err != nil {
+		return "", err
+	}
+	if v.Status != ocellus.VersionRunning && v.Status != ocellus.VersionStarting {
+		return "", ocellus.Errorf(ocellus.InUse, "The model version %s is %s, not running.", arn, v.Status)
+	}
+	v.Status, v.StatusMessage = ocellus.VersionStopping, "The model is stopping."
+	if err := c.store.UpdateVersion(ctx, v); err != nil {
+		return "", err
+	}
+	if err := c.pool.Stop(arn); err != nil {
+		if ocellus.KindOf(err) != ocellus.NotFound {
+			return "", err
+		}
+		// Not in the pool (e.g. failed to load): stopped already.
+		v.Status, v.StatusMessage = ocellus.VersionStopped, "The model is stopped."
+		if err := c.store.UpdateVersion(ctx, v); err != nil {
+			return "", err
+		}
+	}
+	return ocellus.VersionStopping, nil
+}
+
+// DetectInput is one DetectCustomLabels request.
+type DetectInput struct {
+	VersionARN    string
+	Bytes         []byte
+	S3            *ocellus.S3Location
+	MinConfidence *float64
+	MaxResults    *int
+}
+
+// DetectCustomLabels runs a running model on an image.
+func (c *Control) DetectCustomLabels(ctx context.Context, account string, in DetectInput) ([]vision.Label, error) {
+	v, err := c.version(ctx, account, in.VersionARN)
+	if err != nil {
+		return nil, err
+	}
+	if v.Status != ocellus.VersionRunning {
+		return nil, ocellus.Errorf(ocellus.NotReady, "The model version %s is %s; start it with StartProjectVersion.", in.VersionARN, v.Status)
+	}
+	data := in.Bytes
+	switch {
+	case in.S3 != nil:
+		data, err = c.readImage(ctx, account, in.S3)
+		if err != nil {
+			return nil, err
+		}
+	case len(data) == 0:
+		return nil, ocellus.Errorf(ocellus.Invalid, "Image needs Bytes or S3Object.")
+	case len(data) > maxImageBytes:
+		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is %d bytes; images passed as bytes can be at most %d bytes.", len(data), maxImageBytes)
+	}
+	img, err := imageio.Decode(data)
+	if err != nil {
+		return nil, ocellus.Errorf(ocellus.InvalidImageFormat, "Request has invalid image format: %v", err)
+	}
+	var labels []vision.Label
+	err = c.pool.Do(ctx, v.ARN, func(ctx context.Context, m *vision.Model) error {
+		var err error
+		labels, err = m.Predict(ctx, img, vision.PredictOptions{MinConfidence: in.MinConfidence, MaxResults: in.MaxResults})
+		return err
+	})
+	return labels, err
+}
+
+func (c *Control) readImage(ctx context.Context, account string, l *ocellus.S3Location) ([]byte, error) {
+	rc, info, err := c.blobs.Open(ctx, account, l.Bucket, l.Key, l.Version)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	if info.Size > maxS3ImageBytes {
+		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image s3://%s/%s is %d bytes; the maximum is %d.", l.Bucket, l.Key, info.Size, maxS3ImageBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(rc, maxS3ImageBytes+1))
+	if err != nil {
+		return nil, ocellus.Wrap(err, "read image")
+	}
+	return b, nil
+}
+
+// recoverHosting starts again the versions that were running or starting
+// when the process stopped, and settles those that were stopping.
+func (c *Control) recoverHosting(ctx context.Context) error {
+	vs, err := c.store.VersionsInState(ctx, ocellus.VersionRunning, ocellus.VersionStarting, ocellus.VersionStopping)
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if v.Status == ocellus.VersionStopping {
+			v.Status, v.StatusMessage = ocellus.VersionStopped, "The model is stopped."
+			if err := c.store.UpdateVersion(ctx, v); err != nil {
+				return err
+			}
+			continue
+		}
+		c.log.Info("restarting hosted model", "version", v.ARN)
+		v.Status = ocellus.VersionStarting
+		if err := c.store.UpdateVersion(ctx, v); err != nil {
+			return err
+		}
+		if err := c.host(ctx, v); err != nil && !errors.Is(err, context.Canceled) {
+			v.Status, v.StatusMessage = ocellus.VersionFailed, "The model could not be restarted: "+ocellus.MessageOf(err)
+			if err := c.store.UpdateVersion(ctx, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
