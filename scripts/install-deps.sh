@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 # Debian packages used by tests and benchmarks (real data, real clients).
-for pkg in ${OCELLUS_APT_PACKAGES:-}; do
+# python3-boto3: Debian's boto3 still has the Lookout for Vision client
+# (AWS removed it from current SDKs); the L4V script test runs it with
+# /usr/bin/python3.
+for pkg in python3-boto3 ${OCELLUS_APT_PACKAGES:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)

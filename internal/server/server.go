@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocellus/ocellus/internal/api/lookoutvision"
 	"github.com/ocellus/ocellus/internal/api/rekognition"
 	"github.com/ocellus/ocellus/internal/awsproto"
 	"github.com/ocellus/ocellus/internal/control"
@@ -130,10 +131,16 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb})
 	s.close = append(s.close, ctl.Close)
 	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger})
-	s.l4v = lookoutPending{verifier: verifier, region: cfg.Region}
+	l4v := control.NewLookout(ctl, control.LookoutConfig{Backbone: bb})
+	s.close = append(s.close, l4v.Close)
+	s.l4v = lookoutvision.New(l4v, verifier, lookoutvision.Config{Region: cfg.Region, Logger: cfg.Logger})
 	if err := ctl.Recover(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("recover in-progress work: %w", err)
+	}
+	if err := l4v.Recover(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("recover Lookout for Vision work: %w", err)
 	}
 	return s, nil
 }
@@ -214,26 +221,4 @@ func LoadAccounts(path string) ([]ocellus.Account, error) {
 		out = append(out, ocellus.Account{ID: a.AccountId, AccessKeyID: a.AccessKeyId, SecretAccessKey: a.SecretAccessKey})
 	}
 	return out, nil
-}
-
-// lookoutPending answers Lookout for Vision requests until that API lands:
-// authenticated callers learn clearly that the API is not served yet.
-type lookoutPending struct {
-	verifier *sigv4.Verifier
-	region   string
-}
-
-func (l lookoutPending) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := awsproto.NewRequestID()
-	body, err := awsproto.ReadBody(r)
-	if err == nil {
-		_, err = awsproto.Authenticate(r, body, l.verifier, ocellus.LookoutVision, l.region)
-	}
-	var ae *awsproto.AuthError
-	if errors.As(err, &ae) {
-		awsproto.WriteError(w, reqID, ae.Status, ae.Code, ae.Message, nil)
-		return
-	}
-	awsproto.WriteError(w, reqID, http.StatusNotFound, "UnknownOperationException",
-		"Lookout for Vision operations are not served by this version of Ocellus yet; Rekognition Custom Labels and S3 are.", nil)
 }

@@ -1,0 +1,733 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ocellus/ocellus/internal/blob"
+	"github.com/ocellus/ocellus/internal/manifest"
+	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/store"
+	"github.com/ocellus/ocellus/internal/vision/anomaly"
+	"github.com/ocellus/ocellus/internal/vision/imageio"
+)
+
+// Lookout for Vision's dataset minimums (developer guide, "Creating your
+// dataset"): one dataset is split for testing, so it needs more.
+const (
+	minNormalSingle   = 20
+	minAnomalySingle  = 10
+	minNormalTrain    = 10
+	minNormalTest     = 10
+	minAnomalyTest    = 10
+	maxTrainImages    = 16_000
+	maxTestImages     = 4_000
+	maxAnomalyClasses = 100
+)
+
+// CreateModelInput describes a new model.
+type CreateModelInput struct {
+	Project      string
+	Description  string
+	OutputBucket string
+	OutputPrefix string
+	KmsKeyID     string
+	Tags         map[string]string
+}
+
+// model loads a project's model by version label ("latest" = the newest).
+func (l *Lookout) model(ctx context.Context, account, project, version string) (*ocellus.Project, *store.LookoutModel, error) {
+	p, err := l.LookoutProject(ctx, account, project)
+	if err != nil {
+		return nil, nil, err
+	}
+	var m *store.LookoutModel
+	if version == "latest" {
+		ms, err := l.c.store.LookoutModels(ctx, p.ARN, 0, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(ms) == 0 {
+			return nil, nil, lookoutErr(ocellus.NotFound, ResourceModel, project, "The project %s has no models.", project)
+		}
+		m = ms[len(ms)-1]
+	} else {
+		v, err := parseVersion(project, version)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err = l.c.store.LookoutModel(ctx, p.ARN, v)
+		if ocellus.KindOf(err) == ocellus.NotFound {
+			return nil, nil, lookoutErr(ocellus.NotFound, ResourceModel, version, "The model version %s of project %s does not exist.", version, project)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return p, m, nil
+}
+
+// LookoutModelARN builds a model ARN.
+func LookoutModelARN(region, account, project string, version int) string {
+	return ocellus.ARN{Partition: "aws", Service: ocellus.LookoutVision, Region: region, Account: account,
+		Resource: "model/" + project + "/" + strconv.Itoa(version)}.String()
+}
+
+// trainingSet is what a model trains and is evaluated on.
+type trainingSet struct {
+	train, test []*manifest.Entry
+}
+
+// collect reads a project's usable labelled entries and checks Lookout for
+// Vision's count rules.
+func (l *Lookout) collect(ctx context.Context, p *ocellus.Project) (*trainingSet, error) {
+	ds, err := l.c.store.Datasets(ctx, p.ARN)
+	if err != nil {
+		return nil, err
+	}
+	var train, test *ocellus.Dataset
+	for _, d := range ds {
+		switch d.Type {
+		case ocellus.DatasetTrain:
+			train = d
+		case ocellus.DatasetTest:
+			test = d
+		}
+	}
+	if train == nil {
+		return nil, lookoutErr(ocellus.Invalid, ResourceDataset, p.Name, "The project %s has no train dataset; create one before training a model.", p.Name)
+	}
+	ts := &trainingSet{}
+	for _, d := range []*ocellus.Dataset{train, test} {
+		if d == nil {
+			continue
+		}
+		if !d.Status.Usable() {
+			return nil, lookoutErr(ocellus.InUse, ResourceDataset, p.Name+"/"+strings.ToLower(string(d.Type)),
+				"The %s dataset of project %s is %s; a model can be trained once it is complete.", strings.ToLower(string(d.Type)), p.Name, d.Status)
+		}
+		es, err := l.entries(ctx, d.ARN)
+		if err != nil {
+			return nil, err
+		}
+		if d.Type == ocellus.DatasetTrain {
+			ts.train = es
+		} else {
+			ts.test = es
+		}
+	}
+	count := func(es []*manifest.Entry) (normal, anom int) {
+		for _, e := range es {
+			if e.Anomaly.Anomalous {
+				anom++
+			} else {
+				normal++
+			}
+		}
+		return
+	}
+	n, a := count(ts.train)
+	if test == nil {
+		if n < minNormalSingle || a < minAnomalySingle {
+			return nil, ocellus.Errorf(ocellus.Invalid, "A project with only a train dataset needs at least %d normal and %d anomalous labeled images in it (it has %d normal and %d anomalous); add images or a test dataset.",
+				minNormalSingle, minAnomalySingle, n, a)
+		}
+	} else {
+		if n < minNormalTrain {
+			return nil, ocellus.Errorf(ocellus.Invalid, "The train dataset needs at least %d normal labeled images (it has %d).", minNormalTrain, n)
+		}
+		tn, ta := count(ts.test)
+		if tn < minNormalTest || ta < minAnomalyTest {
+			return nil, ocellus.Errorf(ocellus.Invalid, "The test dataset needs at least %d normal and %d anomalous labeled images (it has %d normal and %d anomalous).",
+				minNormalTest, minAnomalyTest, tn, ta)
+		}
+	}
+	if len(ts.train) > maxTrainImages {
+		return nil, ocellus.Errorf(ocellus.Invalid, "The train dataset has %d images; the maximum is %d.", len(ts.train), maxTrainImages)
+	}
+	if len(ts.test) > maxTestImages {
+		return nil, ocellus.Errorf(ocellus.Invalid, "The test dataset has %d images; the maximum is %d.", len(ts.test), maxTestImages)
+	}
+	classes := map[string]bool{}
+	for _, e := range append(append([]*manifest.Entry{}, ts.train...), ts.test...) {
+		for _, c := range e.Anomaly.Colors {
+			if !strings.EqualFold(c.ClassName, "background") {
+				classes[strings.ToLower(c.ClassName)] = true
+			}
+		}
+	}
+	if len(classes) > maxAnomalyClasses {
+		return nil, ocellus.Errorf(ocellus.Invalid, "The datasets use %d anomaly labels; the maximum is %d per project.", len(classes), maxAnomalyClasses)
+	}
+	return ts, nil
+}
+
+// entries reads a dataset's labelled, error-free entries.
+func (l *Lookout) entries(ctx context.Context, datasetARN string) ([]*manifest.Entry, error) {
+	var out []*manifest.Entry
+	after := ""
+	yes := true
+	for {
+		es, next, err := l.c.store.ListEntries(ctx, store.EntryFilter{DatasetARN: datasetARN, Labeled: &yes, After: after, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range es {
+			if e.HasErrors {
+				continue
+			}
+			pe := manifest.ParseLine([]byte(e.Line), manifest.ParseOptions{Service: manifest.LookoutForVision})
+			if pe.Anomaly == nil || pe.Image == "" || pe.HasErrors() {
+				continue
+			}
+			out = append(out, pe)
+		}
+		if next == "" {
+			return out, nil
+		}
+		after = next
+	}
+}
+
+// checkImageSizes probes every image's header and refuses, with the first
+// offender named, images of different sizes: a Lookout for Vision project
+// has one image size.
+func (l *Lookout) checkImageSizes(ctx context.Context, account string, ts *trainingSet) error {
+	all := append(append([]*manifest.Entry{}, ts.train...), ts.test...)
+	type res struct {
+		info manifest.ImageInfo
+		err  error
+	}
+	out := make([]res, len(all))
+	p := &s3Prober{blobs: l.c.blobs, account: account}
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, e := range all {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i].info, out[i].err = p.Probe(ctx, e.Image)
+		}()
+	}
+	wg.Wait()
+	var first *manifest.Entry
+	var w, h int
+	for i, r := range out {
+		if r.err != nil {
+			if errors.Is(r.err, manifest.ErrInvalidImage) {
+				return ocellus.Errorf(ocellus.Invalid, "The image %s cannot be used: %v.", all[i].SourceRef, r.err)
+			}
+			return r.err
+		}
+		iw, ih := r.info.Width, r.info.Height
+		if iw < anomaly.MinImageSide || ih < anomaly.MinImageSide || iw > anomaly.MaxImageSide || ih > anomaly.MaxImageSide {
+			return ocellus.Errorf(ocellus.Invalid, "The image %s is %dx%d pixels; images must be between %dx%d and %dx%d.", all[i].SourceRef, iw, ih,
+				anomaly.MinImageSide, anomaly.MinImageSide, anomaly.MaxImageSide, anomaly.MaxImageSide)
+		}
+		if first == nil {
+			first, w, h = all[i], iw, ih
+		} else if iw != w || ih != h {
+			return ocellus.Errorf(ocellus.Invalid, "All images of a project must have the same size: %s is %dx%d pixels but %s is %dx%d.",
+				all[i].SourceRef, iw, ih, first.SourceRef, w, h)
+		}
+	}
+	return nil
+}
+
+// CreateLookoutModel checks the datasets against Lookout for Vision's rules,
+// saves a new model version in TRAINING and trains it in the background.
+func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in CreateModelInput) (*store.LookoutModel, error) {
+	p, err := l.LookoutProject(ctx, account, in.Project)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
+	ts, err := l.collect(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.checkImageSizes(ctx, account, ts); err != nil {
+		return nil, err
+	}
+	now := ocellus.Now(l.c.now)
+	m := &store.LookoutModel{ProjectARN: p.ARN, Account: account, Description: in.Description, Status: ModelTraining,
+		Message: "The model is being trained.", Created: now, OutputBucket: in.OutputBucket, OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID}
+	if err := l.c.store.CreateLookoutModel(ctx, m, func(v int) string { return LookoutModelARN(l.c.region, account, p.Name, v) }); err != nil {
+		return nil, err
+	}
+	if len(in.Tags) > 0 {
+		if err := l.c.store.SetTags(ctx, m.ARN, in.Tags, ocellus.MaxTagsPerResource); err != nil {
+			if derr := l.c.store.DeleteLookoutModel(ctx, p.ARN, m.Version); derr != nil {
+				l.c.log.Error("undo model after tag failure", "model", m.ARN, "err", derr)
+			}
+			return nil, err
+		}
+	}
+	l.c.background(func(ctx context.Context) { l.runTraining(ctx, m) })
+	return m, nil
+}
+
+// DescribeLookoutModel returns a model.
+func (l *Lookout) DescribeLookoutModel(ctx context.Context, account, project, version string) (*store.LookoutModel, error) {
+	_, m, err := l.model(ctx, account, project, version)
+	return m, err
+}
+
+// ListLookoutModels pages a project's models by version.
+func (l *Lookout) ListLookoutModels(ctx context.Context, account, project, nextToken string, maxResults int) ([]*store.LookoutModel, string, error) {
+	p, err := l.LookoutProject(ctx, account, project)
+	if err != nil {
+		return nil, "", err
+	}
+	list := "l4v-models:" + p.ARN
+	after, err := decodeLookoutToken(list, nextToken)
+	if err != nil {
+		return nil, "", err
+	}
+	av := 0
+	if after != "" {
+		if av, err = strconv.Atoi(after); err != nil {
+			return nil, "", ocellus.Errorf(ocellus.Invalid, "The pagination token %q is invalid for this request.", nextToken)
+		}
+	}
+	limit := pageLimit(maxResults)
+	ms, err := l.c.store.LookoutModels(ctx, p.ARN, av, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(ms) > limit {
+		ms = ms[:limit]
+		next = encodeToken(list, strconv.Itoa(ms[limit-1].Version))
+	}
+	return ms, next, nil
+}
+
+// DeleteLookoutModel deletes a model that is not hosted, being hosted or
+// training.
+func (l *Lookout) DeleteLookoutModel(ctx context.Context, account, project, version string) (string, error) {
+	p, m, err := l.model(ctx, account, project, version)
+	if err != nil {
+		return "", err
+	}
+	switch m.Status {
+	case ModelHosted, ModelStartingHosting, ModelStoppingHosting:
+		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; stop it before deleting it.", m.ARN, m.Status)
+	case ModelTraining:
+		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is still training; delete it once training has finished.", m.ARN)
+	}
+	js, err := l.c.store.PackagingJobsByStatus(ctx, JobCreated, JobRunning)
+	if err != nil {
+		return "", err
+	}
+	for _, j := range js {
+		if j.ProjectARN == p.ARN && j.ModelVersion == m.Version {
+			return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model packaging job %s is packaging model %s; wait for it to finish.", j.Name, m.ARN)
+		}
+	}
+	if err := l.c.store.DeleteLookoutModel(ctx, p.ARN, m.Version); err != nil {
+		return "", err
+	}
+	return m.ARN, nil
+}
+
+// ---- training ----
+
+// runTraining trains a TRAINING model and saves the outcome. A shutdown
+// leaves it TRAINING; Recover trains it again.
+func (l *Lookout) runTraining(ctx context.Context, m *store.LookoutModel) {
+	select {
+	case l.slot <- struct{}{}:
+		defer func() { <-l.slot }()
+	case <-ctx.Done():
+		return
+	}
+	err := l.train(ctx, m)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		msg := ocellus.MessageOf(err)
+		var fail *trainingFailure
+		if errors.As(err, &fail) {
+			msg = fail.msg
+		} else {
+			l.c.log.Error("model training", "model", m.ARN, "err", err)
+		}
+		m.Status, m.Message = ModelTrainingFailed, msg
+	}
+	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
+		l.c.log.Error("save model status", "model", m.ARN, "err", err)
+	}
+}
+
+// trainingFailure is a problem with the user's data, told to the user as
+// the model's status message.
+type trainingFailure struct{ msg string }
+
+func (f *trainingFailure) Error() string { return f.msg }
+
+func failf(format string, args ...any) error { return &trainingFailure{fmt.Sprintf(format, args...)} }
+
+// loadExamples reads images (and masks) from S3.
+func (l *Lookout) loadExamples(ctx context.Context, account string, es []*manifest.Entry) ([]anomaly.Example, error) {
+	out := make([]anomaly.Example, len(es))
+	errs := make([]error, len(es))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, e := range es {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out[i], errs[i] = l.example(ctx, account, e)
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func (l *Lookout) readObject(ctx context.Context, account, uri string) ([]byte, error) {
+	bucket, key, err := blob.ParseURI(uri)
+	if err != nil {
+		return nil, failf("%s is not an S3 URI.", uri)
+	}
+	rc, _, err := l.c.blobs.Open(ctx, account, bucket, key, "")
+	if err != nil {
+		if ocellus.KindOf(err) == ocellus.InvalidS3Object || ocellus.KindOf(err) == ocellus.AccessDenied {
+			return nil, failf("The image %s cannot be read from S3: %s", uri, ocellus.MessageOf(err))
+		}
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 16<<20))
+}
+
+func (l *Lookout) example(ctx context.Context, account string, e *manifest.Entry) (anomaly.Example, error) {
+	ex := anomaly.Example{Name: e.SourceRef, Anomalous: e.Anomaly.Anomalous}
+	b, err := l.readObject(ctx, account, e.Image)
+	if err != nil {
+		return ex, err
+	}
+	img, err := imageio.Decode(b)
+	if err != nil {
+		return ex, failf("The image %s is not a readable JPEG or PNG: %v", e.SourceRef, err)
+	}
+	ex.Image = img
+	if e.Anomaly.Anomalous && e.Anomaly.Mask != "" {
+		mb, err := l.readObject(ctx, account, e.Anomaly.Mask)
+		if err != nil {
+			return ex, err
+		}
+		mask, err := imageio.Decode(mb)
+		if err != nil {
+			return ex, failf("The anomaly mask %s is not a readable PNG: %v", e.Anomaly.MaskRef, err)
+		}
+		if mask.Bounds().Size() != img.Bounds().Size() {
+			return ex, failf("The anomaly mask %s is %dx%d pixels but its image %s is %dx%d.", e.Anomaly.MaskRef,
+				mask.Bounds().Dx(), mask.Bounds().Dy(), e.SourceRef, img.Bounds().Dx(), img.Bounds().Dy())
+		}
+		ex.Mask = mask
+		ex.ColorMap = map[color.RGBA]string{}
+		for _, c := range e.Anomaly.Colors {
+			rgba, err := anomaly.ParseHexColor(c.HexColor)
+			if err != nil {
+				return ex, failf("The colour %q of class %s in %s is not #RRGGBB.", c.HexColor, c.ClassName, e.SourceRef)
+			}
+			ex.ColorMap[rgba] = c.ClassName
+		}
+	}
+	return ex, nil
+}
+
+func (l *Lookout) train(ctx context.Context, m *store.LookoutModel) error {
+	p, err := l.c.store.Project(ctx, m.ProjectARN)
+	if err != nil {
+		return err
+	}
+	ts, err := l.collect(ctx, p)
+	if err != nil {
+		return failf("%s", ocellus.MessageOf(err))
+	}
+	train, err := l.loadExamples(ctx, m.Account, ts.train)
+	if err != nil {
+		return err
+	}
+	test, err := l.loadExamples(ctx, m.Account, ts.test)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	model, ev, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: l.bb, Train: train, Calibration: test, Seed: l.cfg.Seed, Logger: l.c.log})
+	if err != nil {
+		var se *anomaly.ImageSizeError
+		if errors.As(err, &se) {
+			return failf("%v.", se)
+		}
+		return err
+	}
+	defer model.Close()
+	l.c.log.Info("model trained", "model", m.ARN, "took", time.Since(t0).Round(time.Millisecond), "f1", ev.F1, "auroc", ev.AUROC)
+	data, err := model.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := l.c.store.PutModelArtifact(ctx, m.ARN, data); err != nil {
+		return err
+	}
+	end := ocellus.Now(l.c.now)
+	if m.OutputBucket != "" {
+		if err := l.writeEvaluation(ctx, m, p, ev, model.Meta(), end, len(ts.train), len(ts.test)); err != nil {
+			return err
+		}
+	}
+	m.HasPerformance, m.F1, m.Recall, m.Precision = true, finite(ev.F1), finite(ev.Recall), finite(ev.Precision)
+	m.EvaluationEnd = end
+	m.Status, m.Message = ModelTrained, "Training completed successfully."
+	return nil
+}
+
+func finite(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
+}
+
+// writeEvaluation writes the evaluation manifest (one JSON line per
+// evaluated image with the model's answer) and the evaluation result
+// (metrics, threshold, per-image scores) to the model's output location.
+func (l *Lookout) writeEvaluation(ctx context.Context, m *store.LookoutModel, p *ocellus.Project, ev *anomaly.Evaluation, meta anomaly.Meta, end time.Time, nTrain, nTest int) error {
+	base := m.OutputPrefix + p.Name + "/model/" + strconv.Itoa(m.Version) + "/"
+	var man bytes.Buffer
+	for _, r := range ev.Images {
+		class, truth := "normal", "normal"
+		if r.Predicted {
+			class = "anomaly"
+		}
+		if r.Anomalous {
+			truth = "anomaly"
+		}
+		line := map[string]any{
+			"source-ref":    r.Name,
+			"anomaly-label": map[bool]int{true: 1, false: 0}[r.Anomalous],
+			"anomaly-label-metadata": map[string]any{
+				"class-name": truth, "type": "groundtruth/image-classification",
+			},
+			"anomaly-label-detected": map[bool]int{true: 1, false: 0}[r.Predicted],
+			"anomaly-label-detected-metadata": map[string]any{
+				"class-name": class, "confidence": r.Confidence, "score": r.Score,
+				"type": "groundtruth/image-classification", "creation-date": end.Format("2006-01-02T15:04:05.000"),
+			},
+		}
+		b, _ := json.Marshal(line)
+		man.Write(b)
+		man.WriteByte('\n')
+	}
+	calib := "held-out part of the train dataset"
+	if nTest > 0 {
+		calib = "test dataset"
+	}
+	result := map[string]any{
+		"Version": 1,
+		"EvaluationDetails": map[string]any{
+			"ModelArn": m.ARN, "EvaluationEndTimestamp": end.Format(time.RFC3339Nano),
+			"NumberOfTrainingImages": nTrain, "NumberOfTestingImages": len(ev.Images), "EvaluatedOn": calib,
+		},
+		"Performance": map[string]any{
+			"F1Score": finite(ev.F1), "Recall": finite(ev.Recall), "Precision": finite(ev.Precision),
+			"Accuracy": finite(ev.Accuracy), "AUROC": finite(ev.AUROC),
+			"ConfusionMatrix": map[string]int{"TruePositive": ev.TP, "FalsePositive": ev.FP, "TrueNegative": ev.TN, "FalseNegative": ev.FN},
+		},
+		"Threshold": meta.Threshold,
+		"Backbone":  meta.Backbone,
+		"Segmentation": map[string]any{
+			"Enabled": meta.Segmentation, "Classes": meta.Classes,
+		},
+	}
+	rb, _ := json.MarshalIndent(result, "", "  ")
+	m.EvaluationManifest = base + "EvaluationManifest.json"
+	m.EvaluationResult = base + "EvaluationResult.json"
+	if err := l.c.blobs.Put(ctx, m.Account, m.OutputBucket, m.EvaluationManifest, "application/json", bytes.NewReader(man.Bytes())); err != nil {
+		return failf("The evaluation could not be written to s3://%s/%s: %s", m.OutputBucket, m.EvaluationManifest, ocellus.MessageOf(err))
+	}
+	if err := l.c.blobs.Put(ctx, m.Account, m.OutputBucket, m.EvaluationResult, "application/json", bytes.NewReader(rb)); err != nil {
+		return failf("The evaluation could not be written to s3://%s/%s: %s", m.OutputBucket, m.EvaluationResult, ocellus.MessageOf(err))
+	}
+	return nil
+}
+
+// ---- hosting ----
+
+// StartLookoutModel starts hosting a trained model.
+func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, version string, minUnits, maxUnits int) (string, error) {
+	_, m, err := l.model(ctx, account, project, version)
+	if err != nil {
+		return "", err
+	}
+	if maxUnits != 0 && maxUnits < minUnits {
+		return "", ocellus.Errorf(ocellus.Invalid, "MaxInferenceUnits (%d) must not be less than MinInferenceUnits (%d).", maxUnits, minUnits)
+	}
+	switch m.Status {
+	case ModelTrained, ModelHostingFailed:
+	case ModelHosted, ModelStartingHosting:
+		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is already %s.", m.ARN, m.Status)
+	default:
+		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; only a TRAINED model can be started.", m.ARN, m.Status)
+	}
+	if maxUnits == 0 {
+		maxUnits = minUnits
+	}
+	m.Status, m.Message, m.MinUnits, m.MaxUnits = ModelStartingHosting, "The model is being hosted.", minUnits, maxUnits
+	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
+		return "", err
+	}
+	l.c.background(func(ctx context.Context) { l.runHosting(ctx, m) })
+	return m.Status, nil
+}
+
+// runHosting loads a model into memory and marks it HOSTED.
+func (l *Lookout) runHosting(ctx context.Context, m *store.LookoutModel) {
+	err := l.host(ctx, m)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		l.c.log.Error("model hosting", "model", m.ARN, "err", err)
+		m.Status, m.Message = ModelHostingFailed, "The model could not be loaded for hosting: "+ocellus.MessageOf(err)
+	} else {
+		m.Status, m.Message = ModelHosted, "The model is running."
+	}
+	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
+		l.c.log.Error("save model status", "model", m.ARN, "err", err)
+	}
+}
+
+func (l *Lookout) host(ctx context.Context, m *store.LookoutModel) error {
+	data, err := l.c.store.ModelArtifact(ctx, m.ARN)
+	if err != nil {
+		return err
+	}
+	model, err := anomaly.Load(data, l.bb, anomaly.LoadConfig{})
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return model.Close()
+	}
+	if old := l.hosted[m.ARN]; old != nil {
+		old.Close()
+	}
+	l.hosted[m.ARN] = model
+	l.mu.Unlock()
+	return nil
+}
+
+// StopLookoutModel stops hosting a model; it goes back to TRAINED.
+func (l *Lookout) StopLookoutModel(ctx context.Context, account, project, version string) (string, error) {
+	_, m, err := l.model(ctx, account, project, version)
+	if err != nil {
+		return "", err
+	}
+	if m.Status != ModelHosted && m.Status != ModelHostingFailed {
+		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; only a HOSTED model can be stopped.", m.ARN, m.Status)
+	}
+	m.Status, m.Message = ModelStoppingHosting, "The model is being stopped."
+	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
+		return "", err
+	}
+	l.c.background(func(ctx context.Context) {
+		l.mu.Lock()
+		if hm := l.hosted[m.ARN]; hm != nil {
+			hm.Close()
+			delete(l.hosted, m.ARN)
+		}
+		l.mu.Unlock()
+		m.Status, m.Message = ModelTrained, "The model is trained and not hosted."
+		if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
+			l.c.log.Error("save model status", "model", m.ARN, "err", err)
+		}
+	})
+	return ModelStoppingHosting, nil
+}
+
+// Detection is DetectAnomalies' answer.
+type Detection struct {
+	IsAnomalous bool
+	Confidence  float64
+	Anomalies   []anomaly.Anomaly
+	Mask        []byte // PNG, segmentation models only
+}
+
+// DetectAnomalies runs a hosted model on one JPEG or PNG image.
+func (l *Lookout) DetectAnomalies(ctx context.Context, account, project, version, contentType string, body []byte) (*Detection, error) {
+	_, m, err := l.model(ctx, account, project, version)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status != ModelHosted {
+		return nil, lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; start it (StartModel) and wait for HOSTED before calling DetectAnomalies.", m.ARN, m.Status)
+	}
+	l.mu.Lock()
+	model := l.hosted[m.ARN]
+	l.mu.Unlock()
+	if model == nil {
+		return nil, lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is not loaded yet; try again shortly.", m.ARN)
+	}
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))
+	if ct != "image/jpeg" && ct != "image/png" {
+		return nil, ocellus.Errorf(ocellus.Invalid, "ContentType must be image/jpeg or image/png, not %q.", contentType)
+	}
+	if len(body) > 8<<20 {
+		return nil, ocellus.Errorf(ocellus.Invalid, "The image is %d bytes; the maximum is 8 MB.", len(body))
+	}
+	img, err := imageio.Decode(body)
+	if err != nil {
+		return nil, ocellus.Errorf(ocellus.Invalid, "The image is not a readable %s: %v", ct, err)
+	}
+	if got := formatOf(body); got != "" && "image/"+got != ct {
+		return nil, ocellus.Errorf(ocellus.Invalid, "The image is a %s but ContentType says %s.", strings.ToUpper(got), ct)
+	}
+	r, err := model.Detect(ctx, img)
+	if err != nil {
+		var se *anomaly.ImageSizeError
+		if errors.As(err, &se) {
+			return nil, ocellus.Errorf(ocellus.Invalid, "The image is %dx%d pixels; model %s was trained on %dx%d images and only takes that size.",
+				se.Width, se.Height, m.ARN, se.WantW, se.WantH)
+		}
+		return nil, err
+	}
+	out := &Detection{IsAnomalous: r.IsAnomalous, Confidence: r.Confidence, Anomalies: r.Anomalies}
+	if r.Mask != nil {
+		if out.Mask, err = r.EncodeMask(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func formatOf(b []byte) string {
+	_, f, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return ""
+	}
+	return f
+}
