@@ -193,7 +193,9 @@ func TestUniquePerKindAndKey(t *testing.T) {
 		// Once done, the key may be used again.
 		enqueue("train", "a", "a3")
 		receive(t, started, "a3")
-		waitFor(t, "a3 completed", func() bool { return len(jobRows(t, q, "train", "a")) == 2 && lastState(t, q, "train", "a") == rivertype.JobStateCompleted })
+		waitFor(t, "a3 completed", func() bool {
+			return len(jobRows(t, q, "train", "a")) == 2 && lastState(t, q, "train", "a") == rivertype.JobStateCompleted
+		})
 		mu.Lock()
 		defer mu.Unlock()
 		want := map[string]int{"train/a1": 1, "train/b1": 1, "copy/ca1": 1, "train/a3": 1}

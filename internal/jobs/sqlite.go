@@ -9,6 +9,9 @@ import (
 
 // SQLiteDSN is the modernc.org/sqlite DSN for a queue database at path:
 //
+//   - busy_timeout(10000): waits up to 10 s for the lock instead of
+//     failing at once (a previous owner may still be exiting). First, as the
+//     pragmas apply in order and journal_mode already needs the lock;
 //   - locking_mode(EXCLUSIVE): the connection keeps the file locked until
 //     it closes, so a second process cannot open the same queue. Open
 //     relies on that when it takes every running job for an orphan; the OS
@@ -17,12 +20,10 @@ import (
 //   - journal_mode(WAL): River's concurrent maintenance work otherwise hits
 //     SQLITE_BUSY (River's own tests insist on it);
 //   - synchronous(FULL): an enqueued job survives power loss, not only a
-//     crash of the process;
-//   - busy_timeout(10000): waits up to 10 s for the lock instead of
-//     failing at once (a previous owner may still be exiting).
+//     crash of the process.
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=locking_mode(EXCLUSIVE)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=locking_mode(EXCLUSIVE)" +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
 }
 
 // OpenSQLiteDB opens (creating it if needed) the SQLite database at path for
