@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"github.com/ocellus/ocellus/internal/blob"
+	"github.com/ocellus/ocellus/internal/keyring"
 	"github.com/ocellus/ocellus/internal/serve"
 	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
@@ -33,6 +34,9 @@ type Config struct {
 	DataDir string
 	// Backbone is the feature extractor models are trained on.
 	Backbone backbone.Backbone
+	// Keyring encrypts model artifacts (KmsKeyId). Default: a keyring
+	// with only the service-managed key under DataDir.
+	Keyring *keyring.Keyring
 }
 
 // Control is the control plane.
@@ -47,6 +51,7 @@ type Control struct {
 	backbone backbone.Backbone
 	queue    Queue // nil: jobs run in-process (see enqueue)
 	pool     *serve.Pool[*vision.Model]
+	keys     *keyring.Keyring
 
 	bg     context.Context // background work; cancelled by Close
 	cancel context.CancelFunc
@@ -55,9 +60,17 @@ type Control struct {
 
 // New returns a control plane over st, reading and writing S3 through blobs.
 func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
-	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, backbone: cfg.Backbone}
+	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, backbone: cfg.Backbone, keys: cfg.Keyring}
 	if c.dataDir == "" {
 		c.dataDir = "./data"
+	}
+	if c.keys == nil {
+		k, err := keyring.Open(c.dataDir, "")
+		if err != nil {
+			// resolveKey reports it on the first use.
+			c.log.Error("open the service-managed key", "dir", c.dataDir, "err", err)
+		}
+		c.keys = k
 	}
 	c.bg, c.cancel = context.WithCancel(context.Background())
 	if c.region == "" {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/policy"
@@ -38,6 +36,9 @@ func (c *Control) CopyProjectVersion(ctx context.Context, account string, in Cop
 		return nil, err
 	}
 	if err := checkTags(in.Tags); err != nil {
+		return nil, err
+	}
+	if _, err := c.resolveKey(in.KmsKeyID); err != nil {
 		return nil, err
 	}
 	srcARN, err := ocellus.ParseARN(in.SourceProjectARN)
@@ -147,8 +148,13 @@ func sv0(v *ocellus.ProjectVersion) *ocellus.ProjectVersion {
 }
 
 func (c *Control) copyArtifact(ctx context.Context, sv, v *ocellus.ProjectVersion) error {
-	rel := filepath.Join("models", hashName(v.ARN)+".ocellus-model")
-	if err := copyFile(filepath.Join(c.dataDir, sv.Artifact), filepath.Join(c.dataDir, rel)); err != nil {
+	// Re-encrypted under the copy's own key.
+	plain, err := c.readArtifact(sv)
+	if err != nil {
+		return err
+	}
+	rel, err := c.writeSealed(v, plain)
+	if err != nil {
 		return err
 	}
 	v.Artifact = rel
@@ -173,32 +179,4 @@ func (c *Control) copyArtifact(ctx context.Context, sv, v *ocellus.ProjectVersio
 		}
 	}
 	return nil
-}
-
-// copyFile copies src to dst durably (temp file, fsync, rename).
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := dst + ".tmp"
-	out, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
 }

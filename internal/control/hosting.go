@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/serve"
@@ -74,13 +73,12 @@ func (c *Control) StartProjectVersion(ctx context.Context, account, arn string, 
 
 // host loads a version into the pool.
 func (c *Control) host(ctx context.Context, v *ocellus.ProjectVersion) error {
-	path := filepath.Join(c.dataDir, v.Artifact)
 	max := v.MaxUnits
 	if max == 0 {
 		max = v.MinUnits
 	}
 	return c.pool.Start(ctx, v.ARN, v.MinUnits, max, func(ctx context.Context) (*vision.Model, error) {
-		return vision.Load(path, c.backbone)
+		return c.loadModel(v)
 	})
 }
 

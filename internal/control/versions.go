@@ -56,6 +56,9 @@ func (c *Control) CreateProjectVersion(ctx context.Context, account string, in C
 	if in.OutputBucket == "" {
 		return nil, ocellus.Errorf(ocellus.Invalid, "OutputConfig.S3Bucket is required.")
 	}
+	if _, err := c.resolveKey(in.KmsKeyID); err != nil {
+		return nil, err
+	}
 	datasets, err := c.store.Datasets(ctx, p.ARN)
 	if err != nil {
 		return nil, err
@@ -289,11 +292,8 @@ func (c *Control) train(ctx context.Context, v *ocellus.ProjectVersion) error {
 	if err != nil {
 		return err
 	}
-	rel := filepath.Join("models", hashName(v.ARN)+".ocellus-model")
-	if err := os.MkdirAll(filepath.Join(c.dataDir, "models"), 0o750); err != nil {
-		return err
-	}
-	if err := vision.SaveFile(filepath.Join(c.dataDir, rel), model); err != nil {
+	rel, err := c.saveArtifact(v, model)
+	if err != nil {
 		return err
 	}
 	v.Artifact, v.Kind = rel, string(model.Kind)

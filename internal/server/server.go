@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ocellus/ocellus/internal/blob"
+	"github.com/ocellus/ocellus/internal/keyring"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
 	"net"
@@ -39,8 +40,11 @@ type Config struct {
 	// Backbone is an ONNX backbone file; "" or "builtin" selects the
 	// built-in, weight-free extractor (lower accuracy).
 	Backbone string
-	Logger   *slog.Logger     // default: discard
-	Now      func() time.Time // default: time.Now
+	// Keyring is a JSON file of keys that KmsKeyId can name; "" allows
+	// only the service-managed key.
+	Keyring string
+	Logger  *slog.Logger     // default: discard
+	Now     func() time.Time // default: time.Now
 }
 
 // DefaultAccount is used when no accounts file is given.
@@ -128,7 +132,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.close = append(s.close, ort.Close)
 		bb = ort
 	}
-	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb})
+	kr, err := keyring.Open(dir, cfg.Keyring)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("--keyring: %w", err)
+	}
+	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, Keyring: kr})
 	s.close = append(s.close, ctl.Close)
 	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger})
 	l4v := control.NewLookout(ctl, control.LookoutConfig{Backbone: bb})

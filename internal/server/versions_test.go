@@ -10,6 +10,8 @@ import (
 	"image/jpeg"
 	"io"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +136,14 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	if _, err := r.DeleteProject(ctx, &rekognition.DeleteProjectInput{ProjectArn: &project}); errCode(err) != "ResourceInUseException" {
 		t.Fatalf("delete project with a version: %v", err)
 	}
+	// The artifact is encrypted at rest with the service-managed key.
+	arts, _ := filepath.Glob(filepath.Join(ts.DataDir, "models", "*"))
+	if len(arts) != 1 {
+		t.Fatalf("artifacts: %v", arts)
+	}
+	if raw, _ := os.ReadFile(arts[0]); !bytes.HasPrefix(raw, []byte("OCKR1\n")) {
+		t.Fatalf("artifact %s is not sealed: %q", arts[0], raw[:min(16, len(raw))])
+	}
 	red := colourJPEG(t, rand.New(rand.NewSource(99)), color.RGBA{200, 40, 40, 255})
 	put(t, s, "train", "held-out/red.jpg", red)
 	answers := testHosting(t, r, project, arn, red)
@@ -238,6 +248,12 @@ func TestTrainingFailsClearly(t *testing.T) {
 		t.Fatalf("no datasets and no TrainingData: %v", err)
 	}
 	m := &rtypes.GroundTruthManifest{S3Object: &rtypes.S3Object{Bucket: aws.String("bkt"), Name: aws.String("one-label.manifest")}}
+	_, err = r.CreateProjectVersion(ctx, &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: aws.String("v"),
+		OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("bkt")}, KmsKeyId: aws.String("arn:aws:kms:us-east-1:111111111111:key/not-in-keyring"),
+		TrainingData: &rtypes.TrainingData{Assets: []rtypes.Asset{{GroundTruthManifest: m}}}, TestingData: &rtypes.TestingData{AutoCreate: true}})
+	if errCode(err) != "InvalidParameterException" || !strings.Contains(err.Error(), "keyring") {
+		t.Fatalf("unknown KmsKeyId: %v", err)
+	}
 	_, err = r.CreateProjectVersion(ctx, &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: aws.String("v"),
 		OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("bkt")}, TestingData: &rtypes.TestingData{AutoCreate: true}})
 	if errCode(err) != "InvalidParameterException" {
