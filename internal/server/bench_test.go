@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -47,11 +46,7 @@ func BenchmarkDescribeProjects(b *testing.B) {
 // request, on a data dir that already holds 100 projects and an S3 bucket.
 // Reports the median over b.N starts.
 func BenchmarkStartup(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "ocellus")
-	build := exec.Command("go", "build", "-o", bin, "../../cmd/ocellus")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := ocellusBinary(b)
 	dir := b.TempDir()
 	ts := startB(b, dir)
 	for i := 0; i < 100; i++ {

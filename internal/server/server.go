@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ocellus/ocellus/internal/blob"
+	"github.com/ocellus/ocellus/internal/jobs"
 	"github.com/ocellus/ocellus/internal/keyring"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
@@ -139,6 +140,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, Keyring: kr})
 	s.close = append(s.close, ctl.Close)
+	if err := s.openQueue(ctx, ctl); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger})
 	l4v := control.NewLookout(ctl, control.LookoutConfig{Backbone: bb})
 	s.close = append(s.close, l4v.Close)
@@ -230,4 +235,30 @@ func LoadAccounts(path string) ([]ocellus.Account, error) {
 		out = append(out, ocellus.Account{ID: a.AccountId, AccessKeyID: a.AccessKeyId, SecretAccessKey: a.SecretAccessKey})
 	}
 	return out, nil
+}
+
+// openQueue starts the durable job queue (River on its own SQLite file) and
+// hands it the control plane's jobs: training and copying survive a kill -9.
+func (s *Server) openQueue(ctx context.Context, ctl *control.Control) error {
+	db, err := jobs.OpenSQLiteDB(filepath.Join(s.cfg.DataDir, "jobs.db"))
+	if err != nil {
+		return err
+	}
+	s.close = append(s.close, db.Close)
+	handlers := map[string]jobs.Handler{}
+	for kind, h := range ctl.JobHandlers() {
+		handlers[kind] = jobs.Handler(h)
+	}
+	q, err := jobs.Open(ctx, db, jobs.Config{Handlers: handlers, Logger: s.log,
+		OnFailed: func(_ context.Context, kind, key string, _ []byte, err error) { ctl.JobFailed(kind, key, err) }})
+	if err != nil {
+		return fmt.Errorf("job queue: %w", err)
+	}
+	s.close = append(s.close, func() error {
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return q.Close(cctx)
+	})
+	ctl.UseQueue(q)
+	return nil
 }
