@@ -11,9 +11,10 @@
 // search in plain Go); the patch-score map is Gaussian-smoothed and the
 // image score is its maximum. The decision threshold maximises F1 on a
 // calibration set: the caller's (e.g. the test dataset) or, when none is
-// given, a seeded held-out quarter of the normal training images plus every
-// anomalous training image (anomalous images never enter the bank, so their
-// scores are unbiased).
+// given, all training images: each normal image is scored against the bank
+// without the patches that came from it (leave-one-image-out, as if it had
+// been held out) and the anomalous images never enter the bank, so no
+// training image has to be set aside and every normal one builds the bank.
 //
 // When anomalous training images carry masks, the model also learns the
 // anomaly classes: a per-patch softmax-regression classifier (background
@@ -43,7 +44,6 @@ import (
 	"image/color"
 	"log/slog"
 	"math"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -86,16 +86,19 @@ type TrainConfig struct {
 	// the returned Evaluation describes. Empty: hold out HoldOut of the
 	// normal training images and use them with all anomalous training images.
 	Calibration []Example
-	HoldOut     float64 // fraction of normal images held out (default 0.25)
 	// InputSize is the longer side, in pixels, of the backbone input; the
-	// shorter side follows the images' aspect ratio (default 320 for an ONNX
+	// shorter side follows the images' aspect ratio (default 384 for an ONNX
 	// Runtime backbone, 256 for other backbones, which run on tiles).
 	InputSize int
 	BankSize  int     // memory bank vectors (default: 10% of the patches, within [1000, 4000])
 	Sigma     float64 // Gaussian smoothing of the patch-score map, in patches (default 1)
 	Threads   int     // ONNX Runtime intra-op threads (default: all CPUs)
-	Seed      int64
-	Logger    *slog.Logger // default: discard
+	// Flips adds mirrored copies of the normal images to the patches the
+	// coreset chooses from (the bank size is unchanged): 0 none, 1 vertical
+	// mirror, 2 vertical and horizontal mirrors, 3 also the 180-degree turn.
+	Flips  int
+	Seed   int64
+	Logger *slog.Logger // default: discard
 }
 
 // Class is an anomaly class of a segmentation model.
@@ -108,7 +111,7 @@ type Class struct {
 type Model struct {
 	meta  Meta
 	bank  *Bank
-	head  *segHead  // segmentation models
+	head  *segHead // segmentation models
 	feat  *featurizer
 	owned bool // feat must be closed by Close
 }
@@ -295,37 +298,21 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	if len(normals) == 0 {
 		return nil, nil, errors.New("anomaly: training needs normal images")
 	}
-	bankImgs := normals
-	if len(calib) == 0 {
-		hold := cfg.HoldOut
-		if hold <= 0 {
-			hold = 0.25
-		}
-		r := rand.New(rand.NewPCG(uint64(cfg.Seed), 0x686f6c646f7574))
-		perm := r.Perm(len(normals))
-		nh := int(math.Round(hold * float64(len(normals))))
-		nh = min(max(nh, 1), len(normals)-1)
-		if len(normals) < 2 {
-			nh = 0
-		}
-		bankImgs = nil
-		for i, p := range perm {
-			if i < nh {
-				calib = append(calib, normals[p])
-			} else {
-				bankImgs = append(bankImgs, normals[p])
-			}
-		}
+	// With no calibration set, every normal image is scored against the
+	// bank without its own patches (leave-one-image-out) and calibrates
+	// together with the anomalous training images.
+	loo := len(calib) == 0
+	if loo {
 		calib = append(calib, anoms...)
 	}
-
+	bankImgs := normals
 	info := cfg.Backbone.Info()
 	_, native := cfg.Backbone.(*backbone.ORT)
 	long, unit := cfg.InputSize, info.Size
 	if native {
 		unit = 32
 		if long <= 0 {
-			long = 320
+			long = 384
 		}
 	} else if long <= 0 {
 		long = 256
@@ -362,10 +349,36 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	var extra []grid // mirrored copies; extraSrc[i] is the source image
+	var extraSrc []int32
+	for f := 1; f <= min(cfg.Flips, 3); f++ {
+		fl := make([]image.Image, len(imgs))
+		for i, img := range imgs {
+			fl[i] = mirror(img, f != 2, f != 1)
+		}
+		gs, err := feat.grids(ctx, fl)
+		if err != nil {
+			return nil, nil, err
+		}
+		extra = append(extra, gs...)
+		for i := range gs {
+			extraSrc = append(extraSrc, int32(i))
+		}
+	}
 	d := feat.dim()
 	all := make([]float32, 0, len(grids)*gh*gw*d)
-	for _, g := range grids {
+	src := make([]int32, 0, len(grids)*gh*gw)
+	for i, g := range grids {
 		all = append(all, g.F...)
+		for range g.H * g.W {
+			src = append(src, int32(i))
+		}
+	}
+	for i, g := range extra {
+		all = append(all, g.F...)
+		for range g.H * g.W {
+			src = append(src, extraSrc[i])
+		}
 	}
 	np := len(all) / d
 	k := cfg.BankSize
@@ -375,10 +388,12 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	tc := time.Now()
 	sel := Coreset(all, d, k, 32, cfg.Seed)
 	bankV := make([]float32, len(sel)*d)
+	bankSrc := make([]int32, len(sel))
 	for i, s := range sel {
 		copy(bankV[i*d:(i+1)*d], all[s*d:(s+1)*d])
+		bankSrc[i] = src[s]
 	}
-	m.bank = NewBank(bankV, d)
+	m.bank = newBank(bankV, d, bankSrc)
 	m.meta.BankSize = len(sel)
 	log.Info("anomaly: coreset", "patches", np, "bank", len(sel), "took", time.Since(tc).Round(time.Millisecond))
 	if err := ctx.Err(); err != nil {
@@ -415,6 +430,14 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if loo {
+		for i, g := range grids {
+			raw := m.bank.nearestExcept(g.F, int32(i))
+			sm := blur(raw, g.H, g.W, sigma)
+			cs = append(cs, scored{bankImgs[i], g, raw, sm, float64(slices.Max(sm))})
+		}
+	}
+	m.bank.src = nil
 	scores := make([]float64, len(cs))
 	labels := make([]bool, len(cs))
 	var normSum float64
@@ -500,6 +523,30 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	log.Info("anomaly: trained", "threshold", thr, "f1", ev.F1, "auroc", ev.AUROC, "classes", len(m.meta.Classes), "took", time.Since(t0).Round(time.Millisecond))
 	ok = true
 	return m, ev, nil
+}
+
+// mirror returns img mirrored vertically and/or horizontally.
+func mirror(img image.Image, vertical, horizontal bool) *image.RGBA {
+	src := imageio.ToRGBA(img)
+	b := src.Rect
+	w, h := b.Dx(), b.Dy()
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		sy := y
+		if vertical {
+			sy = h - 1 - y
+		}
+		srow := src.Pix[sy*src.Stride : sy*src.Stride+4*w]
+		drow := dst.Pix[y*dst.Stride : y*dst.Stride+4*w]
+		if !horizontal {
+			copy(drow, srow)
+			continue
+		}
+		for x := 0; x < w; x++ {
+			copy(drow[4*x:4*x+4], srow[4*(w-1-x):4*(w-x)])
+		}
+	}
+	return dst
 }
 
 // confidence maps an image score to Lookout for Vision's confidence in the

@@ -178,6 +178,7 @@ type Bank struct {
 	centre []float32 // [k][D]
 	radius []float32 // max distance of a member to its centre
 	toC    []float32 // distance of each row to its centre; ascending within a cluster
+	src    []int32   // training only: the image each row came from
 }
 
 // Len is the number of vectors in the bank.
@@ -185,7 +186,11 @@ func (b *Bank) Len() int { return len(b.V) / b.D }
 
 // NewBank indexes the vectors v ([n][d]); the first k of them (in coreset
 // selection order, which spreads them out) become the cluster centres.
-func NewBank(v []float32, d int) *Bank {
+func NewBank(v []float32, d int) *Bank { return newBank(v, d, nil) }
+
+// newBank is NewBank remembering each vector's source image (src[i] for row
+// i of v) for leave-one-image-out scoring.
+func newBank(v []float32, d int, src []int32) *Bank {
 	n := len(v) / d
 	k := int(math.Ceil(2 * math.Sqrt(float64(n))))
 	k = max(1, min(k, n))
@@ -221,8 +226,14 @@ func NewBank(v []float32, d int) *Bank {
 		return 0
 	})
 	b := &Bank{D: d, V: make([]float32, n*d), start: make([]int, k+1), centre: centre, radius: make([]float32, k)}
+	if src != nil {
+		b.src = make([]int32, n)
+	}
 	for j, i := range order {
 		copy(b.V[j*d:(j+1)*d], v[i*d:(i+1)*d])
+		if src != nil {
+			b.src[j] = src[i]
+		}
 		c := assign[i]
 		b.start[c+1] = j + 1
 		b.radius[c] = max(b.radius[c], dist[i])
@@ -262,8 +273,9 @@ func (b *Bank) searcher() *searcher {
 
 // nearest returns the squared distance from q to its nearest bank vector
 // and that vector's row. hint (a row, or -1) gives a starting bound, e.g.
-// the neighbour of the previous, adjacent patch.
-func (s *searcher) nearest(q []float32, hint int) (float32, int) {
+// the neighbour of the previous, adjacent patch. Rows from source image
+// exclude are skipped (exclude < 0: none).
+func (s *searcher) nearest(q []float32, hint int, exclude int32) (float32, int) {
 	b := s.b
 	d := b.D
 	best, bi := float32(math.Inf(1)), -1
@@ -300,6 +312,9 @@ func (s *searcher) nearest(q []float32, hint int) (float32, int) {
 			if -lb >= sb {
 				break // rows are in ascending toC order: all further rows are farther
 			}
+			if exclude >= 0 && b.src[j] == exclude {
+				continue
+			}
 			if dd := sqDistBound(q, b.V[j*d:(j+1)*d], best); dd < best {
 				best, bi = dd, j
 				sb = float32(math.Sqrt(float64(best)))
@@ -311,14 +326,18 @@ func (s *searcher) nearest(q []float32, hint int) (float32, int) {
 
 // nearestAll returns, for each of the n query vectors in q ([n][D]), the
 // Euclidean distance to its nearest bank vector, in parallel.
-func (b *Bank) nearestAll(q []float32) []float32 {
+func (b *Bank) nearestAll(q []float32) []float32 { return b.nearestExcept(q, -1) }
+
+// nearestExcept is nearestAll ignoring the bank vectors of one training
+// image (leave-one-image-out scores of the bank's own images).
+func (b *Bank) nearestExcept(q []float32, exclude int32) []float32 {
 	n := len(q) / b.D
 	out := make([]float32, n)
 	parallel(n, func(lo, hi int) {
 		s := b.searcher()
 		hint := -1
 		for i := lo; i < hi; i++ {
-			dd, j := s.nearest(q[i*b.D:(i+1)*b.D], hint)
+			dd, j := s.nearest(q[i*b.D:(i+1)*b.D], hint, exclude)
 			out[i] = float32(math.Sqrt(float64(dd)))
 			hint = j
 		}

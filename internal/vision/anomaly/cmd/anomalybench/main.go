@@ -35,6 +35,7 @@ func main() {
 	bank := flag.Int("bank", 0, "memory bank size (0: default)")
 	sigma := flag.Float64("sigma", 0, "map smoothing in patches (0: default)")
 	seed := flag.Int64("seed", 1, "seed")
+	flips := flag.Int("flips", -1, "mirrored normal copies for the coreset (-1: default)")
 	runs := flag.Int("runs", 30, "Detect calls for the latency measurement")
 	verbose := flag.Bool("v", false, "log training progress")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile")
@@ -76,12 +77,12 @@ func main() {
 	ctx := context.Background()
 	if *data != "" {
 		for _, in := range inputs {
-			cookies(ctx, bb, *data, in, *bank, *sigma, *seed, *runs, log)
+			cookies(ctx, bb, *data, in, *bank, *sigma, *seed, *flips, *runs, log)
 		}
 	}
 	if *textures != "" {
 		for _, in := range inputs {
-			synthetic(ctx, bb, *textures, in, *bank, *sigma, *seed, log)
+			synthetic(ctx, bb, *textures, in, *bank, *sigma, *seed, *flips, log)
 		}
 	}
 }
@@ -91,7 +92,7 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank int, sigma float64, seed int64, runs int, log *slog.Logger) {
+func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank int, sigma float64, seed int64, flips, runs int, log *slog.Logger) {
 	train, err := anomalydata.ReadManifest(filepath.Join(dir, "manifests", "template.manifest"), dir)
 	if err != nil {
 		fail(err)
@@ -126,7 +127,7 @@ func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank 
 		}
 	}
 	t0 := time.Now()
-	m, cal, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: bb, Train: train, InputSize: input, BankSize: bank, Sigma: sigma, Seed: seed, Logger: log})
+	m, cal, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: bb, Train: train, InputSize: input, BankSize: bank, Sigma: sigma, Seed: seed, Flips: flips, Logger: log})
 	if err != nil {
 		fail(err)
 	}
@@ -199,7 +200,7 @@ func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank 
 	fmt.Printf("model file: %d bytes\n", len(blob))
 }
 
-func synthetic(ctx context.Context, bb backbone.Backbone, dir string, input, bank int, sigma float64, seed int64, log *slog.Logger) {
+func synthetic(ctx context.Context, bb backbone.Backbone, dir string, input, bank int, sigma float64, seed int64, flips int, log *slog.Logger) {
 	fmt.Printf("\n## synthetic textures: %s backbone, 256x256 windows; train 30 normal + 10 anomalous (masked), test 20 normal + 20 anomalous\n", bb.Info().Name)
 	for ti, name := range []string{"brick", "grass", "gravel"} {
 		b, err := os.ReadFile(filepath.Join(dir, name+".png"))
@@ -214,7 +215,7 @@ func synthetic(ctx context.Context, bb backbone.Backbone, dir string, input, ban
 		train := append(anomalydata.Synthetic(tex, 30, 256, false, s+1), anomalydata.Synthetic(tex, 10, 256, true, s+2)...)
 		test := append(anomalydata.Synthetic(tex, 20, 256, false, s+3), anomalydata.Synthetic(tex, 20, 256, true, s+4)...)
 		t0 := time.Now()
-		m, _, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: bb, Train: train, InputSize: input, BankSize: bank, Sigma: sigma, Seed: seed, Logger: log})
+		m, _, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: bb, Train: train, InputSize: input, BankSize: bank, Sigma: sigma, Seed: seed, Flips: flips, Logger: log})
 		if err != nil {
 			fail(err)
 		}
