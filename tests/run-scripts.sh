@@ -72,6 +72,7 @@ check "cli name too long refused" bash -c "aws --endpoint-url $OCELLUS_URL rekog
 
 # --- boto3 -------------------------------------------------------------------
 check "boto3 suite" python3 tests/boto3_suite.py
+check "boto3 model lifecycle (datasets, train, waiters, host, detect, copy, delete)" python3 tests/boto3_lifecycle.py
 
 # --- kill -9 and restart -----------------------------------------------------
 SUM=$(sha256sum "$WORK/big.bin" | cut -d' ' -f1)
