@@ -37,6 +37,7 @@ type artifactHeader struct {
 	Labels     []string      `json:"labels"`
 	Thresholds []float64     `json:"thresholds"`
 	Head       head.MLP      `json:"head"`
+	BoxHead    *head.MLP     `json:"boxHead,omitempty"`
 	Tensors    []tensorEntry `json:"tensors"`
 	DataSHA256 string        `json:"dataSha256"`
 	Evaluation *Evaluation   `json:"evaluation,omitempty"`
@@ -54,8 +55,11 @@ func Save(w io.Writer, m *Model) error {
 	}
 	h := artifactHeader{Format: FormatVersion, Kind: m.Kind, Backbone: m.Backbone, Labels: m.Labels, Thresholds: m.Thresholds, Head: *m.Head, Evaluation: m.Evaluation}
 	tens := m.Head.Tensors()
-	if m.BoxW != nil {
-		tens["box"] = &m.BoxW
+	if m.BoxHead != nil {
+		h.BoxHead = m.BoxHead
+		for n, t := range m.BoxHead.Tensors() {
+			tens["box."+n] = t
+		}
 	}
 	names := make([]string, 0, len(tens))
 	for n := range tens {
@@ -138,8 +142,11 @@ func Decode(r io.Reader) (*Model, error) {
 	}
 	mlp := h.Head
 	tens := mlp.Tensors()
-	var boxW []float32
-	tens["box"] = &boxW
+	if h.BoxHead != nil {
+		for n, t := range h.BoxHead.Tensors() {
+			tens["box."+n] = t
+		}
+	}
 	hash := sha256.New()
 	for _, te := range h.Tensors {
 		dst, ok := tens[te.Name]
@@ -166,7 +173,7 @@ func Decode(r io.Reader) (*Model, error) {
 	outs := len(h.Labels)
 	if h.Kind == Detection {
 		outs++ // background
-		if len(boxW) != 4*(mlp.In+1) {
+		if h.BoxHead == nil || h.BoxHead.Validate() != nil || h.BoxHead.In != mlp.In || h.BoxHead.Out != 4 {
 			return nil, errors.New("vision: detection model without a valid box regression")
 		}
 	}
@@ -176,7 +183,7 @@ func Decode(r io.Reader) (*Model, error) {
 	if h.Kind != Detection && backbone.EmbeddingLen(h.Backbone) != mlp.In {
 		return nil, errors.New("vision: model head does not match its backbone maps")
 	}
-	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxW: boxW, Evaluation: h.Evaluation}, nil
+	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxHead: h.BoxHead, Evaluation: h.Evaluation}, nil
 }
 
 // Load reads a model file and attaches bb (which must match its identity).

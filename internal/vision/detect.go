@@ -22,7 +22,7 @@ import (
 // the stride-16 grid reads the maps at its position (finer maps averaged,
 // coarser ones repeated) and predicts background-or-class with the MLP head
 // (softmax over labels + background, background last) and, through a ridge
-// regression, the box of the object centred there: centre offset within the
+// regression head (an MLP with linear outputs), the box of the object centred there: centre offset within the
 // cell and log width/height. Overlapping boxes are then merged by NMS.
 
 const (
@@ -31,6 +31,7 @@ const (
 	detMinScore   = 0.02 // candidates below this are never reported
 	detNMSIoU     = 0.5
 	detMaxBoxes   = 100
+	detMaxCells   = 64 // cells whose box is regressed, best scores first
 )
 
 // gridStride returns the grid stride used for cells: 16 when the backbone
@@ -221,13 +222,17 @@ func trainDetection(ctx context.Context, cfg TrainConfig, train, test []Example,
 	if err != nil {
 		return nil, nil, err
 	}
-	log.Info("fitting box regression", "positives", len(posX))
-	bw, err := ridge(ctx, posX, posB, h.Mean, h.Scale, 1e-2*float64(len(posX)), cfg.Workers)
+	log.Info("training box regression", "positives", len(posX))
+	T := make([][]float32, len(posB))
+	for i, b := range posB {
+		T[i] = []float32{float32(b[0]), float32(b[1]), float32(b[2]), float32(b[3])}
+	}
+	bh, err := head.TrainRegression(ctx, posX, T, head.Config{Hidden: 128, Epochs: 100, LR: 3e-3, Dropout: -1, Seed: cfg.Seed})
 	if err != nil {
 		return nil, nil, err
 	}
 	trainSecs := now() - start
-	m := &Model{Format: FormatVersion, Kind: Detection, Backbone: info, Labels: labels, Head: h, BoxW: bw, bb: cfg.Backbone}
+	m := &Model{Format: FormatVersion, Kind: Detection, Backbone: info, Labels: labels, Head: h, BoxHead: bh, bb: cfg.Backbone}
 	m.Thresholds = make([]float64, K)
 
 	log.Info("evaluating", "images", len(test))
@@ -320,107 +325,6 @@ loop:
 	return ctx.Err()
 }
 
-// ridge solves (X'X + lambda I) W = X'Y on standardised features with a
-// bias column, returning W as [4][D+1] (bias last).
-func ridge(ctx context.Context, X [][]float32, Y [][4]float64, mean, scale []float32, lambda float64, workers int) ([]float32, error) {
-	D := len(mean) + 1
-	N := len(X)
-	Z := make([][]float64, N)
-	for i, x := range X {
-		z := make([]float64, D)
-		for j := range mean {
-			z[j] = float64((x[j] - mean[j]) * scale[j])
-		}
-		z[D-1] = 1
-		Z[i] = z
-	}
-	A := make([]float64, D*D)
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for a := w; a < D; a += workers {
-				row := A[a*D:]
-				for _, z := range Z {
-					za := z[a]
-					if za == 0 {
-						continue
-					}
-					zz := z[:a+1]
-					rr := row[:a+1]
-					for b, v := range zz {
-						rr[b] += za * v
-					}
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	for a := 0; a < D; a++ {
-		for b := 0; b < a; b++ {
-			A[b*D+a] = A[a*D+b]
-		}
-		if a < D-1 {
-			A[a*D+a] += lambda
-		}
-	}
-	B := make([]float64, D*4)
-	for i, z := range Z {
-		for a, v := range z {
-			for t := 0; t < 4; t++ {
-				B[a*4+t] += v * Y[i][t]
-			}
-		}
-	}
-	// Cholesky A = L L'.
-	L := A
-	for j := 0; j < D; j++ {
-		s := L[j*D+j]
-		for k := 0; k < j; k++ {
-			s -= L[j*D+k] * L[j*D+k]
-		}
-		if s <= 0 {
-			return nil, errors.New("vision: box regression is singular")
-		}
-		d := math.Sqrt(s)
-		L[j*D+j] = d
-		for i := j + 1; i < D; i++ {
-			s := L[i*D+j]
-			ri, rj := L[i*D:i*D+j], L[j*D:j*D+j]
-			for k := range rj {
-				s -= ri[k] * rj[k]
-			}
-			L[i*D+j] = s / d
-		}
-	}
-	W := make([]float32, 4*D)
-	y := make([]float64, D)
-	for t := 0; t < 4; t++ {
-		for i := 0; i < D; i++ { // L y = b
-			s := B[i*4+t]
-			for k := 0; k < i; k++ {
-				s -= L[i*D+k] * y[k]
-			}
-			y[i] = s / L[i*D+i]
-		}
-		for i := D - 1; i >= 0; i-- { // L' w = y
-			s := y[i]
-			for k := i + 1; k < D; k++ {
-				s -= L[k*D+i] * float64(W[t*D+k])
-			}
-			W[t*D+i] = float32(s / L[i*D+i])
-		}
-	}
-	return W, nil
-}
-
 type detection struct {
 	label int
 	score float64
@@ -433,33 +337,37 @@ func (m *Model) detect(maps [][]float32) []detection {
 	side, feats := cellFeatures(info, maps, 0)
 	stride := float64(gridStride(info))
 	K := len(m.Labels)
-	D := m.Head.In + 1
-	z := make([]float32, D)
-	var cands []detection
-	for c, f := range feats {
-		p := m.Head.Predict(f)
+	// Classify every cell, then regress boxes for the best-scoring ones only.
+	probs := m.Head.PredictBatch(feats)
+	type cell struct {
+		c, label int
+		score    float64
+	}
+	var cells []cell
+	for c, p := range probs {
 		best := 0
 		for k := 1; k < K; k++ {
 			if p[k] > p[best] {
 				best = k
 			}
 		}
-		if p[best] < detMinScore {
-			continue
+		if p[best] >= detMinScore {
+			cells = append(cells, cell{c, best, p[best]})
 		}
-		for j := range m.Head.Mean {
-			z[j] = (f[j] - m.Head.Mean[j]) * m.Head.Scale[j]
-		}
-		z[D-1] = 1
-		var r [4]float64
-		for t := 0; t < 4; t++ {
-			var s float32
-			w := m.BoxW[t*D : (t+1)*D]
-			for j, v := range z {
-				s += w[j] * v
-			}
-			r[t] = float64(s)
-		}
+	}
+	sort.SliceStable(cells, func(a, b int) bool { return cells[a].score > cells[b].score })
+	if len(cells) > detMaxCells {
+		cells = cells[:detMaxCells]
+	}
+	sel := make([][]float32, len(cells))
+	for i, c := range cells {
+		sel[i] = feats[c.c]
+	}
+	boxes := m.BoxHead.PredictBatch(sel)
+	var cands []detection
+	for i, cl := range cells {
+		r := boxes[i]
+		c := cl.c
 		gx, gy := float64(c%side), float64(c/side)
 		cx := (gx+0.5)*stride + r[0]*stride
 		cy := (gy+0.5)*stride + r[1]*stride
@@ -471,24 +379,37 @@ func (m *Model) detect(maps [][]float32) []detection {
 		if x1 <= x0 || y1 <= y0 {
 			continue
 		}
-		cands = append(cands, detection{label: best, score: p[best], box: Box{Left: x0, Top: y0, Width: x1 - x0, Height: y1 - y0}})
+		cands = append(cands, detection{label: cl.label, score: cl.score, box: Box{Left: x0, Top: y0, Width: x1 - x0, Height: y1 - y0}})
 	}
 	sort.SliceStable(cands, func(a, b int) bool { return cands[a].score > cands[b].score })
+	// NMS with box voting: each kept box becomes the score-weighted mean of
+	// the candidates it suppresses (neighbouring cells regress the same
+	// object; averaging them localises it better than the best one alone).
 	var out []detection
+	var sums [][5]float64
 	for _, d := range cands {
-		keep := true
-		for _, o := range out {
+		merged := false
+		for i, o := range out {
 			if o.label == d.label && eval.IoU(eval.Box(o.box), eval.Box(d.box)) > detNMSIoU {
-				keep = false
+				s := &sums[i]
+				s[0] += d.score * d.box.Left
+				s[1] += d.score * d.box.Top
+				s[2] += d.score * (d.box.Left + d.box.Width)
+				s[3] += d.score * (d.box.Top + d.box.Height)
+				s[4] += d.score
+				merged = true
 				break
 			}
 		}
-		if keep {
+		if !merged && len(out) < detMaxBoxes {
 			out = append(out, d)
-			if len(out) == detMaxBoxes {
-				break
-			}
+			sums = append(sums, [5]float64{d.score * d.box.Left, d.score * d.box.Top, d.score * (d.box.Left + d.box.Width), d.score * (d.box.Top + d.box.Height), d.score})
 		}
+	}
+	for i := range out {
+		s := sums[i]
+		x0, y0, x1, y1 := s[0]/s[4], s[1]/s[4], s[2]/s[4], s[3]/s[4]
+		out[i].box = Box{Left: x0, Top: y0, Width: x1 - x0, Height: y1 - y0}
 	}
 	return out
 }

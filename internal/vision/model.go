@@ -24,7 +24,7 @@ type Model struct {
 	Labels     []string
 	Thresholds []float64 // per label, confidence 0-100 (used when MinConfidence is nil)
 	Head       *head.MLP
-	BoxW       []float32 // detection: box regression [4][Head.In+1]
+	BoxHead    *head.MLP // detection: box regression (centre offset, log size)
 	Evaluation *Evaluation
 
 	bb    backbone.Backbone

@@ -102,20 +102,60 @@ func TestGradientMatchesFiniteDifferences(t *testing.T) {
 		masks := make([]uint64, 6)
 		params := [][]float32{m.W1, m.B1, m.W2, m.B2}
 		g := [][]float32{make([]float32, len(m.W1)), make([]float32, len(m.B1)), make([]float32, len(m.W2)), make([]float32, len(m.B2))}
-		m.backprop(Xs, Y, w, idx, masks, cfg, g)
+		m.backprop(Xs, Y, nil, w, idx, masks, cfg, g)
 		for pi, p := range params {
 			for _, i := range []int{0, len(p) / 2, len(p) - 1} {
 				old := p[i]
 				const h = 1e-3
 				p[i] = old + h
-				lp := m.backprop(Xs, Y, w, idx, masks, cfg, [][]float32{make([]float32, len(m.W1)), make([]float32, len(m.B1)), make([]float32, len(m.W2)), make([]float32, len(m.B2))})
+				lp := m.backprop(Xs, Y, nil, w, idx, masks, cfg, [][]float32{make([]float32, len(m.W1)), make([]float32, len(m.B1)), make([]float32, len(m.W2)), make([]float32, len(m.B2))})
 				p[i] = old - h
-				lm := m.backprop(Xs, Y, w, idx, masks, cfg, [][]float32{make([]float32, len(m.W1)), make([]float32, len(m.B1)), make([]float32, len(m.W2)), make([]float32, len(m.B2))})
+				lm := m.backprop(Xs, Y, nil, w, idx, masks, cfg, [][]float32{make([]float32, len(m.W1)), make([]float32, len(m.B1)), make([]float32, len(m.W2)), make([]float32, len(m.B2))})
 				p[i] = old
 				num := (lp - lm) / (2 * h)
 				if d := num - float64(g[pi][i]); d > 2e-2 || d < -2e-2 {
 					t.Errorf("%s param %d[%d]: analytic %v numeric %v", out, pi, i, g[pi][i], num)
 				}
+			}
+		}
+	}
+}
+
+func TestRegression(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	var X [][]float32
+	var T [][]float32
+	for i := 0; i < 400; i++ {
+		a, b := float32(r.NormFloat64()), float32(r.NormFloat64())
+		X = append(X, []float32{a, b})
+		T = append(T, []float32{2*a - b, a * a})
+	}
+	m, err := TrainRegression(context.Background(), X, T, Config{Hidden: 32, Epochs: 200, Seed: 1, Dropout: -1, LR: 3e-3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se float64
+	for i, x := range X {
+		p := m.Predict(x)
+		se += (p[0]-float64(T[i][0]))*(p[0]-float64(T[i][0])) + (p[1]-float64(T[i][1]))*(p[1]-float64(T[i][1]))
+	}
+	if mse := se / float64(2*len(X)); mse > 0.1 {
+		t.Errorf("mse %.3f", mse)
+	}
+}
+
+func TestPredictBatchMatchesPredict(t *testing.T) {
+	X, Y := blobs(50, 12, 3, 5)
+	m, err := Train(context.Background(), X, Y, Softmax, Config{Hidden: 16, Epochs: 3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := m.PredictBatch(X[:7])
+	for i, p := range batch {
+		q := m.Predict(X[i])
+		for k := range p {
+			if d := p[k] - q[k]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("example %d label %d: batch %v single %v", i, k, p[k], q[k])
 			}
 		}
 	}
