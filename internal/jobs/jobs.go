@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -144,10 +145,10 @@ type riverClient interface {
 }
 
 // Open migrates River's tables in db, makes every job left running by a
-// previous process available again, and starts working. db must be a
-// SQLite database dedicated to this queue and used by one process only:
-// open it with OpenSQLiteDB, or see there for the settings it needs. The
-// caller closes db after Close.
+// previous process available again, and starts working until Close; ctx
+// bounds only the opening. db must be a SQLite database dedicated to this
+// queue and used by one process only: open it with OpenSQLiteDB, or see
+// there for the settings it needs. The caller closes db after Close.
 func Open(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 	// Every running job is an orphan: the database belongs to this process
 	// (OpenSQLiteDB's exclusive lock makes sure), which has not started yet.
@@ -155,8 +156,11 @@ func Open(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 }
 
 // OpenPostgres is Open on PostgreSQL, for several processes sharing one
-// queue. River's tables are created in the pool's search_path schema. See
-// Config.ID for the recovery of jobs left running by a crashed process.
+// queue. River's tables are created in the pool's search_path schema. River
+// holds a few connections of its own (listener, leader, maintenance) besides
+// one per running job: give the pool at least Workers+5 connections
+// (pool_max_conns). See Config.ID for the recovery of jobs left running by a
+// crashed process.
 func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Queue, error) {
 	var orphaned func(*rivertype.JobRow) bool
 	if cfg.ID != "" {
@@ -178,6 +182,7 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Conf
 		log = slog.New(slog.DiscardHandler)
 	}
 	cfg.JobTimeout = cmp.Or(cfg.JobTimeout, DefaultJobTimeout)
+	cfg.Handlers = maps.Clone(cfg.Handlers) // the caller may reuse its map
 	q := &Queue{handlers: cfg.Handlers, onFail: cfg.OnFailed, log: log, exec: driver.GetExecutor()}
 
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: log})
@@ -229,7 +234,9 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Conf
 	if err != nil {
 		return nil, fmt.Errorf("jobs: river client: %w", err)
 	}
-	if err := client.Start(ctx); err != nil {
+	// River stops the client when Start's context ends; the queue must live
+	// until Close, not until the end of whatever call opened it.
+	if err := client.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("jobs: start: %w", err)
 	}
 	q.client = client

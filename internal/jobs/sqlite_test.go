@@ -38,3 +38,26 @@ func TestSQLiteOneOwner(t *testing.T) {
 		t.Fatal("a second connection read the queue database while it was open")
 	}
 }
+
+// TestOpenContextBoundsOnlyOpening: the queue keeps working after the
+// context given to Open ends.
+func TestOpenContextBoundsOnlyOpening(t *testing.T) {
+	b := sqliteBackend()
+	ran := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := OpenSQLiteDB(b.store(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	q, err := Open(ctx, db, fast(Config{Handlers: map[string]Handler{"x": func(context.Context, []byte) error { close(ran); return nil }}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close(context.Background())
+	cancel()
+	if err := q.Enqueue(context.Background(), "x", "k", nil); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, ran, "job after Open's context ended")
+}
