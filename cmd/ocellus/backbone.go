@@ -31,7 +31,7 @@ func backboneDir() string {
 // openBackbone opens the backbone named by --backbone, else
 // $OCELLUS_BACKBONE, else the built-in extractor. "builtin" selects the
 // built-in extractor explicitly.
-func openBackbone(flagPath string) (backbone.Backbone, error) {
+func openBackbone(flagPath string, size int) (backbone.Backbone, error) {
 	p := flagPath
 	if p == "" {
 		p = os.Getenv("OCELLUS_BACKBONE")
@@ -39,13 +39,13 @@ func openBackbone(flagPath string) (backbone.Backbone, error) {
 	if p == "" || p == "builtin" {
 		return backbone.Builtin{}, nil
 	}
-	return backbone.OpenORT(p, backbone.ORTConfig{})
+	return backbone.OpenORT(p, backbone.ORTConfig{Size: size})
 }
 
 // backboneFor opens the backbone a model was trained on: the built-in one,
 // --backbone/$OCELLUS_BACKBONE when its digest matches, or a pulled file
 // in the backbone directory with that digest.
-func backboneFor(identity, flagPath string) (backbone.Backbone, error) {
+func backboneFor(identity string, size int, flagPath string) (backbone.Backbone, error) {
 	if identity == backbone.BuiltinIdentity {
 		return backbone.Builtin{}, nil
 	}
@@ -68,7 +68,7 @@ func backboneFor(identity, flagPath string) (backbone.Backbone, error) {
 			continue
 		}
 		if backbone.Digest(b) == identity {
-			return backbone.NewORT(filepath.Base(p), b, backbone.ORTConfig{})
+			return backbone.NewORT(filepath.Base(p), b, backbone.ORTConfig{Size: size})
 		}
 	}
 	return nil, fmt.Errorf("no backbone with identity %s: pass --backbone PATH or run `ocellus backbone pull`", identity)

@@ -61,12 +61,12 @@ func TestPullBackbone(t *testing.T) {
 }
 
 func TestBackboneFor(t *testing.T) {
-	if bb, err := backboneFor(backbone.BuiltinIdentity, ""); err != nil || bb.Info().Identity != backbone.BuiltinIdentity {
+	if bb, err := backboneFor(backbone.BuiltinIdentity, 0, ""); err != nil || bb.Info().Identity != backbone.BuiltinIdentity {
 		t.Fatalf("builtin: %v", err)
 	}
 	t.Setenv("OCELLUS_BACKBONE_DIR", t.TempDir())
 	t.Setenv("OCELLUS_BACKBONE", "")
-	if _, err := backboneFor("sha256:0123", ""); err == nil {
+	if _, err := backboneFor("sha256:0123", 0, ""); err == nil {
 		t.Fatal("found a backbone that does not exist")
 	}
 }

@@ -40,7 +40,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	bb, err := backboneFor(m.Backbone.Identity, *bbPath)
+	bb, err := backboneFor(m.Backbone.Identity, m.Backbone.Size, *bbPath)
 	if err != nil {
 		return err
 	}

@@ -56,7 +56,7 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	bb, err := backboneFor(m.Backbone.Identity, *bbPath)
+	bb, err := backboneFor(m.Backbone.Identity, m.Backbone.Size, *bbPath)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	epochs := fs.Int("epochs", 0, "head training epochs (0 = default)")
 	hidden := fs.Int("hidden", 0, "head hidden units (0 = default, -1 = linear)")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	detSize := fs.Int("detection-size", 320, "input size of detection models (multiple of 32)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,7 +49,14 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	bb, err := openBackbone(*bbPath)
+	size := 0
+	for _, e := range train {
+		if len(e.Objects) > 0 {
+			size = *detSize // detection reads finer maps from a larger input
+			break
+		}
+	}
+	bb, err := openBackbone(*bbPath, size)
 	if err != nil {
 		return err
 	}

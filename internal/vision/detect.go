@@ -227,7 +227,21 @@ func trainDetection(ctx context.Context, cfg TrainConfig, train, test []Example,
 	for i, b := range posB {
 		T[i] = []float32{float32(b[0]), float32(b[1]), float32(b[2]), float32(b[3])}
 	}
-	bh, err := head.TrainRegression(ctx, posX, T, head.Config{Hidden: 128, Epochs: 100, LR: 3e-3, Dropout: -1, Seed: cfg.Seed})
+	bc := cfg.BoxHead
+	if bc.Hidden == 0 {
+		bc.Hidden = 128
+	}
+	if bc.Epochs == 0 {
+		bc.Epochs = 100
+	}
+	if bc.LR == 0 {
+		bc.LR = 3e-3
+	}
+	if bc.Dropout == 0 {
+		bc.Dropout = -1
+	}
+	bc.Seed = cfg.Seed
+	bh, err := head.TrainRegression(ctx, posX, T, bc)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -338,7 +352,7 @@ func (m *Model) detect(maps [][]float32) []detection {
 	stride := float64(gridStride(info))
 	K := len(m.Labels)
 	// Classify every cell, then regress boxes for the best-scoring ones only.
-	probs := m.Head.PredictBatch(feats)
+	probs := predictParallel(m.Head, feats)
 	type cell struct {
 		c, label int
 		score    float64
@@ -427,4 +441,22 @@ func (m *Model) detectImage(ctx context.Context, img image.Image) ([]detection, 
 		return nil, err
 	}
 	return m.detect(maps), nil
+}
+
+// predictParallel runs the head over many cells on two goroutines (one
+// request then uses both cores; under concurrent requests it costs nothing).
+func predictParallel(h *head.MLP, feats [][]float32) [][]float64 {
+	if len(feats) < 64 || runtime.GOMAXPROCS(0) < 2 {
+		return h.PredictBatch(feats)
+	}
+	half := len(feats) / 2
+	var a [][]float64
+	done := make(chan struct{})
+	go func() {
+		a = h.PredictBatch(feats[:half])
+		close(done)
+	}()
+	b := h.PredictBatch(feats[half:])
+	<-done
+	return append(a, b...)
 }

@@ -90,6 +90,9 @@ type TrainConfig struct {
 	Seed     uint64
 	Kind     Kind // empty = detection if any example has objects, multilabel if any has several labels, else classification
 	Head     head.Config
+	// BoxHead configures the detection box regression (zero fields: 128
+	// hidden units, 100 epochs, learning rate 3e-3, no dropout).
+	BoxHead head.Config
 	// NoFlip disables the horizontal-flip copies added to the training set.
 	NoFlip  bool
 	Workers int          // default GOMAXPROCS

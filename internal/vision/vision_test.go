@@ -186,6 +186,17 @@ func TestMultiLabel(t *testing.T) {
 	}
 }
 
+// sharedBytes returns the shared MobileNetV2 file or skips.
+func sharedBytes(t *testing.T) []byte {
+	t.Helper()
+	wd, _ := os.Getwd()
+	b, err := os.ReadFile(filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "models", "mobilenetv2-12-int8.onnx"))
+	if err != nil {
+		t.Skip("shared backbone not present")
+	}
+	return b
+}
+
 // sharedORT opens the shared MobileNetV2 backbone or skips.
 func sharedORT(t *testing.T) *backbone.ORT {
 	t.Helper()

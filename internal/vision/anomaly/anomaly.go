@@ -93,6 +93,11 @@ type TrainConfig struct {
 	BankSize  int     // memory bank vectors (default: 10% of the patches, within [1000, 4000])
 	Sigma     float64 // Gaussian smoothing of the patch-score map, in patches (default 1)
 	Threads   int     // ONNX Runtime intra-op threads (default: all CPUs)
+	// NormalOnlyBank keeps anomalous images out of the memory bank. By
+	// default the patches of masked anomalous images lying at least two
+	// patches away from every marked defect pixel join the normal patches
+	// the coreset chooses from (more normal variety from the same data).
+	NormalOnlyBank bool
 	// Flips adds mirrored copies of the normal images to the patches the
 	// coreset chooses from (the bank size is unchanged): 0 none, 1 vertical
 	// mirror, 2 vertical and horizontal mirrors, 3 also the 180-degree turn.
@@ -302,9 +307,6 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	// bank without its own patches (leave-one-image-out) and calibrates
 	// together with the anomalous training images.
 	loo := len(calib) == 0
-	if loo {
-		calib = append(calib, anoms...)
-	}
 	bankImgs := normals
 	info := cfg.Backbone.Info()
 	_, native := cfg.Backbone.(*backbone.ORT)
@@ -340,12 +342,22 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 		GridWidth: gw, GridHeight: gh, Dim: feat.dim(), ImageWidth: size.X, ImageHeight: size.Y,
 		Sigma: sigma, ImageScore: "max", Seed: cfg.Seed, Background: Class{Name: "background", Color: hexColor(DefaultBackground)},
 	}
-	log.Info("anomaly: extracting bank features", "images", len(bankImgs), "input", fmt.Sprintf("%dx%d", inW, inH), "grid", fmt.Sprintf("%dx%d", gw, gh), "dim", feat.dim())
+	log.Info("anomaly: extracting features", "images", len(bankImgs)+len(anoms), "input", fmt.Sprintf("%dx%d", inW, inH), "grid", fmt.Sprintf("%dx%d", gw, gh), "dim", feat.dim())
 	imgs := make([]image.Image, len(bankImgs))
 	for i, it := range bankImgs {
 		imgs[i] = it.img
 	}
 	grids, err := feat.grids(ctx, imgs)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Anomalous training images: features now, as the clean parts of the
+	// masked ones join the bank and every one is scored below.
+	aimgs := make([]image.Image, len(anoms))
+	for i, it := range anoms {
+		aimgs[i] = it.img
+	}
+	agrids, err := feat.grids(ctx, aimgs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -380,6 +392,21 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 			src = append(src, extraSrc[i])
 		}
 	}
+	// Source ids: normal image i is i, anomalous image j is len(bankImgs)+j.
+	cleanPatches := 0
+	if !cfg.NormalOnlyBank {
+		for j, it := range anoms {
+			if it.ex.Mask == nil {
+				continue
+			}
+			g := agrids[j]
+			for _, c := range cleanCells(it.ex.Mask, it.ex.ColorMap, g.H, g.W, 2) {
+				all = append(all, g.patch(c)...)
+				src = append(src, int32(len(bankImgs)+j))
+				cleanPatches++
+			}
+		}
+	}
 	np := len(all) / d
 	k := cfg.BankSize
 	if k <= 0 {
@@ -395,13 +422,14 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	}
 	m.bank = newBank(bankV, d, bankSrc)
 	m.meta.BankSize = len(sel)
-	log.Info("anomaly: coreset", "patches", np, "bank", len(sel), "took", time.Since(tc).Round(time.Millisecond))
+	log.Info("anomaly: coreset", "patches", np, "from_anomalous_images", cleanPatches, "bank", len(sel), "took", time.Since(tc).Round(time.Millisecond))
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
 
-	// Score the calibration images, then the masked training anomalies not
-	// already among them.
+	// Score: the calibration set, and every training image
+	// leave-one-image-out (needed for calibration without a calibration
+	// set, and for the segmentation head).
 	type scored struct {
 		it  item
 		g   grid
@@ -409,32 +437,34 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 		sm  []float32
 		img float64
 	}
-	score := func(its []item) ([]scored, error) {
-		imgs := make([]image.Image, len(its))
-		for i, it := range its {
+	scoreGrid := func(it item, g grid, exclude int32) scored {
+		raw := m.bank.nearestExcept(g.F, exclude)
+		sm := blur(raw, g.H, g.W, sigma)
+		return scored{it, g, raw, sm, float64(slices.Max(sm))}
+	}
+	var cs []scored
+	if loo {
+		for i, g := range grids {
+			cs = append(cs, scoreGrid(bankImgs[i], g, int32(i)))
+		}
+	} else {
+		imgs := make([]image.Image, len(calib))
+		for i, it := range calib {
 			imgs[i] = it.img
 		}
 		gs, err := feat.grids(ctx, imgs)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out := make([]scored, len(its))
 		for i, g := range gs {
-			raw := m.bank.nearestAll(g.F)
-			sm := blur(raw, g.H, g.W, sigma)
-			out[i] = scored{its[i], g, raw, sm, float64(slices.Max(sm))}
+			cs = append(cs, scoreGrid(calib[i], g, -1))
 		}
-		return out, nil
 	}
-	cs, err := score(calib)
-	if err != nil {
-		return nil, nil, err
-	}
-	if loo {
-		for i, g := range grids {
-			raw := m.bank.nearestExcept(g.F, int32(i))
-			sm := blur(raw, g.H, g.W, sigma)
-			cs = append(cs, scored{bankImgs[i], g, raw, sm, float64(slices.Max(sm))})
+	ascored := make([]scored, len(anoms))
+	for j, g := range agrids {
+		ascored[j] = scoreGrid(anoms[j], g, int32(len(bankImgs)+j))
+		if loo {
+			cs = append(cs, ascored[j])
 		}
 	}
 	m.bank.src = nil
@@ -486,27 +516,11 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 		}
 	}
 	if len(masked) > 0 {
-		byName := map[*Example]scored{}
-		for _, c := range cs {
-			byName[c.it.ex] = c
-		}
-		var todo []item
-		for _, it := range masked {
-			if _, ok := byName[it.ex]; !ok {
-				todo = append(todo, it)
-			}
-		}
-		more, err := score(todo)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, c := range more {
-			byName[c.it.ex] = c
-		}
 		var segs []segExample
-		for _, it := range masked {
-			c := byName[it.ex]
-			segs = append(segs, segExample{mask: it.ex.Mask, colors: it.ex.ColorMap, g: c.g, raw: c.raw, sm: c.sm})
+		for _, c := range ascored {
+			if c.it.ex.Mask != nil {
+				segs = append(segs, segExample{mask: c.it.ex.Mask, colors: c.it.ex.ColorMap, g: c.g, raw: c.raw, sm: c.sm})
+			}
 		}
 		if err := m.learnSegmentation(segs, cfg.Seed); err != nil {
 			return nil, nil, err
@@ -547,6 +561,34 @@ func mirror(img image.Image, vertical, horizontal bool) *image.RGBA {
 		}
 	}
 	return dst
+}
+
+// cleanCells lists the cells of a gh x gw patch grid farther than margin
+// cells from any defect pixel of mask.
+func cleanCells(mask image.Image, colors map[color.RGBA]string, gh, gw, margin int) []int {
+	const sub = 4 // mask samples per cell side
+	def := DefectMask(mask, colors, gw*sub, gh*sub)
+	bad := make([]bool, gh*gw)
+	for y := 0; y < gh*sub; y++ {
+		for x := 0; x < gw*sub; x++ {
+			if !def[y*gw*sub+x] {
+				continue
+			}
+			cy, cx := y/sub, x/sub
+			for yy := max(0, cy-margin); yy <= min(gh-1, cy+margin); yy++ {
+				for xx := max(0, cx-margin); xx <= min(gw-1, cx+margin); xx++ {
+					bad[yy*gw+xx] = true
+				}
+			}
+		}
+	}
+	var out []int
+	for c, b := range bad {
+		if !b {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // confidence maps an image score to Lookout for Vision's confidence in the

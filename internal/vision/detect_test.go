@@ -1,0 +1,106 @@
+package vision
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/head"
+	"github.com/ocellus/ocellus/internal/vision/synth"
+)
+
+func detectionScenes(t *testing.T, n int, seed uint64) []Example {
+	t.Helper()
+	r := rand.New(rand.NewPCG(3, 3))
+	var objs []synth.Source
+	for c := 0; c < 3; c++ {
+		objs = append(objs, synth.Source{Label: names[c], Images: []image.Image{shapes(c, r)}})
+	}
+	bg := image.NewRGBA(image.Rect(0, 0, 200, 150))
+	for i := range bg.Pix {
+		bg.Pix[i] = uint8(100 + r.IntN(60))
+	}
+	for y := 0; y < 150; y++ {
+		bg.SetRGBA(0, y, color.RGBA{0, 0, 0, 255})
+	}
+	scenes, err := synth.Generate(synth.Config{Width: 320, Height: 240, MinScale: 0.25, MaxScale: 0.5, MaxObjects: 3}, objs, []image.Image{bg}, n, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []Example
+	for _, s := range scenes {
+		e := Example{Image: s.Image}
+		for _, o := range s.Objects {
+			e.Objects = append(e.Objects, Object{Label: o.Label, Box: Box{Left: float64(o.Left) / 320, Top: float64(o.Top) / 240, Width: float64(o.W) / 320, Height: float64(o.H) / 240}})
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestDetection(t *testing.T) {
+	sharedORT(t) // skips without the shared backbone or ONNX Runtime
+	bb, err := backbone.NewORT("mobilenetv2", sharedBytes(t), backbone.ORTConfig{Size: 224})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	train, test := detectionScenes(t, 60, 1), detectionScenes(t, 10, 2)
+	m, ev, err := Train(context.Background(), TrainConfig{Backbone: bb, Train: train, Test: test, Seed: 1,
+		Head: head.Config{Hidden: 16, Epochs: 10}, BoxHead: head.Config{Hidden: 16, Epochs: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Kind != Detection || len(m.Labels) != 3 {
+		t.Fatalf("kind %v labels %v", m.Kind, m.Labels)
+	}
+	t.Logf("mAP %.3f", ev.Report.MAP)
+	if ev.Report.MAP < 0.15 { // plumbing check; quality is measured by visionbench
+		t.Errorf("mAP %.3f on easy synthetic scenes", ev.Report.MAP)
+	}
+	var buf bytes.Buffer
+	if err := Save(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Attach(bb); err != nil {
+		t.Fatal(err)
+	}
+	zero := 0.0
+	a, err := m.Predict(context.Background(), test[0].Image, PredictOptions{MinConfidence: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := m2.Predict(context.Background(), test[0].Image, PredictOptions{MinConfidence: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) == 0 || len(a) != len(b) {
+		t.Fatalf("%d vs %d detections", len(a), len(b))
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Confidence != b[i].Confidence || *a[i].Box != *b[i].Box {
+			t.Fatalf("detection %d differs after reload: %+v vs %+v", i, a[i], b[i])
+		}
+		bx := a[i].Box
+		if bx.Left < 0 || bx.Top < 0 || bx.Left+bx.Width > 1+1e-9 || bx.Top+bx.Height > 1+1e-9 {
+			t.Errorf("box out of the image: %+v", bx)
+		}
+	}
+	// A backbone at another input size is refused.
+	other, err := backbone.NewORT("mobilenetv2", sharedBytes(t), backbone.ORTConfig{Size: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := m2.Attach(other); err == nil {
+		t.Error("attached a backbone running at another size")
+	}
+}
