@@ -71,7 +71,7 @@ func classLine(bucket, key, label string) string {
 
 func waitDataset(t testing.TB, c *rekognition.Client, arn string) *rtypes.DatasetDescription {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		out, err := c.DescribeDataset(context.Background(), &rekognition.DescribeDatasetInput{DatasetArn: &arn})
 		if err != nil {

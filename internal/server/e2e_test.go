@@ -43,11 +43,19 @@ type testServer struct {
 func start(t *testing.T, dataDir string) *testServer { return startB(t, dataDir) }
 
 func startB(t testing.TB, dataDir string) *testServer {
+	return startWith(t, server.Config{DataDir: dataDir})
+}
+
+// startWith starts a server with cfg, the test accounts and a temporary
+// data dir unless cfg names one.
+func startWith(t testing.TB, cfg server.Config) *testServer {
 	t.Helper()
-	if dataDir == "" {
-		dataDir = t.TempDir()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
 	}
-	srv, err := server.Open(context.Background(), server.Config{DataDir: dataDir, Accounts: []ocellus.Account{alice, bob}})
+	dataDir := cfg.DataDir
+	cfg.Accounts = []ocellus.Account{alice, bob}
+	srv, err := server.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
