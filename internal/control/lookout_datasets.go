@@ -60,7 +60,17 @@ func (l *Lookout) CreateLookoutDataset(ctx context.Context, account, project str
 		return nil, lookoutErr(ocellus.AlreadyExists, ResourceDataset, project+"/"+strings.ToLower(string(t)),
 			"The project %s already has a %s dataset.", project, strings.ToLower(string(t)))
 	}
-	return d, err
+	if err != nil {
+		return nil, err
+	}
+	// The import goroutine owns d and updates its status: answer from the
+	// fields it never writes.
+	out := &ocellus.Dataset{ARN: d.ARN, ProjectARN: d.ProjectARN, Account: account, Type: d.Type, Source: src, Created: d.Created,
+		Status: ocellus.DatasetCreateInProgress}
+	if src.ManifestBucket == "" && src.ManifestKey == "" {
+		out.Status, out.StatusMessage = ocellus.DatasetCreateComplete, "The dataset was successfully created."
+	}
+	return out, nil
 }
 
 // DescribeLookoutDataset returns a dataset with its image counts.

@@ -278,7 +278,9 @@ func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in Cre
 			return nil, err
 		}
 	}
-	l.c.background(func(ctx context.Context) { l.runTraining(ctx, m) })
+	// The background run gets its own copy: the caller reads m while it runs.
+	bg := *m
+	l.c.background(func(ctx context.Context) { l.runTraining(ctx, &bg) })
 	return m, nil
 }
 
@@ -598,8 +600,9 @@ func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, versi
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return "", err
 	}
-	l.c.background(func(ctx context.Context) { l.runHosting(ctx, m) })
-	return m.Status, nil
+	bg := *m
+	l.c.background(func(ctx context.Context) { l.runHosting(ctx, &bg) })
+	return ModelStartingHosting, nil
 }
 
 // runHosting loads a model into memory and marks it HOSTED.

@@ -97,7 +97,8 @@ func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in
 		}
 		return nil, err
 	}
-	l.c.background(func(ctx context.Context) { l.runPackaging(ctx, j) })
+	bg := *j
+	l.c.background(func(ctx context.Context) { l.runPackaging(ctx, &bg) })
 	return j, nil
 }
 

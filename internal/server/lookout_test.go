@@ -19,14 +19,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	v1aws "github.com/aws/aws-sdk-go/aws"
 	"github.com/aws/aws-sdk-go/aws/awserr"
 	v1creds "github.com/aws/aws-sdk-go/aws/credentials"
 	"github.com/aws/aws-sdk-go/aws/session"
 	v1signer "github.com/aws/aws-sdk-go/aws/signer/v4"
 	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/server"
@@ -520,7 +520,7 @@ func TestLookoutModelLifecycle(t *testing.T) {
 		t.Fatalf("dataset = %v", d)
 	}
 	in := &lv.CreateModelInput{ProjectName: v1aws.String("life"), Description: v1aws.String("first-model"), ClientToken: v1aws.String("model-tok"),
-		KmsKeyId: v1aws.String("arn:aws:kms:us-east-1:111111111111:key/abc"),
+		KmsKeyId:     v1aws.String("arn:aws:kms:us-east-1:111111111111:key/abc"),
 		OutputConfig: &lv.OutputConfig{S3Location: &lv.S3Location{Bucket: v1aws.String("out"), Prefix: v1aws.String("models/")}},
 		Tags:         []*lv.Tag{{Key: v1aws.String("stage"), Value: v1aws.String("dev")}}}
 	cm, err := c.CreateModel(in)
