@@ -68,6 +68,58 @@ for label, rgb in (("green", (40, 190, 40)), ("yellow", (210, 200, 30))):
         lines.append(line("lifecycle", key, label))
 s3.put_object(Bucket="lifecycle", Key="train.manifest", Body="\n".join(lines).encode())
 held_out = png((40, 190, 40), random.Random(99))
+import time
+
+def wait_dataset(arn):
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        d = rek.describe_dataset(DatasetArn=arn)["DatasetDescription"]
+        if not d["Status"].endswith("IN_PROGRESS"):
+            return d
+        time.sleep(0.2)
+    return d
+
+
+# Multi-label and object-detection manifests import with the right stats.
+ml = []
+for i in range(4):
+    key = f"img/green/{i:02d}.png"
+    entry = {"source-ref": f"s3://lifecycle/{key}", "colour": 1, "colour-metadata": {"class-name": "green", "type": "groundtruth/image-classification"}}
+    if i % 2 == 0:
+        entry.update({"shape": 1, "shape-metadata": {"class-name": "square", "type": "groundtruth/image-classification"}})
+    ml.append(json.dumps(entry))
+s3.put_object(Bucket="lifecycle", Key="multi.manifest", Body="\n".join(ml).encode())
+det = []
+for i in range(3):
+    det.append(json.dumps({"source-ref": f"s3://lifecycle/img/yellow/{i:02d}.png",
+                           "bb": {"image_size": [{"width": 96, "height": 80, "depth": 3}],
+                                  "annotations": [{"class_id": 0, "left": 5, "top": 5, "width": 30, "height": 30},
+                                                  {"class_id": 1, "left": 50, "top": 30, "width": 20, "height": 20}]},
+                           "bb-metadata": {"objects": [{"confidence": 1}, {"confidence": 1}], "class-map": {"0": "lemon", "1": "seed"},
+                                           "type": "groundtruth/object-detection", "human-annotated": "yes"}}))
+s3.put_object(Bucket="lifecycle", Key="det.manifest", Body="\n".join(det).encode())
+for name, key, want in (("multi", "multi.manifest", {"green": (4, 0), "square": (2, 0)}),
+                        ("detect", "det.manifest", {"lemon": (3, 3), "seed": (3, 3)})):
+    p = rek.create_project(ProjectName=f"boto3-{name}")["ProjectArn"]
+    d = rek.create_dataset(ProjectArn=p, DatasetType="TRAIN", DatasetSource={
+        "GroundTruthManifest": {"S3Object": {"Bucket": "lifecycle", "Name": key}}})["DatasetArn"]
+    desc = wait_dataset(d)
+    got = {l["LabelName"]: (l["LabelStats"]["EntryCount"], l["LabelStats"].get("BoundingBoxCount", 0))
+           for l in rek.list_dataset_labels(DatasetArn=d)["DatasetLabelDescriptions"]}
+    expect(f"{name} manifest imported with label stats", desc["Status"] == "CREATE_COMPLETE" and got == want, (desc["Status"], got))
+    rek.delete_dataset(DatasetArn=d)
+    rek.delete_project(ProjectArn=p)
+
+# A manifest that is mostly bad fails the dataset with AWS's terminal code.
+s3.put_object(Bucket="lifecycle", Key="bad.manifest", Body=b"not json\n{}\n" + lines[0].encode() + b"\n")
+p = rek.create_project(ProjectName="boto3-bad")["ProjectArn"]
+d = wait_dataset(rek.create_dataset(ProjectArn=p, DatasetType="TRAIN", DatasetSource={
+    "GroundTruthManifest": {"S3Object": {"Bucket": "lifecycle", "Name": "bad.manifest"}}})["DatasetArn"])
+expect("mostly bad manifest -> CREATE_FAILED with the terminal code", d["Status"] == "CREATE_FAILED"
+       and "ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST" in d.get("StatusMessage", ""), d)
+expect("missing manifest -> InvalidS3ObjectException", code(rek.create_dataset, ProjectArn=p, DatasetType="TEST", DatasetSource={
+    "GroundTruthManifest": {"S3Object": {"Bucket": "lifecycle", "Name": "nope.manifest"}}}) == "InvalidS3ObjectException")
+rek.delete_project(ProjectArn=p)
 
 project = rek.create_project(ProjectName="boto3-lifecycle")["ProjectArn"]
 train = rek.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
