@@ -7,13 +7,17 @@
 package synth
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
+	"image/jpeg"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // gnome-backgrounds are WebP
@@ -247,4 +251,69 @@ func load(path string, maxW int) (image.Image, error) {
 		img = imageio.Resize(img, maxW, b.Dy()*maxW/b.Dx())
 	}
 	return imageio.ToRGBA(img), nil
+}
+
+// Write stores scenes as JPEGs under dir/images and returns the Ground
+// Truth object-detection manifest lines, with source-refs
+// s3://bucket/images/NAME (use dir as the images root of bucket, i.e. lay
+// dir out as ROOT/bucket).
+func Write(dir, bucket, prefix string, scenes []Scene) ([]byte, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "images"), 0o755); err != nil {
+		return nil, err
+	}
+	labels := map[string]int{}
+	var names []string
+	for _, s := range scenes {
+		for _, o := range s.Objects {
+			if _, ok := labels[o.Label]; !ok {
+				labels[o.Label] = len(names)
+				names = append(names, o.Label)
+			}
+		}
+	}
+	classMap := map[string]string{}
+	for i, n := range names {
+		classMap[strconv.Itoa(i)] = n
+	}
+	var out bytes.Buffer
+	for i, s := range scenes {
+		name := fmt.Sprintf("%s%04d.jpg", prefix, i)
+		var b bytes.Buffer
+		if err := jpeg.Encode(&b, s.Image, &jpeg.Options{Quality: 90}); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "images", name), b.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+		type ann struct {
+			ClassID int `json:"class_id"`
+			Top     int `json:"top"`
+			Left    int `json:"left"`
+			Width   int `json:"width"`
+			Height  int `json:"height"`
+		}
+		var anns []ann
+		var confs []map[string]float64
+		for _, o := range s.Objects {
+			anns = append(anns, ann{labels[o.Label], o.Top, o.Left, o.W, o.H})
+			confs = append(confs, map[string]float64{"confidence": 1})
+		}
+		line := map[string]any{
+			"source-ref": "s3://" + bucket + "/images/" + name,
+			"bounding-box": map[string]any{
+				"image_size":  []map[string]int{{"width": s.Image.Rect.Dx(), "height": s.Image.Rect.Dy(), "depth": 3}},
+				"annotations": anns,
+			},
+			"bounding-box-metadata": map[string]any{
+				"objects": confs, "class-map": classMap, "type": "groundtruth/object-detection", "human-annotated": "yes",
+			},
+		}
+		lb, err := json.Marshal(line)
+		if err != nil {
+			return nil, err
+		}
+		out.Write(lb)
+		out.WriteByte('\n')
+	}
+	return out.Bytes(), nil
 }

@@ -51,6 +51,7 @@ func main() {
 	detSize := flag.Int("det-size", 320, "detection input size")
 	detTrain := flag.Int("det-train", 500, "synthetic training scenes")
 	detTest := flag.Int("det-test", 200, "synthetic test scenes")
+	writeScenes := flag.String("write-scenes", "", "write the synthetic detection data set as JPEGs + manifests under DIR/bucket and exit")
 	verbose := flag.Bool("v", false, "log progress")
 	flag.Parse()
 
@@ -75,6 +76,10 @@ func main() {
 	ctx := context.Background()
 	fmt.Printf("backbone: %s (%s), GOMAXPROCS=%d\n", bb.Info().Name, bb.Info().Identity, runtime.GOMAXPROCS(0))
 
+	if *writeScenes != "" {
+		writeDataset(*writeScenes, *detTrain, *detTest, *seed)
+		return
+	}
 	var m *vision.Model
 	if *detection {
 		m = benchDetection(ctx, bb, *detTrain, *detTest, *seed, log)
@@ -324,4 +329,30 @@ func sceneJPEG(seed uint64) []byte {
 		fatal(err)
 	}
 	return buf.Bytes()
+}
+
+func writeDataset(dir string, ntrain, ntest int, seed uint64) {
+	objs, bgs, err := synth.DebianSources()
+	if err != nil {
+		fatal(err)
+	}
+	for _, split := range []struct {
+		name string
+		n    int
+		seed uint64
+	}{{"train", ntrain, seed}, {"test", ntest, seed + 1000}} {
+		sc, err := synth.Generate(synth.Config{}, objs, bgs, split.n, split.seed)
+		if err != nil {
+			fatal(err)
+		}
+		man, err := synth.Write(filepath.Join(dir, "bucket"), "bucket", split.name+"-", sc)
+		if err != nil {
+			fatal(err)
+		}
+		p := filepath.Join(dir, split.name+".manifest")
+		if err := os.WriteFile(p, man, 0o644); err != nil {
+			fatal(err)
+		}
+		fmt.Println(p)
+	}
 }
