@@ -146,7 +146,7 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	}
 	red := colourJPEG(t, rand.New(rand.NewSource(99)), color.RGBA{200, 40, 40, 255})
 	put(t, s, "train", "held-out/red.jpg", red)
-	answers := testHosting(t, r, project, arn, red)
+	answers := testHosting(t, r, project, arn, red, func() { checkMatchesEvaluation(t, r, s, test, arn, body) })
 	copied := testCopy(t, ts, project, arn)
 	// The copy is an independent model that gives the same answers.
 	b := rek(ts, bob)
@@ -333,9 +333,10 @@ func testHostingAnswers(t *testing.T, r *rekognition.Client, project, arn string
 	return out.CustomLabels
 }
 
-func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red []byte) []rtypes.CustomLabel {
+func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red []byte, whileRunning func()) []rtypes.CustomLabel {
 	ctx := context.Background()
 	all := testHostingAnswers(t, r, project, arn, red)
+	whileRunning()
 	if len(all) != 2 || aws.ToString(all[0].Name) != "red" || aws.ToFloat32(all[0].Confidence) < 50 {
 		t.Fatalf("MinConfidence 0 on a red image: %+v", all)
 	}
@@ -373,4 +374,55 @@ func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red [
 		t.Fatalf("detect on a stopped model: %v", err)
 	}
 	return all
+}
+
+// checkMatchesEvaluation sends every image of the test dataset to
+// DetectCustomLabels and checks that the top answers reproduce, cell by
+// cell, the confusion matrix of the evaluation summary training wrote: the
+// hosted model answers exactly as the evaluation measured it.
+func checkMatchesEvaluation(t *testing.T, r *rekognition.Client, s *s3.Client, testDataset, arn string, summaryJSON []byte) {
+	ctx := context.Background()
+	var summary struct {
+		AggregatedEvaluationResults struct {
+			Metrics struct {
+				ConfusionMatrix []struct {
+					GroundTruthLabel, PredictedLabel string
+					Value                            int
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal(summaryJSON, &summary); err != nil {
+		t.Fatal(err)
+	}
+	want := map[[2]string]int{}
+	for _, c := range summary.AggregatedEvaluationResults.Metrics.ConfusionMatrix {
+		if c.Value > 0 {
+			want[[2]string{c.GroundTruthLabel, c.PredictedLabel}] = c.Value
+		}
+	}
+	got := map[[2]string]int{}
+	entries, err := r.ListDatasetEntries(ctx, &rekognition.ListDatasetEntriesInput{DatasetArn: &testDataset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries.DatasetEntries {
+		var line struct {
+			SourceRef string `json:"source-ref"`
+			Meta      struct {
+				ClassName string `json:"class-name"`
+			} `json:"lbl-metadata"`
+		}
+		json.Unmarshal([]byte(e), &line)
+		key := strings.TrimPrefix(line.SourceRef, "s3://train/")
+		out, err := r.DetectCustomLabels(ctx, &rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn,
+			Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("train"), Name: &key}}, MinConfidence: aws.Float32(0), MaxResults: aws.Int32(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[[2]string{line.Meta.ClassName, aws.ToString(out.CustomLabels[0].Name)}]++
+	}
+	if len(entries.DatasetEntries) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("DetectCustomLabels over the test set gives confusion %v; the evaluation summary says %v", got, want)
+	}
 }
