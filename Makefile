@@ -28,8 +28,8 @@ test: build vet ## Run all tests (Go unit + end-to-end, fuzz smoke, AWS CLI/boto
 	$(MAKE) --no-print-directory fuzz
 	bash tests/run-scripts.sh
 
-fuzz: ## Run each fuzz target briefly
-	@bash scripts/fuzz.sh 10s
+fuzz: ## Run each fuzz target briefly (5 s; scripts/fuzz.sh 60s for longer)
+	@bash scripts/fuzz.sh 5s
 
 bench: build ## Run the benchmarks (long)
 	bash scripts/bench.sh
