@@ -19,7 +19,7 @@ import (
 )
 
 // cookieInputs finds AWS's cookie data set and an ONNX backbone, or skips.
-func cookieInputs(t *testing.T) (dir, bb string) {
+func cookieInputs(t testing.TB) (dir, bb string) {
 	t.Helper()
 	if testing.Short() || raceBuild {
 		t.Skip("trains a real model on 63 images: not in -short or -race runs")
@@ -43,12 +43,10 @@ func cookieInputs(t *testing.T) (dir, bb string) {
 	return dir, bb
 }
 
-// TestLookoutCookies is AWS's getting-started flow, unchanged, through the
-// real aws-sdk-go v1 client: upload the cookie images, rewrite the
-// manifest's relative refs to s3:// URIs, create project and dataset,
-// CreateModel, poll DescribeModel to TRAINED, StartModel, DetectAnomalies
-// on all 22 test images, StopModel, delete everything.
-func TestLookoutCookies(t *testing.T) {
+// hostedCookieModel runs the getting-started flow up to a HOSTED model
+// and returns the client, the data set directory, the trained model's
+// description and how long training took.
+func hostedCookieModel(t testing.TB) (*lv.LookoutForVision, string, *lv.ModelDescription, time.Duration) {
 	dir, bbPath := cookieInputs(t)
 	ts := startLookout(t, "", bbPath)
 	c, s := l4v(ts, alice), s3c(ts, alice)
@@ -119,6 +117,16 @@ func TestLookoutCookies(t *testing.T) {
 	if md := waitModel(t, c, "cookies", "1", time.Minute, "STARTING_HOSTING"); *md.Status != "HOSTED" {
 		t.Fatalf("model = %v", md)
 	}
+	return c, dir, md, trainTime
+}
+
+// TestLookoutCookies is AWS's getting-started flow, unchanged, through the
+// real aws-sdk-go v1 client: upload the cookie images, rewrite the
+// manifest's relative refs to s3:// URIs, create project and dataset,
+// CreateModel, poll DescribeModel to TRAINED, StartModel, DetectAnomalies
+// on all 22 test images, StopModel, delete everything.
+func TestLookoutCookies(t *testing.T) {
+	c, dir, md, trainTime := hostedCookieModel(t)
 	ents, _ := os.ReadDir(filepath.Join(dir, "test-images"))
 	var scores []float64
 	var truth []bool
@@ -174,4 +182,33 @@ func TestLookoutCookies(t *testing.T) {
 	if _, err := c.DeleteProject(&lv.DeleteProjectInput{ProjectName: v1aws.String("cookies")}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkLookoutDetectAnomalies measures DetectAnomalies over HTTP with
+// the real SDK on a hosted cookie model (576x768 JPEGs, ONNX backbone);
+// p50-ms is the median latency.
+func BenchmarkLookoutDetectAnomalies(b *testing.B) {
+	c, dir, _, _ := hostedCookieModel(b)
+	ents, _ := os.ReadDir(filepath.Join(dir, "test-images"))
+	var imgs [][]byte
+	for _, e := range ents {
+		bs, err := os.ReadFile(filepath.Join(dir, "test-images", e.Name()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		imgs = append(imgs, bs)
+	}
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := c.DetectAnomalies(&lv.DetectAnomaliesInput{ProjectName: v1aws.String("cookies"), ModelVersion: v1aws.String("1"),
+			ContentType: v1aws.String("image/jpeg"), Body: bytes.NewReader(imgs[i%len(imgs)])}); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+		i++
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 }
