@@ -708,3 +708,46 @@ func TestLookoutTagRouteIsEncoded(t *testing.T) {
 		t.Fatalf("raw tags = %d %v", resp.StatusCode, m)
 	}
 }
+
+// TestLookoutTrainingResumesAfterRestart: a model left TRAINING by a
+// shutdown trains again when the server comes back, and ends TRAINED.
+func TestLookoutTrainingResumesAfterRestart(t *testing.T) {
+	if raceBuild {
+		t.Skip("a second training run adds a minute under -race; TestLookoutModelLifecycle covers the races")
+	}
+	ts := startLookout(t, "", "")
+	c, s := l4v(ts, alice), s3c(ts, alice)
+	mkBucket(t, s, "data")
+	mkey := synthDataset(t, s, "data", "ds", 20, 10, 64, 64, 3)
+	if _, err := c.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("resume")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateDataset(&lv.CreateDatasetInput{ProjectName: v1aws.String("resume"), DatasetType: v1aws.String("train"),
+		DatasetSource: &lv.DatasetSource{GroundTruthManifest: &lv.DatasetGroundTruthManifest{S3Object: &lv.InputS3Object{Bucket: v1aws.String("data"), Key: v1aws.String(mkey)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitL4VDataset(t, c, "resume", "train")
+	if _, err := c.CreateModel(&lv.CreateModelInput{ProjectName: v1aws.String("resume"),
+		OutputConfig: &lv.OutputConfig{S3Location: &lv.S3Location{Bucket: v1aws.String("data")}}}); err != nil {
+		t.Fatal(err)
+	}
+	ts.stop() // cancels the run in progress; the model stays TRAINING
+	ts2 := startLookout(t, ts.DataDir, "")
+	c2 := l4v(ts2, alice)
+	if md := waitModel(t, c2, "resume", "1", 90*time.Second, "TRAINING"); *md.Status != "TRAINED" || md.Performance == nil {
+		t.Fatalf("after restart = %v", md)
+	}
+	// Versions keep counting after a deletion.
+	if _, err := c2.DeleteModel(&lv.DeleteModelInput{ProjectName: v1aws.String("resume"), ModelVersion: v1aws.String("1")}); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := c2.CreateModel(&lv.CreateModelInput{ProjectName: v1aws.String("resume"),
+		OutputConfig: &lv.OutputConfig{S3Location: &lv.S3Location{Bucket: v1aws.String("data")}}})
+	if err != nil || *cm.ModelMetadata.ModelVersion != "2" {
+		t.Fatalf("second model = %v, %v", cm, err)
+	}
+	waitModel(t, c2, "resume", "2", 90*time.Second, "TRAINING")
+	if d, err := c2.DescribeModel(&lv.DescribeModelInput{ProjectName: v1aws.String("resume"), ModelVersion: v1aws.String("latest")}); err != nil || *d.ModelDescription.ModelVersion != "2" {
+		t.Fatalf("latest = %v, %v", d, err)
+	}
+}
