@@ -116,7 +116,8 @@ type Class struct {
 type Model struct {
 	meta  Meta
 	bank  *Bank
-	head  *segHead // segmentation models
+	head  *segHead  // segmentation models
+	rot   []float32 // Dim x Dim rotation of the patch features
 	feat  *featurizer
 	owned bool // feat must be closed by Close
 }
@@ -378,6 +379,21 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 		}
 	}
 	d := feat.dim()
+	// Principal axes of the normal patches: a distance-preserving rotation
+	// that makes the exact search much faster (see pcaRotation).
+	{
+		var sample []float32
+		for _, g := range grids {
+			sample = append(sample, g.F...)
+		}
+		feat.rot = pcaRotation(sample, d, 20000, cfg.Seed)
+		m.rot = feat.rot
+		for _, gs := range [][]grid{grids, agrids, extra} {
+			for _, g := range gs {
+				rotate(g.F, d, feat.rot)
+			}
+		}
+	}
 	all := make([]float32, 0, len(grids)*gh*gw*d)
 	src := make([]int32, 0, len(grids)*gh*gw)
 	for i, g := range grids {

@@ -19,7 +19,7 @@ const FormatVersion = 1
 const magic = "OCELLUS-ANOMALY\x00"
 
 // The file: magic, uint32 format version, uint32 header length, the JSON
-// Meta, then little-endian arrays: uint32 k, k+1 uint32 cluster starts,
+// Meta, then little-endian arrays: Dim*Dim float32 feature rotation, uint32 k, k+1 uint32 cluster starts,
 // k float32 radii, k*Dim float32 centres, BankSize*Dim float32 bank
 // vectors, then for segmentation models the classifier (uint32 inputs F,
 // uint32 classes K1, F means, F standard deviations, K1*F weights, K1
@@ -39,6 +39,7 @@ func (m *Model) MarshalBinary() ([]byte, error) {
 	u32(FormatVersion)
 	u32(len(hdr))
 	b.Write(hdr)
+	f32s(m.rot)
 	k := len(m.bank.radius)
 	u32(k)
 	for _, s := range m.bank.start {
@@ -136,6 +137,10 @@ func Load(data []byte, bb backbone.Backbone, cfg LoadConfig) (*Model, error) {
 	if d <= 0 || mt.BankSize <= 0 || mt.ImageWidth <= 0 || mt.ImageHeight <= 0 {
 		return nil, errors.New("anomaly: model header is incomplete")
 	}
+	rot, err := f32s(d * d)
+	if err != nil {
+		return nil, err
+	}
 	kk, err := u32s(1)
 	if err != nil {
 		return nil, err
@@ -193,5 +198,6 @@ func Load(data []byte, bb backbone.Backbone, cfg LoadConfig) (*Model, error) {
 		return nil, fmt.Errorf("anomaly: backbone gives %d-d patch features, model has %d", feat.dim(), d)
 	}
 	bank.index()
-	return &Model{meta: mt, bank: bank, head: head, feat: feat, owned: true}, nil
+	feat.rot = rot
+	return &Model{meta: mt, bank: bank, head: head, rot: rot, feat: feat, owned: true}, nil
 }

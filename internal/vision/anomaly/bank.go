@@ -53,17 +53,20 @@ func sqDist(a, b []float32) float32 {
 }
 
 // sqDistBound is sqDist that gives up (returning a value >= bound) as soon
-// as the partial sum reaches bound; checked every 16 dimensions.
+// as the partial sum reaches bound; checked every 8 dimensions.
 func sqDistBound(a, b []float32, bound float32) float32 {
 	b = b[:len(a)]
 	var s float32
 	i := 0
-	for i+16 <= len(a) {
-		s += sqDist(a[i:i+16], b[i:i+16])
+	for i+8 <= len(a) {
+		a8, b8 := a[i:i+8:i+8], b[i:i+8:i+8]
+		d0, d1, d2, d3 := a8[0]-b8[0], a8[1]-b8[1], a8[2]-b8[2], a8[3]-b8[3]
+		d4, d5, d6, d7 := a8[4]-b8[4], a8[5]-b8[5], a8[6]-b8[6], a8[7]-b8[7]
+		s += (d0*d0 + d1*d1) + (d2*d2 + d3*d3) + (d4*d4 + d5*d5) + (d6*d6 + d7*d7)
 		if s >= bound {
 			return s
 		}
-		i += 16
+		i += 8
 	}
 	if i < len(a) {
 		s += sqDist(a[i:], b[i:])

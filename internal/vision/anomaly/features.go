@@ -46,7 +46,8 @@ type featurizer struct {
 	native     bool // ORT session with symbolic height/width, else tiles of Info().Size
 	selected   []int
 	batch      int
-	neighbours int // side of the local average (3 = 3x3)
+	neighbours int       // side of the local average (3 = 3x3)
+	rot        []float32 // optional dim x dim rotation applied to every patch feature
 }
 
 // selectMaps picks the mid-level maps: stride 8 and 16 (the finest first).
@@ -164,6 +165,9 @@ func (f *featurizer) patchGrid(ms []fmap) grid {
 			}
 		}
 		off += m.C
+	}
+	if f.rot != nil {
+		rotate(g.F, d, f.rot)
 	}
 	return g
 }
