@@ -29,7 +29,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	epochs := fs.Int("epochs", 0, "head training epochs (0 = default)")
 	hidden := fs.Int("hidden", 0, "head hidden units (0 = default, -1 = linear)")
 	quiet := fs.Bool("quiet", false, "no progress output")
-	detSize := fs.Int("detection-size", 320, "input size of detection models (multiple of 32)")
+	detSize := fs.Int("detection-size", vision.DetectionSize, "input size of detection models (multiple of 32)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

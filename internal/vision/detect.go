@@ -25,6 +25,11 @@ import (
 // regression head (an MLP with linear outputs), the box of the object centred there: centre offset within the
 // cell and log width/height. Overlapping boxes are then merged by NMS.
 
+// DetectionSize is the input side at which detection models run the
+// backbone (open it with backbone.ORTConfig{Size: DetectionSize}): finer
+// feature maps than the classification size of 224 help small objects.
+const DetectionSize = 320
+
 const (
 	detGridStride = 16
 	detBoxScale   = 64.0 // box sizes are regressed as log(size / 64 px)

@@ -49,7 +49,11 @@ func TestDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bb.Close()
-	train, test := detectionScenes(t, 60, 1), detectionScenes(t, 10, 2)
+	ntrain := 60
+	if raceEnabled {
+		ntrain = 20 // same code paths; the quality check below is skipped
+	}
+	train, test := detectionScenes(t, ntrain, 1), detectionScenes(t, 10, 2)
 	m, ev, err := Train(context.Background(), TrainConfig{Backbone: bb, Train: train, Test: test, Seed: 1,
 		Head: head.Config{Hidden: 16, Epochs: 10}, BoxHead: head.Config{Hidden: 16, Epochs: 30}})
 	if err != nil {
@@ -59,7 +63,7 @@ func TestDetection(t *testing.T) {
 		t.Fatalf("kind %v labels %v", m.Kind, m.Labels)
 	}
 	t.Logf("mAP %.3f", ev.Report.MAP)
-	if ev.Report.MAP < 0.15 { // plumbing check; quality is measured by visionbench
+	if !raceEnabled && ev.Report.MAP < 0.15 { // plumbing check; quality is measured by visionbench
 		t.Errorf("mAP %.3f on easy synthetic scenes", ev.Report.MAP)
 	}
 	var buf bytes.Buffer
