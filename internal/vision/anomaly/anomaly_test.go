@@ -339,7 +339,11 @@ func TestCookies(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the cookie benchmark runs without -race (plain-Go NN search is ~10x slower under the race detector)")
 	}
-	root := backbone.ModuleRoot(".")
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := backbone.ModuleRoot(wd)
 	dir := filepath.Join(root, "..", "shared", "datasets", "lookout-cookies")
 	onnx := filepath.Join(root, "..", "shared", "models", "mobilenetv2-12-int8.onnx")
 	if _, err := os.Stat(dir); err != nil {
