@@ -94,7 +94,10 @@ type TrainConfig struct {
 	// hidden units, 100 epochs, learning rate 3e-3, no dropout).
 	BoxHead head.Config
 	// NoFlip disables the horizontal-flip copies added to the training set.
-	NoFlip  bool
+	NoFlip bool
+	// Augment adds further training copies of every image (crops, colour
+	// jitter; see imageio.Augment), on top of the original and its mirror.
+	Augment []imageio.Augment
 	Workers int          // default GOMAXPROCS
 	Logger  *slog.Logger // default: discard
 	Now     func() time.Time
@@ -198,6 +201,7 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	if !cfg.NoFlip {
 		variants = append(variants, imageio.Augment{Flip: true})
 	}
+	variants = append(variants, cfg.Augment...)
 	log.Info("extracting training features", "images", len(train), "variants", len(variants), "backbone", info.Name)
 	feats, err := fx.extract(ctx, train, variants)
 	if err != nil {

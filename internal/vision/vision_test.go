@@ -14,6 +14,7 @@ import (
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"github.com/ocellus/ocellus/internal/vision/head"
+	"github.com/ocellus/ocellus/internal/vision/imageio"
 )
 
 // shapes draws one of three easily told apart patterns with noise.
@@ -224,5 +225,16 @@ func TestTrainORT(t *testing.T) {
 	}
 	if m.Backbone.Identity != bb.Info().Identity {
 		t.Error("identity not recorded")
+	}
+}
+
+func TestAugmentVariants(t *testing.T) {
+	m, ev, err := Train(context.Background(), TrainConfig{Backbone: backbone.Builtin{}, Train: dataset(30, 1), Test: dataset(9, 2), Seed: 1, Head: smallHead,
+		Augment: []imageio.Augment{{Crop: 0.8, CX: 0.5, CY: 0.5}, {Brightness: 1.2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Labels) != 3 || ev.Report.Accuracy < 0.8 {
+		t.Errorf("accuracy %.2f with augmentation", ev.Report.Accuracy)
 	}
 }
