@@ -2,13 +2,13 @@ package control
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/serve"
 	"github.com/ocellus/ocellus/internal/store"
 	"github.com/ocellus/ocellus/internal/vision/anomaly"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
@@ -81,9 +81,12 @@ type Lookout struct {
 	tokMu  sync.Mutex
 	tokens map[string]*sync.Mutex // per account+token, so a retried request waits for the first
 
-	mu     sync.Mutex
-	hosted map[string]*anomaly.Model // by model ARN
-	closed bool
+	// pool hosts HOSTED models with the same inference-unit admission,
+	// auto-scaling and graceful stop as Custom Labels versions.
+	pool *serve.Pool[*anomaly.Model]
+
+	mu      sync.Mutex
+	closing bool // Close is stopping the pool: keep the stored statuses
 }
 
 // NewLookout returns the Lookout for Vision use cases over c.
@@ -94,28 +97,28 @@ func NewLookout(c *Control, cfg LookoutConfig) *Lookout {
 	if cfg.MaxTraining <= 0 {
 		cfg.MaxTraining = 1
 	}
-	l := &Lookout{c: c, cfg: cfg, bb: cfg.Backbone, slot: make(chan struct{}, cfg.MaxTraining), tokens: map[string]*sync.Mutex{}, hosted: map[string]*anomaly.Model{}}
+	l := &Lookout{c: c, cfg: cfg, bb: cfg.Backbone, slot: make(chan struct{}, cfg.MaxTraining), tokens: map[string]*sync.Mutex{}}
 	if l.bb == nil {
 		l.bb = backbone.Builtin{}
 	}
+	// An anomaly model answers in tens to hundreds of milliseconds, several
+	// times slower than a classifier: a request may wait longer for a slot
+	// before it is turned away with a ThrottlingException.
+	l.pool = serve.New[*anomaly.Model](serve.Config{Logger: c.log, Now: c.now, SlotWait: 2 * time.Second, OnState: l.hostingState})
 	return l
 }
 
 // Region is the region resources are created in.
 func (l *Lookout) Region() string { return l.c.region }
 
-// Close unloads hosted models (their backbone sessions); a model still
-// being loaded is closed as soon as it is ready.
+// Close stops hosting (waiting for requests in flight) without changing
+// the stored statuses: a model HOSTED now is hosted again by Recover after
+// a restart.
 func (l *Lookout) Close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.closed = true
-	var errs []error
-	for arn, m := range l.hosted {
-		errs = append(errs, m.Close())
-		delete(l.hosted, arn)
-	}
-	return errors.Join(errs...)
+	l.closing = true
+	l.mu.Unlock()
+	return l.pool.Close()
 }
 
 // lookoutErr is an error naming the Lookout for Vision resource involved,
@@ -347,7 +350,9 @@ func (l *Lookout) Recover(ctx context.Context) error {
 			l.c.background(func(ctx context.Context) { l.runTraining(ctx, m) })
 		case ModelStartingHosting, ModelHosted:
 			l.c.log.Info("hosting model again", "model", m.ARN)
-			l.c.background(func(ctx context.Context) { l.runHosting(ctx, m) })
+			if err := l.host(ctx, m); err != nil {
+				return err
+			}
 		case ModelStoppingHosting:
 			m.Status, m.Message = ModelTrained, "The model is trained and not hosted."
 			if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {

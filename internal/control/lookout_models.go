@@ -18,6 +18,7 @@ import (
 	"github.com/ocellus/ocellus/internal/blob"
 	"github.com/ocellus/ocellus/internal/manifest"
 	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/serve"
 	"github.com/ocellus/ocellus/internal/store"
 	"github.com/ocellus/ocellus/internal/vision/anomaly"
 	"github.com/ocellus/ocellus/internal/vision/imageio"
@@ -577,7 +578,8 @@ func (l *Lookout) writeEvaluation(ctx context.Context, m *store.LookoutModel, p 
 
 // ---- hosting ----
 
-// StartLookoutModel starts hosting a trained model.
+// StartLookoutModel starts hosting a trained model: STARTING_HOSTING now,
+// HOSTED once it is loaded (HOSTING_FAILED if it cannot be).
 func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, version string, minUnits, maxUnits int) (string, error) {
 	_, m, err := l.model(ctx, account, project, version)
 	if err != nil {
@@ -596,79 +598,109 @@ func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, versi
 	if maxUnits == 0 {
 		maxUnits = minUnits
 	}
-	m.Status, m.Message, m.MinUnits, m.MaxUnits = ModelStartingHosting, "The model is being hosted.", minUnits, maxUnits
-	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
+	prev := *m
+	m.MinUnits, m.MaxUnits = minUnits, maxUnits
+	if err := l.host(ctx, m); err != nil {
+		if uerr := l.c.store.UpdateLookoutModel(context.WithoutCancel(ctx), &prev); uerr != nil {
+			l.c.log.Error("restore model status", "model", m.ARN, "err", uerr)
+		}
+		if ocellus.KindOf(err) == ocellus.LimitExceeded {
+			return "", lookoutErr(ocellus.QuotaExceeded, ResourceModel, m.ARN, "%s", ocellus.MessageOf(err))
+		}
 		return "", err
 	}
-	bg := *m
-	l.c.background(func(ctx context.Context) { l.runHosting(ctx, &bg) })
 	return ModelStartingHosting, nil
 }
 
-// runHosting loads a model into memory and marks it HOSTED.
-func (l *Lookout) runHosting(ctx context.Context, m *store.LookoutModel) {
-	err := l.host(ctx, m)
-	if ctx.Err() != nil {
-		return
-	}
-	if err != nil {
-		l.c.log.Error("model hosting", "model", m.ARN, "err", err)
-		m.Status, m.Message = ModelHostingFailed, "The model could not be loaded for hosting: "+ocellus.MessageOf(err)
-	} else {
-		m.Status, m.Message = ModelHosted, "The model is running."
-	}
-	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
-		l.c.log.Error("save model status", "model", m.ARN, "err", err)
-	}
-}
-
+// host saves m as STARTING_HOSTING and starts loading it into the pool;
+// hostingState records the outcome.
 func (l *Lookout) host(ctx context.Context, m *store.LookoutModel) error {
-	data, err := l.c.store.ModelArtifact(ctx, m.ARN)
-	if err != nil {
+	m.Status, m.Message = ModelStartingHosting, "The model is being hosted."
+	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return err
 	}
-	model, err := anomaly.Load(data, l.bb, anomaly.LoadConfig{})
-	if err != nil {
-		return err
-	}
-	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		return model.Close()
-	}
-	if old := l.hosted[m.ARN]; old != nil {
-		old.Close()
-	}
-	l.hosted[m.ARN] = model
-	l.mu.Unlock()
-	return nil
+	arn := m.ARN
+	return l.pool.Start(ctx, arn, m.MinUnits, m.MaxUnits, func(ctx context.Context) (*anomaly.Model, error) {
+		data, err := l.c.store.ModelArtifact(ctx, arn)
+		if err != nil {
+			return nil, err
+		}
+		return anomaly.Load(data, l.bb, anomaly.LoadConfig{})
+	})
 }
 
-// StopLookoutModel stops hosting a model; it goes back to TRAINED.
+// hostingState saves the pool's state changes as model statuses, so
+// DescribeModel sees HOSTED, HOSTING_FAILED and, after a stop, TRAINED.
+func (l *Lookout) hostingState(arn string, st serve.Status) {
+	ctx := context.Background()
+	var status, msg string
+	switch st.State {
+	case serve.Running:
+		status, msg = ModelHosted, "The model is running."
+	case serve.Failed:
+		status, msg = ModelHostingFailed, "The model could not be hosted: "+st.Message
+	case serve.Stopped:
+		l.mu.Lock()
+		closing := l.closing
+		l.mu.Unlock()
+		if closing {
+			return // shutting down: Recover hosts it again on the next start
+		}
+		status, msg = ModelTrained, "The model is trained and not hosted."
+	default:
+		return // STARTING_HOSTING and STOPPING_HOSTING are written by Start and Stop
+	}
+	m, err := l.modelByARN(ctx, arn)
+	if err != nil {
+		return // deleted meanwhile
+	}
+	m.Status, m.Message = status, msg
+	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
+		l.c.log.Error("save hosting state", "model", arn, "err", err)
+	}
+}
+
+// modelByARN loads a model from its ARN (model/{project}/{version}).
+func (l *Lookout) modelByARN(ctx context.Context, arn string) (*store.LookoutModel, error) {
+	a, err := ocellus.ParseARN(arn)
+	if err != nil {
+		return nil, err
+	}
+	segs := strings.Split(a.Resource, "/")
+	if len(segs) != 3 || segs[0] != "model" {
+		return nil, ocellus.Errorf(ocellus.NotFound, "%s is not a model ARN.", arn)
+	}
+	v, err := strconv.Atoi(segs[2])
+	if err != nil {
+		return nil, ocellus.Errorf(ocellus.NotFound, "%s is not a model ARN.", arn)
+	}
+	return l.c.store.LookoutModel(ctx, ocellus.LookoutProjectARN(a.Region, a.Account, segs[1]), v)
+}
+
+// StopLookoutModel stops hosting a model: STOPPING_HOSTING now (requests in
+// flight finish), TRAINED once it is unloaded.
 func (l *Lookout) StopLookoutModel(ctx context.Context, account, project, version string) (string, error) {
 	_, m, err := l.model(ctx, account, project, version)
 	if err != nil {
 		return "", err
 	}
-	if m.Status != ModelHosted && m.Status != ModelHostingFailed {
+	if m.Status != ModelHosted && m.Status != ModelHostingFailed && m.Status != ModelStartingHosting {
 		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; only a HOSTED model can be stopped.", m.ARN, m.Status)
 	}
 	m.Status, m.Message = ModelStoppingHosting, "The model is being stopped."
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return "", err
 	}
-	l.c.background(func(ctx context.Context) {
-		l.mu.Lock()
-		if hm := l.hosted[m.ARN]; hm != nil {
-			hm.Close()
-			delete(l.hosted, m.ARN)
+	if err := l.pool.Stop(m.ARN); err != nil {
+		if ocellus.KindOf(err) != ocellus.NotFound {
+			return "", err
 		}
-		l.mu.Unlock()
+		// Not in the pool: nothing to unload.
 		m.Status, m.Message = ModelTrained, "The model is trained and not hosted."
 		if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
-			l.c.log.Error("save model status", "model", m.ARN, "err", err)
+			return "", err
 		}
-	})
+	}
 	return ModelStoppingHosting, nil
 }
 
@@ -689,12 +721,6 @@ func (l *Lookout) DetectAnomalies(ctx context.Context, account, project, version
 	if m.Status != ModelHosted {
 		return nil, lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; start it (StartModel) and wait for HOSTED before calling DetectAnomalies.", m.ARN, m.Status)
 	}
-	l.mu.Lock()
-	model := l.hosted[m.ARN]
-	l.mu.Unlock()
-	if model == nil {
-		return nil, lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is not loaded yet; try again shortly.", m.ARN)
-	}
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))
 	if ct != "image/jpeg" && ct != "image/png" {
 		return nil, ocellus.Errorf(ocellus.Invalid, "ContentType must be image/jpeg or image/png, not %q.", contentType)
@@ -709,8 +735,15 @@ func (l *Lookout) DetectAnomalies(ctx context.Context, account, project, version
 	if got := formatOf(body); got != "" && "image/"+got != ct {
 		return nil, ocellus.Errorf(ocellus.Invalid, "The image is a %s but ContentType says %s.", strings.ToUpper(got), ct)
 	}
-	r, err := model.Detect(ctx, img)
+	var r *anomaly.Result
+	err = l.pool.Do(ctx, m.ARN, func(ctx context.Context, model *anomaly.Model) (err error) {
+		r, err = model.Detect(ctx, img)
+		return err
+	})
 	if err != nil {
+		if k := ocellus.KindOf(err); k == ocellus.NotReady || k == ocellus.NotFound {
+			return nil, lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is not loaded yet; try again shortly.", m.ARN)
+		}
 		var se *anomaly.ImageSizeError
 		if errors.As(err, &se) {
 			return nil, ocellus.Errorf(ocellus.Invalid, "The image is %dx%d pixels; model %s was trained on %dx%d images and only takes that size.",

@@ -596,6 +596,29 @@ func TestLookoutModelLifecycle(t *testing.T) {
 	if _, err := png.Decode(bytes.NewReader(r.AnomalyMask)); err != nil {
 		t.Fatalf("mask is not a PNG: %v", err)
 	}
+	// Beyond its inference units a model answers ThrottlingException (429),
+	// as Lookout for Vision does; the SDK would retry it, so this client
+	// does not.
+	noRetry := lv.New(session.Must(session.NewSession(&v1aws.Config{
+		Region: v1aws.String("us-east-1"), Endpoint: v1aws.String(ts.URL), MaxRetries: v1aws.Int(0),
+		Credentials: v1creds.NewStaticCredentials(alice.AccessKeyID, alice.SecretAccessKey, ""),
+	})))
+	codes := make(chan string, 60)
+	for i := 0; i < cap(codes); i++ {
+		go func() {
+			_, err := detect(noRetry, "image/png", normal)
+			code, _ := l4vErr(err)
+			codes <- code
+		}()
+	}
+	counts := map[string]int{}
+	for i := 0; i < cap(codes); i++ {
+		counts[<-codes]++
+	}
+	if counts[""] == 0 || counts["ThrottlingException"] == 0 || counts[""]+counts["ThrottlingException"] != cap(codes) {
+		t.Fatalf("60 concurrent requests on 1 unit: %v", counts)
+	}
+
 	// JPEG input too; wrong size, wrong type and garbage are refused.
 	img, _ := png.Decode(bytes.NewReader(normal))
 	var jb bytes.Buffer
