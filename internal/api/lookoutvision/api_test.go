@@ -74,4 +74,3 @@ func TestWriteError(t *testing.T) {
 		}
 	}
 }
-
