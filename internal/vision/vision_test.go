@@ -199,7 +199,9 @@ func sharedBytes(t *testing.T) []byte {
 }
 
 // sharedORT opens the shared MobileNetV2 backbone or skips.
-func sharedORT(t *testing.T) *backbone.ORT {
+func sharedORT(t *testing.T) *backbone.ORT { return sharedORTB(t) }
+
+func sharedORTB(t testing.TB) *backbone.ORT {
 	t.Helper()
 	wd, _ := os.Getwd()
 	p := filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "models", "mobilenetv2-12-int8.onnx")

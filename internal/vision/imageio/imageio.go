@@ -161,10 +161,43 @@ func ToRGBA(img image.Image) *image.RGBA {
 func Resize(img image.Image, w, h int) *image.RGBA {
 	b := img.Bounds()
 	if k := min(b.Dx()/w, b.Dy()/h); k >= 2 {
-		img = Shrink(ToRGBA(img), k)
+		if y, ok := img.(*image.YCbCr); ok {
+			img = ShrinkYCbCr(y, k) // JPEG photos: no full-size RGBA copy
+		} else {
+			img = Shrink(ToRGBA(img), k)
+		}
 	}
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	xdraw.ApproxBiLinear.Scale(dst, dst.Rect, img, img.Bounds(), xdraw.Src, nil)
+	return dst
+}
+
+// ShrinkYCbCr averages k x k blocks of a decoded JPEG in YCbCr space and
+// converts the means to RGB (the conversion is affine, so this equals
+// averaging RGB up to rounding).
+func ShrinkYCbCr(src *image.YCbCr, k int) *image.RGBA {
+	b := src.Rect
+	w, h := b.Dx()/k, b.Dy()/k
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	div := uint32(k * k)
+	for y := 0; y < h; y++ {
+		out := dst.Pix[y*dst.Stride:]
+		for x := 0; x < w; x++ {
+			var sy, scb, scr uint32
+			for dy := 0; dy < k; dy++ {
+				py := b.Min.Y + y*k + dy
+				yrow := src.Y[src.YOffset(b.Min.X+x*k, py):]
+				for dx := 0; dx < k; dx++ {
+					sy += uint32(yrow[dx])
+					ci := src.COffset(b.Min.X+x*k+dx, py)
+					scb += uint32(src.Cb[ci])
+					scr += uint32(src.Cr[ci])
+				}
+			}
+			r, g, bl := color.YCbCrToRGB(uint8((sy+div/2)/div), uint8((scb+div/2)/div), uint8((scr+div/2)/div))
+			out[4*x], out[4*x+1], out[4*x+2], out[4*x+3] = r, g, bl, 255
+		}
+	}
 	return dst
 }
 

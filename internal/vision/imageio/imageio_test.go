@@ -145,3 +145,27 @@ func TestShrinkGolden(t *testing.T) {
 		t.Errorf("shrink = %v", s.Pix)
 	}
 }
+
+func TestShrinkYCbCrMatchesRGBA(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for y := 0; y < 48; y++ {
+		for x := 0; x < 64; x++ {
+			src.SetRGBA(x, y, color.RGBA{uint8(4 * x), uint8(5 * y), uint8(2*x + y), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, src, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	img, err := jpeg.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ShrinkYCbCr(img.(*image.YCbCr), 4)
+	b := Shrink(ToRGBA(img), 4)
+	for i := range a.Pix {
+		if d := int(a.Pix[i]) - int(b.Pix[i]); d > 3 || d < -3 {
+			t.Fatalf("pixel byte %d: YCbCr path %d, RGBA path %d", i, a.Pix[i], b.Pix[i])
+		}
+	}
+}

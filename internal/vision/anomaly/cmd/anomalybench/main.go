@@ -127,12 +127,12 @@ func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank 
 			nn++
 		}
 	}
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime()
 	m, cal, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: bb, Train: train, InputSize: input, BankSize: bank, Sigma: sigma, Seed: seed, Flips: flips, Logger: log})
 	if err != nil {
 		fail(err)
 	}
-	trainTime := time.Since(t0)
+	trainTime, trainCPU := time.Since(t0), cpuTime()-c0
 	defer m.Close()
 	mt := m.Meta()
 	ev, err := m.Evaluate(ctx, test)
@@ -184,7 +184,7 @@ func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank 
 		mt.Backbone, mt.InputWidth, mt.InputHeight, mt.GridWidth, mt.GridHeight, mt.Dim, mt.BankSize, mt.Training.Patches, mt.Sigma)
 	fmt.Printf("train: %d images (%d normal, %d anomalous; %d with masks); bank from %d normals; calibration %d normal + %d anomalous\n",
 		len(train), nn, na, mt.Training.MaskImages, mt.Training.BankImages, mt.Training.CalibrationNormal, mt.Training.CalibrationAnom)
-	fmt.Printf("training time: %.2f s (2 cores: GOMAXPROCS=%d)\n", trainTime.Seconds(), runtime.GOMAXPROCS(0))
+	fmt.Printf("training time: %.2f s wall, %.2f s process CPU (GOMAXPROCS=%d; load average %s)\n", trainTime.Seconds(), trainCPU.Seconds(), runtime.GOMAXPROCS(0), loadavg())
 	fmt.Printf("calibration: threshold %.4f, F1 %.3f, AUROC %.3f\n", cal.Threshold, cal.F1, cal.AUROC)
 	fmt.Printf("test (%d images: %d anomalous): accuracy %.3f, AUROC %.3f, F1 %.3f, precision %.3f, recall %.3f (TP %d FP %d TN %d FN %d)\n",
 		len(ev.Images), ev.TP+ev.FN, ev.Accuracy, ev.AUROC, ev.F1, ev.Precision, ev.Recall, ev.TP, ev.FP, ev.TN, ev.FN)
@@ -245,6 +245,18 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
