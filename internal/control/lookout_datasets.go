@@ -173,10 +173,11 @@ func (l *Lookout) ListLookoutEntries(ctx context.Context, account, project strin
 			return nil, "", err
 		}
 		for _, e := range es {
-			if dated && !inDateRange(e.Line, in.Before, in.After) {
+			pe := manifest.ParseLine([]byte(e.Line), manifest.ParseOptions{Service: manifest.LookoutForVision})
+			if dated && !inDateRange(pe, in.Before, in.After) {
 				continue
 			}
-			out = append(out, e.Line)
+			out = append(out, lookoutLine(e.Line, pe))
 		}
 		cursor = next
 		if next == "" {
@@ -190,8 +191,7 @@ func (l *Lookout) ListLookoutEntries(ctx context.Context, account, project strin
 	return out, tok, nil
 }
 
-func inDateRange(line string, before, after time.Time) bool {
-	e := manifest.ParseLine([]byte(line), manifest.ParseOptions{Service: manifest.LookoutForVision})
+func inDateRange(e *manifest.Entry, before, after time.Time) bool {
 	var when time.Time
 	if e.Anomaly != nil {
 		when = e.Anomaly.CreationDate
@@ -206,6 +206,16 @@ func inDateRange(line string, before, after time.Time) bool {
 		return false
 	}
 	return true
+}
+
+// lookoutLine renders a stored line the way Lookout for Vision returns it:
+// the manifest line itself, without the "cl-metadata" member Custom Labels
+// adds. A line with errors keeps them (and the stored form).
+func lookoutLine(stored string, e *manifest.Entry) string {
+	if len(e.Issues) > 0 {
+		return stored
+	}
+	return string(e.ValidationLine())
 }
 
 // UpdateLookoutEntries adds or replaces (by source-ref) a dataset's lines in

@@ -444,7 +444,8 @@ func TestLookoutDatasetEntries(t *testing.T) {
 	if n := len(list(&lv.ListDatasetEntriesInput{Labeled: v1aws.Bool(false)})); n != 0 {
 		t.Fatalf("unlabeled = %d", n)
 	}
-	if got := list(&lv.ListDatasetEntriesInput{SourceRefContains: v1aws.String("img-03")}); len(got) != 1 || !strings.Contains(got[0], "img-03.png") {
+	if got := list(&lv.ListDatasetEntriesInput{SourceRefContains: v1aws.String("img-03")}); len(got) != 1 || !strings.Contains(got[0], "img-03.png") ||
+		strings.Contains(got[0], "cl-metadata") || !strings.HasPrefix(got[0], `{"source-ref":"s3://data/ds/img-03.png","anomaly-label":1,`) {
 		t.Fatalf("sourceRefContains = %v", got)
 	}
 	// Dates 2022-08-01..22; after the 10th and before the 15th: 11..14.
