@@ -78,7 +78,8 @@ func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in
 	}
 	name := in.JobName
 	if name == "" {
-		name = fmt.Sprintf("%s-%d-%s", p.Name, m.Version, randomHex(4))
+		// Job names allow [a-zA-Z0-9-]; project names may also hold "_".
+		name = fmt.Sprintf("%s-%d-%s", strings.ReplaceAll(p.Name, "_", "-"), m.Version, randomHex(4))
 		if len(name) > 64 {
 			name = name[len(name)-64:]
 			name = strings.TrimLeft(name, "-")
