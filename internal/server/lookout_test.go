@@ -775,3 +775,76 @@ func TestLookoutTrainingResumesAfterRestart(t *testing.T) {
 		t.Fatalf("latest = %v, %v", d, err)
 	}
 }
+
+// TestLookoutTrainAndTestDatasets: with a separate test dataset the model
+// is evaluated on it (its rules differ from the one-dataset case).
+func TestLookoutTrainAndTestDatasets(t *testing.T) {
+	if raceBuild {
+		t.Skip("one more training run; TestLookoutModelLifecycle covers the races")
+	}
+	ts := startLookout(t, "", "")
+	c, s := l4v(ts, alice), s3c(ts, alice)
+	mkBucket(t, s, "data")
+	trainKey := synthDataset(t, s, "data", "train", 12, 4, 64, 64, 4)
+	testKey := synthDataset(t, s, "data", "test", 10, 9, 64, 64, 5)
+	if _, err := c.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("two_sets")}); err != nil {
+		t.Fatal(err)
+	}
+	for typ, key := range map[string]string{"train": trainKey, "test": testKey} {
+		if _, err := c.CreateDataset(&lv.CreateDatasetInput{ProjectName: v1aws.String("two_sets"), DatasetType: v1aws.String(typ),
+			DatasetSource: &lv.DatasetSource{GroundTruthManifest: &lv.DatasetGroundTruthManifest{S3Object: &lv.InputS3Object{Bucket: v1aws.String("data"), Key: v1aws.String(key)}}}}); err != nil {
+			t.Fatal(err)
+		}
+		waitL4VDataset(t, c, "two_sets", typ)
+	}
+	out := &lv.OutputConfig{S3Location: &lv.S3Location{Bucket: v1aws.String("data"), Prefix: v1aws.String("out")}}
+	_, err := c.CreateModel(&lv.CreateModelInput{ProjectName: v1aws.String("two_sets"), OutputConfig: out})
+	wantL4VErr(t, err, "ValidationException", 400)
+	if !strings.Contains(err.Error(), "test dataset needs at least 10 normal and 10 anomalous") {
+		t.Fatalf("message = %v", err)
+	}
+	rng := rand.New(rand.NewSource(6))
+	img, mask := synthImage(t, rng, 64, 64, true)
+	put(t, s, "data", "test/extra.png", img)
+	put(t, s, "data", "test/extra-mask.png", mask)
+	if _, err := c.UpdateDatasetEntries(&lv.UpdateDatasetEntriesInput{ProjectName: v1aws.String("two_sets"), DatasetType: v1aws.String("test"),
+		Changes: []byte(l4vLine("s3://data/test/extra.png", "anomaly", "s3://data/test/extra-mask.png", "2022-09-03T00:00:00Z"))}); err != nil {
+		t.Fatal(err)
+	}
+	if d := waitL4VDataset(t, c, "two_sets", "test"); *d.ImageStats.Anomaly != 10 {
+		t.Fatalf("test dataset = %v", d)
+	}
+	if _, err := c.CreateModel(&lv.CreateModelInput{ProjectName: v1aws.String("two_sets"), OutputConfig: out}); err != nil {
+		t.Fatal(err)
+	}
+	md := waitModel(t, c, "two_sets", "1", 90*time.Second, "TRAINING")
+	if *md.Status != "TRAINED" || md.Performance == nil {
+		t.Fatalf("model = %v", md)
+	}
+	// The evaluation is of the 20 test images.
+	res, err := s.GetObject(context.Background(), &s3.GetObjectInput{Bucket: md.EvaluationResult.Bucket, Key: md.EvaluationResult.Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		EvaluationDetails struct {
+			NumberOfTestingImages int
+			EvaluatedOn           string
+		}
+	}
+	if err := json.NewDecoder(res.Body).Decode(&ev); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if ev.EvaluationDetails.NumberOfTestingImages != 20 || ev.EvaluationDetails.EvaluatedOn != "test dataset" {
+		t.Fatalf("evaluation = %+v", ev)
+	}
+	// A job name is generated when none is given, within the name pattern.
+	pj, err := c.StartModelPackagingJob(&lv.StartModelPackagingJobInput{ProjectName: v1aws.String("two_sets"), ModelVersion: v1aws.String("1"),
+		Configuration: &lv.ModelPackagingConfiguration{Greengrass: &lv.GreengrassConfiguration{ComponentName: v1aws.String("c"),
+			TargetPlatform:   &lv.TargetPlatform{Os: v1aws.String("LINUX"), Arch: v1aws.String("ARM64")},
+			S3OutputLocation: &lv.S3Location{Bucket: v1aws.String("data")}}}})
+	if err != nil || !strings.HasPrefix(*pj.JobName, "two-sets-1-") {
+		t.Fatalf("job = %v, %v", pj, err)
+	}
+}
