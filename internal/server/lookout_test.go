@@ -604,7 +604,7 @@ func TestLookoutModelLifecycle(t *testing.T) {
 		Region: v1aws.String("us-east-1"), Endpoint: v1aws.String(ts.URL), MaxRetries: v1aws.Int(0),
 		Credentials: v1creds.NewStaticCredentials(alice.AccessKeyID, alice.SecretAccessKey, ""),
 	})))
-	codes := make(chan string, 60)
+	codes := make(chan string, 100)
 	for i := 0; i < cap(codes); i++ {
 		go func() {
 			_, err := detect(noRetry, "image/png", normal)
@@ -617,7 +617,7 @@ func TestLookoutModelLifecycle(t *testing.T) {
 		counts[<-codes]++
 	}
 	if counts[""] == 0 || counts["ThrottlingException"] == 0 || counts[""]+counts["ThrottlingException"] != cap(codes) {
-		t.Fatalf("60 concurrent requests on 1 unit: %v", counts)
+		t.Fatalf("100 concurrent requests on 1 unit: %v", counts)
 	}
 
 	// JPEG input too; wrong size, wrong type and garbage are refused.
