@@ -26,9 +26,13 @@ args=(-textures "$textures")
 if [[ -f $shared ]]; then
 	echo "== MobileNetV2-int8 backbone (ONNX Runtime, variable input size)"
 	./bin/anomalybench -model "$shared" "${args[@]}" "$@"
+	echo "== MobileNetV2-int8, textures with -margin 2 (border patches left out of the image score)"
+	./bin/anomalybench -model "$shared" -textures "$textures" -margin 2 "$@"
 else
 	echo "== $shared not present: skipping the ONNX backbone run"
 fi
 echo "== built-in weight-free extractor"
 ./bin/anomalybench "${args[@]}" "$@"
+echo "== built-in extractor, textures with -margin 2"
+./bin/anomalybench -textures "$textures" -margin 2 "$@"
 echo "== load after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -92,7 +92,16 @@ type TrainConfig struct {
 	InputSize int
 	BankSize  int     // memory bank vectors (default: 10% of the patches, within [1000, 4000])
 	Sigma     float64 // Gaussian smoothing of the patch-score map, in patches (default 1)
-	Threads   int     // ONNX Runtime intra-op threads (default: all CPUs)
+	// Margin is the number of border patches on each side left out of the
+	// image score (default 0: PatchCore's maximum over the whole map).
+	// Border patches see the network's zero padding and are the least
+	// represented in the bank, so on busy textures they, not the defects,
+	// can set the maximum: 2 lifts the synthetic grass benchmark from AUROC
+	// 0.45 to 0.94. On the cookies it gives AUROC 1.00 but a worse-calibrated
+	// threshold (accuracy 0.91), hence not the default. The mask always
+	// covers the whole image.
+	Margin  int
+	Threads int // ONNX Runtime intra-op threads (default: all CPUs)
 	// CleanPatches adds to the patches the coreset chooses from those of
 	// masked anomalous images lying at least two patches away from every
 	// marked defect pixel. Off by default: on the cookies it lowered the
@@ -139,6 +148,7 @@ type Meta struct {
 	ImageWidth       int          `json:"image_width"`
 	ImageHeight      int          `json:"image_height"`
 	Sigma            float64      `json:"sigma"`
+	Margin           int          `json:"margin"`      // border patches left out of the image score
 	ImageScore       string       `json:"image_score"` // "max"
 	Threshold        float64      `json:"threshold"`
 	Scale            float64      `json:"scale"`
@@ -337,11 +347,15 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	if sigma <= 0 {
 		sigma = 1
 	}
+	margin := max(cfg.Margin, 0)
+	if 2*margin >= min(gh, gw) {
+		margin = 0
+	}
 	m.meta = Meta{
 		Format: FormatVersion, Backbone: info.Name, BackboneIdentity: info.Identity,
 		InputWidth: inW, InputHeight: inH, Mean: info.Mean, Std: info.Std, Neighbourhood: feat.neighbours,
 		GridWidth: gw, GridHeight: gh, Dim: feat.dim(), ImageWidth: size.X, ImageHeight: size.Y,
-		Sigma: sigma, ImageScore: "max", Seed: cfg.Seed, Background: Class{Name: "background", Color: hexColor(DefaultBackground)},
+		Sigma: sigma, Margin: margin, ImageScore: "max", Seed: cfg.Seed, Background: Class{Name: "background", Color: hexColor(DefaultBackground)},
 	}
 	log.Info("anomaly: extracting features", "images", len(bankImgs)+len(anoms), "input", fmt.Sprintf("%dx%d", inW, inH), "grid", fmt.Sprintf("%dx%d", gw, gh), "dim", feat.dim())
 	imgs := make([]image.Image, len(bankImgs))
@@ -456,7 +470,7 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	scoreGrid := func(it item, g grid, exclude int32) scored {
 		raw := m.bank.nearestExcept(g.F, exclude)
 		sm := blur(raw, g.H, g.W, sigma)
-		return scored{it, g, raw, sm, float64(slices.Max(sm))}
+		return scored{it, g, raw, sm, imageScore(sm, g.H, g.W, margin)}
 	}
 	var cs []scored
 	if loo {
@@ -633,7 +647,7 @@ func (m *Model) Detect(ctx context.Context, img image.Image) (*Result, error) {
 	g := gs[0]
 	raw := m.bank.nearestAll(g.F)
 	sm := blur(raw, g.H, g.W, m.meta.Sigma)
-	s := float64(slices.Max(sm))
+	s := imageScore(sm, g.H, g.W, m.meta.Margin)
 	r := &Result{Score: s, IsAnomalous: s >= m.meta.Threshold, Confidence: m.confidence(s), Map: sm}
 	if m.meta.Segmentation {
 		m.segment(r, g, raw, sm)
@@ -648,6 +662,18 @@ func (m *Model) DetectBytes(ctx context.Context, b []byte) (*Result, error) {
 		return nil, fmt.Errorf("anomaly: %w", err)
 	}
 	return m.Detect(ctx, img)
+}
+
+// imageScore is the maximum of the smoothed map without a border of
+// margin cells.
+func imageScore(sm []float32, h, w, margin int) float64 {
+	best := float32(math.Inf(-1))
+	for y := margin; y < h-margin; y++ {
+		for x := margin; x < w-margin; x++ {
+			best = max(best, sm[y*w+x])
+		}
+	}
+	return float64(best)
 }
 
 // blur smooths an h x w map with a Gaussian of the given sigma (in cells),

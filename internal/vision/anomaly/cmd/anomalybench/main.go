@@ -36,6 +36,7 @@ func main() {
 	bank := flag.Int("bank", 0, "memory bank size (0: default)")
 	sigma := flag.Float64("sigma", 0, "map smoothing in patches (0: default)")
 	seed := flag.Int64("seed", 1, "seed")
+	margin := flag.Int("margin", 0, "border patches left out of the image score")
 	flips := flag.Int("flips", -1, "mirrored normal copies for the coreset (-1: default)")
 	runs := flag.Int("runs", 30, "Detect calls for the latency measurement")
 	verbose := flag.Bool("v", false, "log training progress")
@@ -78,12 +79,12 @@ func main() {
 	ctx := context.Background()
 	if *data != "" {
 		for _, in := range inputs {
-			cookies(ctx, bb, *data, in, *bank, *sigma, *seed, *flips, *runs, log)
+			cookies(ctx, bb, *data, in, *bank, *sigma, *seed, *flips, *margin, *runs, log)
 		}
 	}
 	if *textures != "" {
 		for _, in := range inputs {
-			synthetic(ctx, bb, *textures, in, *bank, *sigma, *seed, *flips, log)
+			synthetic(ctx, bb, *textures, in, *bank, *sigma, *seed, *flips, *margin, log)
 		}
 	}
 }
@@ -93,7 +94,7 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank int, sigma float64, seed int64, flips, runs int, log *slog.Logger) {
+func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank int, sigma float64, seed int64, flips, margin, runs int, log *slog.Logger) {
 	train, err := anomalydata.ReadManifest(filepath.Join(dir, "manifests", "template.manifest"), dir)
 	if err != nil {
 		fail(err)
@@ -128,7 +129,7 @@ func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank 
 		}
 	}
 	t0, c0 := time.Now(), cpuTime()
-	m, cal, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: bb, Train: train, InputSize: input, BankSize: bank, Sigma: sigma, Seed: seed, Flips: flips, Logger: log})
+	m, cal, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: bb, Train: train, InputSize: input, BankSize: bank, Sigma: sigma, Seed: seed, Flips: flips, Margin: margin, Logger: log})
 	if err != nil {
 		fail(err)
 	}
@@ -180,8 +181,8 @@ func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank 
 			latMask = append(latMask, ms(d2))
 		}
 	}
-	fmt.Printf("\n## cookies: backbone %s, input %dx%d, grid %dx%d, dim %d, bank %d of %d patches, sigma %.1f\n",
-		mt.Backbone, mt.InputWidth, mt.InputHeight, mt.GridWidth, mt.GridHeight, mt.Dim, mt.BankSize, mt.Training.Patches, mt.Sigma)
+	fmt.Printf("\n## cookies: backbone %s, input %dx%d, grid %dx%d, dim %d, bank %d of %d patches, sigma %.1f, margin %d\n",
+		mt.Backbone, mt.InputWidth, mt.InputHeight, mt.GridWidth, mt.GridHeight, mt.Dim, mt.BankSize, mt.Training.Patches, mt.Sigma, mt.Margin)
 	fmt.Printf("train: %d images (%d normal, %d anomalous; %d with masks); bank from %d normals; calibration %d normal + %d anomalous\n",
 		len(train), nn, na, mt.Training.MaskImages, mt.Training.BankImages, mt.Training.CalibrationNormal, mt.Training.CalibrationAnom)
 	fmt.Printf("training time: %.2f s wall, %.2f s process CPU (GOMAXPROCS=%d; load average %s)\n", trainTime.Seconds(), trainCPU.Seconds(), runtime.GOMAXPROCS(0), loadavg())
@@ -206,7 +207,7 @@ func cookies(ctx context.Context, bb backbone.Backbone, dir string, input, bank 
 	fmt.Printf("model file: %d bytes\n", len(blob))
 }
 
-func synthetic(ctx context.Context, bb backbone.Backbone, dir string, input, bank int, sigma float64, seed int64, flips int, log *slog.Logger) {
+func synthetic(ctx context.Context, bb backbone.Backbone, dir string, input, bank int, sigma float64, seed int64, flips, margin int, log *slog.Logger) {
 	fmt.Printf("\n## synthetic textures: %s backbone, 256x256 windows; train 30 normal + 10 anomalous (masked), test 20 normal + 20 anomalous\n", bb.Info().Name)
 	for ti, name := range []string{"brick", "grass", "gravel"} {
 		b, err := os.ReadFile(filepath.Join(dir, name+".png"))
@@ -221,7 +222,7 @@ func synthetic(ctx context.Context, bb backbone.Backbone, dir string, input, ban
 		train := append(anomalydata.Synthetic(tex, 30, 256, false, s+1), anomalydata.Synthetic(tex, 10, 256, true, s+2)...)
 		test := append(anomalydata.Synthetic(tex, 20, 256, false, s+3), anomalydata.Synthetic(tex, 20, 256, true, s+4)...)
 		t0 := time.Now()
-		m, _, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: bb, Train: train, InputSize: input, BankSize: bank, Sigma: sigma, Seed: seed, Flips: flips, Logger: log})
+		m, _, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: bb, Train: train, InputSize: input, BankSize: bank, Sigma: sigma, Seed: seed, Flips: flips, Margin: margin, Logger: log})
 		if err != nil {
 			fail(err)
 		}
