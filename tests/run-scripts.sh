@@ -82,6 +82,11 @@ check "after kill -9: project, tags, policy intact" bash -c "aws --endpoint-url 
 check "after kill -9: S3 object intact" bash -c "aws --endpoint-url $OCELLUS_URL s3 cp s3://script-bucket/big/big.bin - | sha256sum | grep -q $SUM"
 check "cli delete-project" bash -c "aws --endpoint-url $OCELLUS_URL rekognition delete-project --project-arn '$ARN' --query Status --output text | grep -qx DELETING && ! aws --endpoint-url $OCELLUS_URL rekognition describe-projects --project-names cli-project --query 'ProjectDescriptions[0]' --output text | grep -q cli-project"
 
+kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=""
+
+# --- Lookout for Vision with Debian's python3-boto3 (its own server) ---------
+check "Lookout for Vision getting-started flow (python3-boto3)" bash tests/run-l4v.sh
+
 echo
 echo "script tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

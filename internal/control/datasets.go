@@ -80,7 +80,9 @@ func (c *Control) CreateDataset(ctx context.Context, account string, in CreateDa
 		}
 	}
 	if d.Status == ocellus.DatasetCreateInProgress {
-		c.background(func(ctx context.Context) { c.runImport(ctx, d) })
+		// The import works on its own copy: d is returned to the caller.
+		work := *d
+		c.background(func(ctx context.Context) { c.runImport(ctx, &work) })
 	}
 	return d, nil
 }
@@ -215,7 +217,8 @@ func (c *Control) UpdateDatasetEntries(ctx context.Context, account, arn string,
 	if err := c.store.UpdateDataset(ctx, d); err != nil {
 		return err
 	}
-	c.background(func(ctx context.Context) { c.runUpdate(ctx, d, groundTruth) })
+	work := *d
+	c.background(func(ctx context.Context) { c.runUpdate(ctx, &work, groundTruth) })
 	return nil
 }
 
