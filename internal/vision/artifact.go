@@ -129,9 +129,9 @@ func Decode(r io.Reader) (*Model, error) {
 	if n > 64<<20 {
 		return nil, fmt.Errorf("%w: header of %d bytes", ErrNotModel, n)
 	}
-	hb := make([]byte, n)
-	if _, err := io.ReadFull(br, hb); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNotModel, err)
+	hb, err := io.ReadAll(io.LimitReader(br, int64(n))) // grows with the data present
+	if err != nil || len(hb) != int(n) {
+		return nil, fmt.Errorf("%w: truncated header", ErrNotModel)
 	}
 	var h artifactHeader
 	if err := json.Unmarshal(hb, &h); err != nil {
@@ -153,14 +153,21 @@ func Decode(r io.Reader) (*Model, error) {
 		if !ok || te.Len < 0 || te.Len > 1<<28 {
 			return nil, fmt.Errorf("vision: model has unexpected tensor %q", te.Name)
 		}
-		b := make([]byte, 4*te.Len)
-		if _, err := io.ReadFull(br, b); err != nil {
-			return nil, fmt.Errorf("vision: model truncated: %w", err)
-		}
-		hash.Write(b)
-		t := make([]float32, te.Len)
-		for i := range t {
-			t[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		// Read in bounded chunks so a corrupt length cannot make us
+		// allocate more than the data actually present.
+		t := make([]float32, 0, min(te.Len, 1<<16))
+		chunk := make([]byte, 4<<16)
+		for left := te.Len; left > 0; {
+			n := min(left, 1<<16)
+			b := chunk[:4*n]
+			if _, err := io.ReadFull(br, b); err != nil {
+				return nil, fmt.Errorf("vision: model truncated: %w", err)
+			}
+			hash.Write(b)
+			for i := 0; i < n; i++ {
+				t = append(t, math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+			}
+			left -= n
 		}
 		*dst = t
 	}

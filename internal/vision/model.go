@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"slices"
 	"sort"
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
@@ -43,6 +44,16 @@ func (m *Model) Attach(bb backbone.Backbone) error {
 	}
 	if bb.Info().Size != m.Backbone.Size {
 		return fmt.Errorf("%w: model runs it at %dx%d, got %d", ErrBackboneMismatch, m.Backbone.Size, m.Backbone.Size, bb.Info().Size)
+	}
+	got := bb.Info().Maps
+	if len(got) != len(m.Backbone.Maps) {
+		return fmt.Errorf("%w: %d feature maps, model expects %d", ErrBackboneMismatch, len(got), len(m.Backbone.Maps))
+	}
+	for i, g := range got {
+		w := m.Backbone.Maps[i]
+		if g.C != w.C || g.H != w.H || g.W != w.W || g.Stride != w.Stride || !slices.Equal(g.Grids, w.Grids) {
+			return fmt.Errorf("%w: feature map %d is %+v, model expects %+v", ErrBackboneMismatch, i, g, w)
+		}
 	}
 	m.bb = bb
 	m.pools = backbone.Pools(m.Backbone)

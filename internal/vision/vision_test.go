@@ -240,3 +240,18 @@ func TestAugmentVariants(t *testing.T) {
 		t.Errorf("accuracy %.2f with augmentation", ev.Report.Accuracy)
 	}
 }
+
+func FuzzDecodeModel(f *testing.F) {
+	info := backbone.Builtin{}.Info()
+	d := backbone.EmbeddingLen(info)
+	m := &Model{Kind: Classification, Backbone: info, Labels: []string{"a", "b"}, Thresholds: []float64{50, 50},
+		Head: &head.MLP{Output: head.Softmax, In: d, Out: 2, Mean: make([]float32, d), Scale: make([]float32, d), W2: make([]float32, 2*d), B2: make([]float32, 2)}}
+	var buf bytes.Buffer
+	if err := Save(&buf, m); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		Decode(bytes.NewReader(b))
+	})
+}

@@ -99,3 +99,16 @@ func TestSharedModelRoundTrip(t *testing.T) {
 		t.Fatal("encoding is not stable")
 	}
 }
+
+func FuzzDecode(f *testing.F) {
+	f.Add(tiny().Encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Decode(b)
+		if err != nil {
+			return
+		}
+		if _, err := Decode(m.Encode()); err != nil {
+			t.Fatalf("re-encoded model does not decode: %v", err)
+		}
+	})
+}
