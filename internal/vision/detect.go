@@ -357,7 +357,7 @@ func (m *Model) detect(maps [][]float32) []detection {
 	stride := float64(gridStride(info))
 	K := len(m.Labels)
 	// Classify every cell, then regress boxes for the best-scoring ones only.
-	probs := predictParallel(m.Head, feats)
+	probs := m.classifyCells(maps, side, feats)
 	type cell struct {
 		c, label int
 		score    float64
@@ -438,14 +438,19 @@ func (m *Model) detectImage(ctx context.Context, img image.Image) ([]detection, 
 	if m.bb == nil {
 		return nil, errors.New("vision: model has no backbone attached")
 	}
-	s := m.Backbone.Size
-	x := make([]float32, 3*s*s)
-	imageio.CHW(x, imageio.Resize(img, s, s), imageio.Norm{Mean: m.Backbone.Mean, Std: m.Backbone.Std}, false)
+	x, _ := m.preprocessDetection(img)
 	maps, err := m.bb.Forward(ctx, x, 1)
 	if err != nil {
 		return nil, err
 	}
 	return m.detect(maps), nil
+}
+
+func (m *Model) preprocessDetection(img image.Image) ([]float32, error) {
+	s := m.Backbone.Size
+	x := make([]float32, 3*s*s)
+	imageio.CHW(x, imageio.Resize(img, s, s), imageio.Norm{Mean: m.Backbone.Mean, Std: m.Backbone.Std}, false)
+	return x, nil
 }
 
 // predictParallel runs the head over many cells on two goroutines (one
@@ -464,4 +469,71 @@ func predictParallel(h *head.MLP, feats [][]float32) [][]float64 {
 	b := h.PredictBatch(feats[half:])
 	<-done
 	return append(a, b...)
+}
+
+// classifyCells runs the class head on every cell. Maps coarser than the
+// grid are shared by several cells (a stride-32 position covers 2x2 cells),
+// so their part of the first layer is computed once per map position: for
+// MobileNetV2 that is 1,280 of 1,408 inputs, a 3x saving. The result equals
+// running the head on each cell's features.
+func (m *Model) classifyCells(maps [][]float32, side int, feats [][]float32) [][]float64 {
+	h := m.Head
+	info := m.Backbone
+	gs := gridStride(info)
+	if h.Hidden == 0 {
+		return predictParallel(h, feats)
+	}
+	H := h.Hidden
+	pre := make([]float32, len(feats)*H)
+	off := 0
+	for _, mp := range info.Maps {
+		lo, hi := off, off+mp.C
+		off = hi
+		if mp.Stride <= gs {
+			parallelRange(len(feats), func(a, b int) {
+				for c := a; c < b; c++ {
+					h.FirstLayerPart(pre[c*H:(c+1)*H], feats[c][lo:hi], lo, hi)
+				}
+			})
+			continue
+		}
+		// One computation per map position, added to every cell it covers.
+		r := mp.Stride / gs
+		part := make([]float32, mp.H*mp.W*H)
+		parallelRange(mp.H*mp.W, func(a, b int) {
+			for p := a; p < b; p++ {
+				py, px := p/mp.W, p%mp.W
+				cy, cx := min(py*r, side-1), min(px*r, side-1)
+				h.FirstLayerPart(part[p*H:(p+1)*H], feats[cy*side+cx][lo:hi], lo, hi)
+			}
+		})
+		for c := range feats {
+			gy, gx := c/side, c%side
+			p := min(gy/r, mp.H-1)*mp.W + min(gx/r, mp.W-1)
+			dst, src := pre[c*H:(c+1)*H], part[p*H:(p+1)*H]
+			for j := range dst {
+				dst[j] += src[j]
+			}
+		}
+	}
+	out := make([][]float64, len(feats))
+	for c := range feats {
+		out[c] = h.FromPreActivation(pre[c*H : (c+1)*H])
+	}
+	return out
+}
+
+// parallelRange splits [0, n) over two goroutines when there is enough work.
+func parallelRange(n int, fn func(a, b int)) {
+	if n < 32 || runtime.GOMAXPROCS(0) < 2 {
+		fn(0, n)
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		fn(0, n/2)
+		close(done)
+	}()
+	fn(n/2, n)
+	<-done
 }

@@ -66,6 +66,23 @@ func TestDetection(t *testing.T) {
 	if !raceEnabled && ev.Report.MAP < 0.15 { // plumbing check; quality is measured by visionbench
 		t.Errorf("mAP %.3f on easy synthetic scenes", ev.Report.MAP)
 	}
+	// The shared-map shortcut gives the same class probabilities as running
+	// the head on every cell.
+	x, _ := m.preprocessDetection(test[0].Image)
+	maps, err := bb.Forward(context.Background(), x, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	side, feats := cellFeatures(m.Backbone, maps, 0)
+	fast := m.classifyCells(maps, side, feats)
+	for c, f := range feats {
+		slow := m.Head.Predict(f)
+		for k := range slow {
+			if d := fast[c][k] - slow[k]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("cell %d label %d: shortcut %v, direct %v", c, k, fast[c][k], slow[k])
+			}
+		}
+	}
 	var buf bytes.Buffer
 	if err := Save(&buf, m); err != nil {
 		t.Fatal(err)

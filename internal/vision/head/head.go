@@ -128,6 +128,37 @@ func (m *MLP) Predict(x []float32) []float64 {
 	return activate(m.Output, logits)
 }
 
+// FirstLayerPart adds to dst[j] (len Hidden) the contribution of input
+// dimensions [lo, hi) to hidden unit j's pre-activation (standardisation
+// included, bias excluded); x holds those dimensions only. Inputs shared by
+// many examples (e.g. a coarse feature map under several detection cells)
+// are then computed once.
+func (m *MLP) FirstLayerPart(dst, x []float32, lo, hi int) {
+	xs := make([]float32, hi-lo)
+	for i := range xs {
+		xs[i] = (x[i] - m.Mean[lo+i]) * m.Scale[lo+i]
+	}
+	for j := range dst {
+		dst[j] += dot(m.W1[j*m.In+lo:j*m.In+hi], xs)
+	}
+}
+
+// FromPreActivation finishes Predict from the first layer's pre-activations
+// without bias (as summed by FirstLayerPart). Hidden must be > 0.
+func (m *MLP) FromPreActivation(pre []float32) []float64 {
+	h := make([]float32, m.Hidden)
+	for j, v := range pre {
+		if v += m.B1[j]; v > 0 {
+			h[j] = v
+		}
+	}
+	logits := make([]float64, m.Out)
+	for k := range logits {
+		logits[k] = float64(dot(m.W2[k*m.Hidden:(k+1)*m.Hidden], h) + m.B2[k])
+	}
+	return activate(m.Output, logits)
+}
+
 // PredictBatch is Predict for many inputs, computing the first layer four
 // inputs at a time (about 1.5x faster than separate calls).
 func (m *MLP) PredictBatch(X [][]float32) [][]float64 {
