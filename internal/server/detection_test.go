@@ -98,6 +98,12 @@ func detectionLine(bucket, key string, w, h int, boxes []box) string {
 // find the held-out objects. It uses the shared MobileNetV2 backbone when
 // present, the built-in extractor otherwise.
 func TestDetectionProject(t *testing.T) {
+	if raceBuild {
+		// Training a detection head under the race detector takes many
+		// minutes; `make test` runs this test again without -race. The
+		// same code paths run under -race in the classification tests.
+		t.Skip("heavy training: run without -race (make test does)")
+	}
 	cfg := server.Config{}
 	if _, err := os.Stat(sharedBackbone); err == nil {
 		cfg.Backbone = sharedBackbone

@@ -536,7 +536,7 @@ func TestLookoutModelLifecycle(t *testing.T) {
 	}
 	_, err = c.DeleteModel(&lv.DeleteModelInput{ProjectName: v1aws.String("life"), ModelVersion: v1aws.String("1")})
 	wantL4VErr(t, err, "ConflictException", 409)
-	md := waitModel(t, c, "life", "1", 90*time.Second, "TRAINING")
+	md := waitModel(t, c, "life", "1", 5*time.Minute, "TRAINING")
 	if *md.Status != "TRAINED" || md.Performance == nil || md.EvaluationEndTimestamp == nil || md.EvaluationManifest == nil ||
 		*md.KmsKeyId != *in.KmsKeyId || *md.Description != "first-model" || *md.OutputConfig.S3Location.Prefix != "models/" {
 		t.Fatalf("trained model = %v", md)
@@ -575,7 +575,7 @@ func TestLookoutModelLifecycle(t *testing.T) {
 	if err != nil || *sm.Status != "STARTING_HOSTING" {
 		t.Fatalf("start = %v, %v", sm, err)
 	}
-	if md := waitModel(t, c, "life", "1", 30*time.Second, "STARTING_HOSTING"); *md.Status != "HOSTED" || *md.MinInferenceUnits != 1 || *md.MaxInferenceUnits != 2 {
+	if md := waitModel(t, c, "life", "1", 2*time.Minute, "STARTING_HOSTING"); *md.Status != "HOSTED" || *md.MinInferenceUnits != 1 || *md.MaxInferenceUnits != 2 {
 		t.Fatalf("hosted = %v", md)
 	}
 	_, err = c.DeleteModel(&lv.DeleteModelInput{ProjectName: v1aws.String("life"), ModelVersion: v1aws.String("1")})
@@ -680,7 +680,7 @@ func TestLookoutModelLifecycle(t *testing.T) {
 	ts.stop()
 	ts2 := startLookout(t, ts.DataDir, "")
 	c2 := l4v(ts2, alice)
-	if md := waitModel(t, c2, "life", "1", 30*time.Second, "STARTING_HOSTING"); *md.Status != "HOSTED" {
+	if md := waitModel(t, c2, "life", "1", 2*time.Minute, "STARTING_HOSTING"); *md.Status != "HOSTED" {
 		t.Fatalf("after restart = %v", md)
 	}
 	var r2 *lv.DetectAnomalyResult
@@ -696,7 +696,7 @@ func TestLookoutModelLifecycle(t *testing.T) {
 	if err != nil || *st.Status != "STOPPING_HOSTING" {
 		t.Fatalf("stop = %v, %v", st, err)
 	}
-	if md := waitModel(t, c2, "life", "1", 30*time.Second, "STOPPING_HOSTING"); *md.Status != "TRAINED" {
+	if md := waitModel(t, c2, "life", "1", 2*time.Minute, "STOPPING_HOSTING"); *md.Status != "TRAINED" {
 		t.Fatalf("stopped = %v", md)
 	}
 	_, err = c2.StopModel(&lv.StopModelInput{ProjectName: v1aws.String("life"), ModelVersion: v1aws.String("1")})
@@ -758,7 +758,7 @@ func TestLookoutTrainingResumesAfterRestart(t *testing.T) {
 	ts.stop() // cancels the run in progress; the model stays TRAINING
 	ts2 := startLookout(t, ts.DataDir, "")
 	c2 := l4v(ts2, alice)
-	if md := waitModel(t, c2, "resume", "1", 90*time.Second, "TRAINING"); *md.Status != "TRAINED" || md.Performance == nil {
+	if md := waitModel(t, c2, "resume", "1", 5*time.Minute, "TRAINING"); *md.Status != "TRAINED" || md.Performance == nil {
 		t.Fatalf("after restart = %v", md)
 	}
 	// Versions keep counting after a deletion.
@@ -770,7 +770,7 @@ func TestLookoutTrainingResumesAfterRestart(t *testing.T) {
 	if err != nil || *cm.ModelMetadata.ModelVersion != "2" {
 		t.Fatalf("second model = %v, %v", cm, err)
 	}
-	waitModel(t, c2, "resume", "2", 90*time.Second, "TRAINING")
+	waitModel(t, c2, "resume", "2", 5*time.Minute, "TRAINING")
 	if d, err := c2.DescribeModel(&lv.DescribeModelInput{ProjectName: v1aws.String("resume"), ModelVersion: v1aws.String("latest")}); err != nil || *d.ModelDescription.ModelVersion != "2" {
 		t.Fatalf("latest = %v, %v", d, err)
 	}
@@ -817,7 +817,7 @@ func TestLookoutTrainAndTestDatasets(t *testing.T) {
 	if _, err := c.CreateModel(&lv.CreateModelInput{ProjectName: v1aws.String("two_sets"), OutputConfig: out}); err != nil {
 		t.Fatal(err)
 	}
-	md := waitModel(t, c, "two_sets", "1", 90*time.Second, "TRAINING")
+	md := waitModel(t, c, "two_sets", "1", 5*time.Minute, "TRAINING")
 	if *md.Status != "TRAINED" || md.Performance == nil {
 		t.Fatalf("model = %v", md)
 	}
