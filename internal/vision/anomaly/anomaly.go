@@ -87,7 +87,7 @@ type TrainConfig struct {
 	// normal training images and use them with all anomalous training images.
 	Calibration []Example
 	// InputSize is the longer side, in pixels, of the backbone input; the
-	// shorter side follows the images' aspect ratio (default 384 for an ONNX
+	// shorter side follows the images' aspect ratio (default 448 for an ONNX
 	// Runtime backbone, 256 for other backbones, which run on tiles).
 	InputSize int
 	BankSize  int     // memory bank vectors (default: 10% of the patches, within [1000, 4000])
@@ -325,7 +325,7 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	if native {
 		unit = 32
 		if long <= 0 {
-			long = 384
+			long = 448
 		}
 	} else if long <= 0 {
 		long = 256
