@@ -56,6 +56,10 @@ func main() {
 	flag.Parse()
 
 	var bb backbone.Backbone = backbone.Builtin{}
+	if _, err := os.Stat(*bbPath); err != nil && *bbPath != "builtin" {
+		fmt.Printf("backbone %s not found: using the built-in extractor\n", *bbPath)
+		*bbPath = "builtin"
+	}
 	if *bbPath != "builtin" {
 		size := 0
 		if *detection {
