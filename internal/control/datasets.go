@@ -107,9 +107,10 @@ func (c *Control) DescribeDataset(ctx context.Context, account, arn string) (*oc
 	return c.dataset(ctx, account, arn)
 }
 
-// ProjectDatasets lists a project's datasets (for DescribeProjects).
-func (c *Control) ProjectDatasets(ctx context.Context, projectARN string) ([]*ocellus.Dataset, error) {
-	return c.store.Datasets(ctx, projectARN)
+// ProjectDatasets lists the datasets of projects (for DescribeProjects), by
+// project ARN, in one query.
+func (c *Control) ProjectDatasets(ctx context.Context, projectARNs []string) (map[string][]*ocellus.Dataset, error) {
+	return c.store.DatasetsOf(ctx, projectARNs)
 }
 
 // DeleteDataset deletes a dataset that has no work in progress.

@@ -50,6 +50,8 @@ type Store interface {
 	CreateDataset(ctx context.Context, d *ocellus.Dataset) error
 	Dataset(ctx context.Context, arn string) (*ocellus.Dataset, error)
 	Datasets(ctx context.Context, projectARN string) ([]*ocellus.Dataset, error)
+	// DatasetsOf returns the datasets of several projects at once, by project.
+	DatasetsOf(ctx context.Context, projectARNs []string) (map[string][]*ocellus.Dataset, error)
 	// DatasetsInProgress lists datasets left in an *_IN_PROGRESS state, for
 	// recovery after a restart.
 	DatasetsInProgress(ctx context.Context) ([]*ocellus.Dataset, error)

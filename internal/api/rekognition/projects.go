@@ -64,11 +64,16 @@ func (a *API) describeProjects(ctx context.Context, id awsproto.Identity, in *de
 		return nil, err
 	}
 	out := &describeProjectsOutput{ProjectDescriptions: []projectDescription{}, NextToken: next}
+	arns := make([]string, len(ps))
+	for i, p := range ps {
+		arns[i] = p.ARN
+	}
+	datasets, err := a.ctl.ProjectDatasets(ctx, arns)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range ps {
-		ds, err := a.ctl.ProjectDatasets(ctx, p.ARN)
-		if err != nil {
-			return nil, err
-		}
+		ds := datasets[p.ARN]
 		out.ProjectDescriptions = append(out.ProjectDescriptions, projectDescription{
 			ProjectArn: p.ARN, CreationTimestamp: awsproto.Time(p.Created), Status: string(p.Status),
 			Datasets: datasetMetadataOf(ds), Feature: p.Feature, AutoUpdate: p.AutoUpdate,

@@ -76,6 +76,26 @@ func (s *Store) Datasets(ctx context.Context, projectARN string) ([]*ocellus.Dat
 	return s.queryDatasets(ctx, `project_arn = ?`, projectARN)
 }
 
+// DatasetsOf returns the datasets of several projects, by project ARN.
+func (s *Store) DatasetsOf(ctx context.Context, projectARNs []string) (map[string][]*ocellus.Dataset, error) {
+	out := map[string][]*ocellus.Dataset{}
+	if len(projectARNs) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(projectARNs))
+	for i, a := range projectARNs {
+		args[i] = a
+	}
+	ds, err := s.queryDatasets(ctx, `project_arn IN (`+placeholders(len(projectARNs))+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		out[d.ProjectARN] = append(out[d.ProjectARN], d)
+	}
+	return out, nil
+}
+
 // DatasetsInProgress lists datasets with work in progress.
 func (s *Store) DatasetsInProgress(ctx context.Context) ([]*ocellus.Dataset, error) {
 	return s.queryDatasets(ctx, `status IN (?, ?, ?)`, string(ocellus.DatasetCreateInProgress), string(ocellus.DatasetUpdateInProgress), string(ocellus.DatasetDeleteInProgress))
