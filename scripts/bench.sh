@@ -4,7 +4,7 @@
 # listed below, installed here if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OCELLUS_APT_PACKAGES="dataset-fashion-mnist python3-skimage" bash scripts/install-deps.sh
+OCELLUS_APT_PACKAGES="dataset-fashion-mnist python3-skimage opencv-doc gnome-backgrounds" bash scripts/install-deps.sh
 echo "== service benchmarks (internal/server): start-up, DescribeProjects, training, DetectCustomLabels"
 go test -run '^$' -bench . -benchtime 3s -count 3 -timeout 60m ./internal/server/ | grep -E '^(Benchmark|ok|FAIL)'
 echo "== manifest engine"

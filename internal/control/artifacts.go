@@ -87,7 +87,11 @@ func (c *Control) loadModel(v *ocellus.ProjectVersion) (*vision.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := m.Attach(c.backbone); err != nil {
+	bb := c.backbone
+	if m.Kind == vision.Detection {
+		bb = c.detector
+	}
+	if err := m.Attach(bb); err != nil {
 		return nil, err
 	}
 	return m, nil

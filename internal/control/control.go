@@ -34,6 +34,9 @@ type Config struct {
 	DataDir string
 	// Backbone is the feature extractor models are trained on.
 	Backbone backbone.Backbone
+	// DetectionBackbone is the same network at detection resolution
+	// (vision.DetectionSize); nil uses Backbone.
+	DetectionBackbone backbone.Backbone
 	// Keyring encrypts model artifacts (KmsKeyId). Default: a keyring
 	// with only the service-managed key under DataDir.
 	Keyring *keyring.Keyring
@@ -49,6 +52,7 @@ type Control struct {
 
 	dataDir  string
 	backbone backbone.Backbone
+	detector backbone.Backbone
 	queue    Queue // nil: jobs run in-process (see enqueue)
 	pool     *serve.Pool[*vision.Model]
 	keys     *keyring.Keyring
@@ -60,7 +64,10 @@ type Control struct {
 
 // New returns a control plane over st, reading and writing S3 through blobs.
 func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
-	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, backbone: cfg.Backbone, keys: cfg.Keyring}
+	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, keys: cfg.Keyring}
+	if c.detector == nil {
+		c.detector = c.backbone
+	}
 	if c.dataDir == "" {
 		c.dataDir = "./data"
 	}

@@ -287,7 +287,11 @@ func (c *Control) train(ctx context.Context, v *ocellus.ProjectVersion) error {
 	if c.backbone == nil {
 		return fmt.Errorf("no backbone configured")
 	}
-	model, ev, err := vision.Train(ctx, vision.TrainConfig{Backbone: c.backbone, Train: trainSet.examples, Test: testSet.examples,
+	bb := c.backbone
+	if hasObjects(trainSet.examples) {
+		bb = c.detector
+	}
+	model, ev, err := vision.Train(ctx, vision.TrainConfig{Backbone: bb, Train: trainSet.examples, Test: testSet.examples,
 		Seed: uint64(seedOf(v.ARN)), Logger: c.log})
 	if err != nil {
 		return err
@@ -355,6 +359,15 @@ func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVer
 		f.result.Output, f.result.Validation = []ocellus.S3Location{*gt}, []ocellus.S3Location{*mv}
 	}
 	return nil
+}
+
+func hasObjects(ex []vision.Example) bool {
+	for _, e := range ex {
+		if len(e.Objects) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func hashName(s string) string {

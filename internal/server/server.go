@@ -12,6 +12,7 @@ import (
 	"github.com/ocellus/ocellus/internal/blob"
 	"github.com/ocellus/ocellus/internal/jobs"
 	"github.com/ocellus/ocellus/internal/keyring"
+	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
 	"net"
@@ -124,6 +125,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return "", "", false
 	}})
 	var bb backbone.Backbone = backbone.Builtin{}
+	var detector backbone.Backbone
 	if cfg.Backbone != "" && cfg.Backbone != "builtin" {
 		ort, err := backbone.OpenORT(cfg.Backbone, backbone.ORTConfig{})
 		if err != nil {
@@ -132,13 +134,20 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.close = append(s.close, ort.Close)
 		bb = ort
+		det, err := backbone.OpenORT(cfg.Backbone, backbone.ORTConfig{Size: vision.DetectionSize})
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("--backbone %s at detection size: %w", cfg.Backbone, err)
+		}
+		s.close = append(s.close, det.Close)
+		detector = det
 	}
 	kr, err := keyring.Open(dir, cfg.Keyring)
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("--keyring: %w", err)
 	}
-	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, Keyring: kr})
+	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr})
 	s.close = append(s.close, ctl.Close)
 	if err := s.openQueue(ctx, ctl); err != nil {
 		s.Close()
