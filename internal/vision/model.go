@@ -134,7 +134,7 @@ func (m *Model) Probabilities(ctx context.Context, img image.Image) ([]float64, 
 // Preprocess resizes and normalises an image into the backbone's input.
 func (m *Model) Preprocess(img image.Image) ([]float32, error) {
 	if m.Kind == Detection {
-		return nil, errors.New("vision: detection models are not implemented")
+		return nil, errors.New("vision: Preprocess and Probabilities are for image-level models; a detection model answers with boxes through Predict")
 	}
 	s := m.Backbone.Size
 	x := make([]float32, 3*s*s)
