@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
@@ -55,6 +56,7 @@ type Control struct {
 	detector backbone.Backbone
 	queue    Queue // nil: jobs run in-process (see enqueue)
 	pool     *serve.Pool[*vision.Model]
+	closing  atomic.Bool // set by Close: hosting stops are not recorded
 	keys     *keyring.Keyring
 
 	bg     context.Context // background work; cancelled by Close

@@ -555,6 +555,7 @@ func (c *Control) Recover(ctx context.Context) error {
 
 // Close stops background work and hosted models, and waits for them.
 func (c *Control) Close() error {
+	c.closing.Store(true)
 	c.cancel()
 	c.wg.Wait()
 	return c.pool.Close()

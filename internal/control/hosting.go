@@ -25,6 +25,11 @@ func (c *Control) newPool() *serve.Pool[*vision.Model] {
 }
 
 func (c *Control) hostingState(arn string, st serve.Status) {
+	if c.closing.Load() {
+		// The pool stops every model on shutdown; they stay RUNNING in the
+		// store so that recoverHosting starts them again.
+		return
+	}
 	ctx := context.Background()
 	v, err := c.store.Version(ctx, arn)
 	if err != nil {

@@ -146,7 +146,18 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	}
 	red := colourJPEG(t, rand.New(rand.NewSource(99)), color.RGBA{200, 40, 40, 255})
 	put(t, s, "train", "held-out/red.jpg", red)
-	answers := testHosting(t, r, project, arn, red, func() { checkMatchesEvaluation(t, r, s, test, arn, body) })
+	answers := testHosting(t, r, project, arn, red, func() *rekognition.Client {
+		checkMatchesEvaluation(t, r, s, test, arn, body)
+		// A running model comes back RUNNING after a restart.
+		ts.stop()
+		ts = startB(t, ts.DataDir)
+		r, s = rek(ts, alice), s3c(ts, alice)
+		waitVersion(t, r, project, "v1", rtypes.ProjectVersionStatusRunning)
+		if out, err := r.DetectCustomLabels(ctx, &rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: red}}); err != nil || len(out.CustomLabels) == 0 {
+			t.Fatalf("detect after restart: %+v, %v", out, err)
+		}
+		return r
+	})
 	copied := testCopy(t, ts, project, arn)
 	// The copy is an independent model that gives the same answers.
 	b := rek(ts, bob)
@@ -333,10 +344,12 @@ func testHostingAnswers(t *testing.T, r *rekognition.Client, project, arn string
 	return out.CustomLabels
 }
 
-func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red []byte, whileRunning func()) []rtypes.CustomLabel {
+// whileRunning runs while the model is up and returns the client to go on
+// with (it may restart the server).
+func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red []byte, whileRunning func() *rekognition.Client) []rtypes.CustomLabel {
 	ctx := context.Background()
 	all := testHostingAnswers(t, r, project, arn, red)
-	whileRunning()
+	r = whileRunning()
 	if len(all) != 2 || aws.ToString(all[0].Name) != "red" || aws.ToFloat32(all[0].Confidence) < 50 {
 		t.Fatalf("MinConfidence 0 on a red image: %+v", all)
 	}
