@@ -265,7 +265,7 @@ func (b *Bank) index() {
 type searcher struct {
 	b     *Bank
 	cd    []float32 // lower bound of the distance to each cluster
-	dq    []float32 // distance to each centre
+	dq    []float32 // squared partial distance to each centre
 	order []int
 }
 
@@ -285,10 +285,16 @@ func (s *searcher) nearest(q []float32, hint int, exclude int32) (float32, int) 
 	if hint >= 0 {
 		best, bi = sqDist(q, b.V[hint*d:(hint+1)*d]), hint
 	}
+	// Cluster lower bounds from the leading coordinates only (a partial
+	// distance never exceeds the full one; after the PCA rotation the
+	// leading coordinates carry most of it). The exact distance to a
+	// centre is finished only for the clusters actually visited.
+	pre := min(d, 32)
 	k := len(b.radius)
 	for c := 0; c < k; c++ {
-		s.dq[c] = float32(math.Sqrt(float64(sqDist(q, b.centre[c*d:(c+1)*d]))))
-		s.cd[c] = s.dq[c] - b.radius[c]
+		p := sqDist(q[:pre], b.centre[c*d:c*d+pre])
+		s.dq[c] = p
+		s.cd[c] = float32(math.Sqrt(float64(p))) - b.radius[c]
 		s.order[c] = c
 	}
 	slices.SortFunc(s.order, func(x, y int) int {
@@ -303,10 +309,13 @@ func (s *searcher) nearest(q []float32, hint int, exclude int32) (float32, int) 
 	sb := float32(math.Sqrt(float64(best)))
 	for _, c := range s.order {
 		if lb := s.cd[c]; lb > 0 && lb >= sb {
-			break
+			break // the remaining clusters have larger lower bounds
+		}
+		dq := float32(math.Sqrt(float64(s.dq[c] + sqDist(q[pre:], b.centre[c*d+pre:(c+1)*d]))))
+		if lb := dq - b.radius[c]; lb > 0 && lb >= sb {
+			continue
 		}
 		// Triangle inequality per row: |d(q,c) - d(row,c)| <= d(q,row).
-		dq := s.dq[c]
 		for j := b.start[c]; j < b.start[c+1]; j++ {
 			lb := dq - b.toC[j]
 			if lb >= sb {
