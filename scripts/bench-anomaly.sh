@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Anomaly engine benchmarks (docs/ANOMALY-BENCHMARKS.md): AWS's Lookout for
+# Anomaly engine benchmarks (docs/BENCHMARKS.md, "Anomaly detection"): AWS's Lookout for
 # Vision cookie data set (training time for the 63 training images, accuracy,
 # AUROC and F1 on the 22 test images, mask IoU on held-out training
 # anomalies, in-process Detect latency, model size) and synthetic defects on

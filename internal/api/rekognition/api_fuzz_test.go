@@ -23,7 +23,7 @@ func FuzzHandle(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { st.Close() })
-	a := New(control.New(st, nil, control.Config{}), nil, Config{Region: "us-east-1"})
+	a := New(control.New(st, nil, control.Config{DataDir: f.TempDir()}), nil, Config{Region: "us-east-1"})
 	id := awsproto.Identity{Account: "111111111111", Region: "us-east-1"}
 	arn := "arn:aws:rekognition:us-east-1:111111111111:project/p/1700000000000"
 	seeds := []struct{ op, body string }{
