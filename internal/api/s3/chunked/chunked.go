@@ -259,7 +259,12 @@ func (c *Reader) readTrailers() error {
 		if !ok {
 			return fmt.Errorf("%w: bad trailer line", ErrFormat)
 		}
-		k = strings.ToLower(strings.TrimSpace(k))
+		k = strings.TrimSpace(k)
+		if !headerToken(k) {
+			// A trailer is an HTTP header: its name is a token (RFC 9110).
+			return fmt.Errorf("%w: bad trailer name", ErrFormat)
+		}
+		k = strings.ToLower(k)
 		v = strings.TrimSpace(v)
 		if k == "x-amz-trailer-signature" {
 			trailerSig = v
@@ -285,6 +290,23 @@ func (c *Reader) readTrailers() error {
 		}
 	}
 	return nil
+}
+
+// headerToken reports whether s is a non-empty HTTP token.
+func headerToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func sign(key []byte, msg string) string {
