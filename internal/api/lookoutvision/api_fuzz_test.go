@@ -32,7 +32,7 @@ func FuzzHandle(f *testing.F) {
 	f.Cleanup(func() { st.Close() })
 	blobs := blob.New(blob.Config{Handler: http.NotFoundHandler(), Region: "us-east-1",
 		Credentials: func(string) (string, string, bool) { return "", "", false }})
-	ctl := control.New(st, blobs, control.Config{})
+	ctl := control.New(st, blobs, control.Config{DataDir: f.TempDir()})
 	f.Cleanup(func() { ctl.Close() })
 	l := control.NewLookout(ctl, control.LookoutConfig{})
 	f.Cleanup(func() { l.Close() })

@@ -39,7 +39,7 @@ func TestClientTokenLifetime(t *testing.T) {
 	}
 	defer st.Close()
 	clock := newClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	ctl := control.New(st, nil, control.Config{Now: clock.now})
+	ctl := control.New(st, nil, control.Config{Now: clock.now, DataDir: t.TempDir()})
 	defer ctl.Close()
 	l := control.NewLookout(ctl, control.LookoutConfig{})
 	defer l.Close()
