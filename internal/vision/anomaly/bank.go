@@ -182,6 +182,7 @@ type Bank struct {
 	radius []float32 // max distance of a member to its centre
 	toC    []float32 // distance of each row to its centre; ascending within a cluster
 	src    []int32   // training only: the image each row came from
+	scan   *scanIndex
 }
 
 // Len is the number of vectors in the bank.
@@ -253,6 +254,7 @@ func newBank(v []float32, d int, src []int32) *Bank {
 func (b *Bank) index() {
 	d := b.D
 	b.toC = make([]float32, b.Len())
+	b.scan = newScanIndex(b.V, d)
 	for c := 0; c+1 < len(b.start); c++ {
 		cv := b.centre[c*d : (c+1)*d]
 		for j := b.start[c]; j < b.start[c+1]; j++ {
@@ -263,15 +265,43 @@ func (b *Bank) index() {
 
 // searcher holds per-goroutine scratch space for queries.
 type searcher struct {
-	b     *Bank
-	cd    []float32 // lower bound of the distance to each cluster
-	dq    []float32 // squared partial distance to each centre
-	order []int
+	b    *Bank
+	dq   []float32 // squared partial distance to each centre
+	heap []clBound // clusters by lower bound (a binary min-heap)
 }
+
+// clBound is a cluster's lower bound on the distance to a query.
+type clBound struct {
+	lb float32
+	c  int32
+}
+
+func (x clBound) less(y clBound) bool { return x.lb < y.lb || (x.lb == y.lb && x.c < y.c) }
 
 func (b *Bank) searcher() *searcher {
 	k := len(b.radius)
-	return &searcher{b: b, cd: make([]float32, k), dq: make([]float32, k), order: make([]int, k)}
+	return &searcher{b: b, dq: make([]float32, k), heap: make([]clBound, k)}
+}
+
+// siftDown restores the heap property below i in h.
+func siftDown(h []clBound, i int) {
+	n := len(h)
+	x := h[i]
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		if r := l + 1; r < n && h[r].less(h[l]) {
+			l = r
+		}
+		if !h[l].less(x) {
+			break
+		}
+		h[i] = h[l]
+		i = l
+	}
+	h[i] = x
 }
 
 // nearest returns the squared distance from q to its nearest bank vector
@@ -291,33 +321,38 @@ func (s *searcher) nearest(q []float32, hint int, exclude int32) (float32, int) 
 	// centre is finished only for the clusters actually visited.
 	pre := min(d, 32)
 	k := len(b.radius)
-	for c := 0; c < k; c++ {
-		p := sqDist(q[:pre], b.centre[c*d:c*d+pre])
-		s.dq[c] = p
-		s.cd[c] = float32(math.Sqrt(float64(p))) - b.radius[c]
-		s.order[c] = c
+	h := s.heap[:k]
+	dqs := s.dq[:k]
+	radius := b.radius[:k]
+	qp := q[:pre]
+	for c := range h {
+		p := sqDist(qp, b.centre[c*d:c*d+pre])
+		dqs[c] = p
+		h[c] = clBound{float32(math.Sqrt(float64(p))) - radius[c], int32(c)}
 	}
-	slices.SortFunc(s.order, func(x, y int) int {
-		switch {
-		case s.cd[x] < s.cd[y]:
-			return -1
-		case s.cd[x] > s.cd[y]:
-			return 1
-		}
-		return x - y
-	})
+	for i := k/2 - 1; i >= 0; i-- {
+		siftDown(h, i)
+	}
 	sb := float32(math.Sqrt(float64(best)))
-	for _, c := range s.order {
-		if lb := s.cd[c]; lb > 0 && lb >= sb {
+	toC := b.toC
+	for len(h) > 0 {
+		top := h[0]
+		if lb := top.lb; lb > 0 && lb >= sb {
 			break // the remaining clusters have larger lower bounds
 		}
-		dq := float32(math.Sqrt(float64(s.dq[c] + sqDist(q[pre:], b.centre[c*d+pre:(c+1)*d]))))
-		if lb := dq - b.radius[c]; lb > 0 && lb >= sb {
+		h[0] = h[len(h)-1]
+		h = h[:len(h)-1]
+		if len(h) > 0 {
+			siftDown(h, 0)
+		}
+		c := int(top.c)
+		dq := float32(math.Sqrt(float64(dqs[c] + sqDist(q[pre:], b.centre[c*d+pre:(c+1)*d]))))
+		if lb := dq - radius[c]; lb > 0 && lb >= sb {
 			continue
 		}
 		// Triangle inequality per row: |d(q,c) - d(row,c)| <= d(q,row).
 		for j := b.start[c]; j < b.start[c+1]; j++ {
-			lb := dq - b.toC[j]
+			lb := dq - toC[j]
 			if lb >= sb {
 				continue
 			}
@@ -343,15 +378,19 @@ func (b *Bank) nearestAll(q []float32) []float32 { return b.nearestExcept(q, -1)
 // nearestExcept is nearestAll ignoring the bank vectors of one training
 // image (leave-one-image-out scores of the bank's own images).
 func (b *Bank) nearestExcept(q []float32, exclude int32) []float32 {
-	n := len(q) / b.D
+	d := b.D
+	n := len(q) / d
 	out := make([]float32, n)
-	parallel(n, func(lo, hi int) {
-		s := b.searcher()
-		hint := -1
-		for i := lo; i < hi; i++ {
-			dd, j := s.nearest(q[i*b.D:(i+1)*b.D], hint, exclude)
-			out[i] = float32(math.Sqrt(float64(dd)))
-			hint = j
+	pairs := (n + 1) / 2
+	parallel(pairs, func(lo, hi int) {
+		s := b.scanner()
+		h0, h1 := -1, -1
+		for p := lo; p < hi; p++ {
+			i0, i1 := 2*p, min(2*p+1, n-1)
+			d0, j0, d1, j1 := s.nearest2(q[i0*d:(i0+1)*d], q[i1*d:(i1+1)*d], h0, h1, exclude)
+			out[i0] = float32(math.Sqrt(float64(d0)))
+			out[i1] = float32(math.Sqrt(float64(d1)))
+			h0, h1 = j0, j1
 		}
 	})
 	return out
