@@ -170,19 +170,18 @@ func project(x []float32, d, p int, r *rand.Rand) []float32 {
 }
 
 // Bank is the memory bank of normal patch features with an exact
-// nearest-neighbour index: the vectors are grouped around the first
-// len(centre) coreset points (a k-center clustering for free), and a query
-// visits groups in order of their triangle-inequality lower bound, stopping
-// once no group can hold a closer vector.
+// nearest-neighbour index. The vectors are grouped around the first
+// len(centre) coreset points (a k-center clustering for free; kept in the
+// artifact format), and searched by a blocked partial-distance pre-scan of
+// their leading coordinates (see scanIndex).
 type Bank struct {
 	D      int
-	V      []float32 // [n][D], grouped by cluster
-	start  []int     // cluster c holds V rows [start[c], start[c+1])
-	centre []float32 // [k][D]
-	radius []float32 // max distance of a member to its centre
-	toC    []float32 // distance of each row to its centre; ascending within a cluster
-	src    []int32   // training only: the image each row came from
-	scan   *scanIndex
+	V      []float32  // [n][D], grouped by cluster
+	start  []int      // cluster c holds V rows [start[c], start[c+1])
+	centre []float32  // [k][D]
+	radius []float32  // max distance of a member to its centre
+	src    []int32    // training only: the image each row came from
+	scan   *scanIndex // the exact nearest-neighbour search (scan.go)
 }
 
 // Len is the number of vectors in the bank.
@@ -249,126 +248,9 @@ func newBank(v []float32, d int, src []int32) *Bank {
 	return b
 }
 
-// index computes each row's distance to its cluster centre (rows are
-// stored in ascending order of it within each cluster).
+// index builds the search structures of the rows V.
 func (b *Bank) index() {
-	d := b.D
-	b.toC = make([]float32, b.Len())
-	b.scan = newScanIndex(b.V, d)
-	for c := 0; c+1 < len(b.start); c++ {
-		cv := b.centre[c*d : (c+1)*d]
-		for j := b.start[c]; j < b.start[c+1]; j++ {
-			b.toC[j] = float32(math.Sqrt(float64(sqDist(b.V[j*d:(j+1)*d], cv))))
-		}
-	}
-}
-
-// searcher holds per-goroutine scratch space for queries.
-type searcher struct {
-	b    *Bank
-	dq   []float32 // squared partial distance to each centre
-	heap []clBound // clusters by lower bound (a binary min-heap)
-}
-
-// clBound is a cluster's lower bound on the distance to a query.
-type clBound struct {
-	lb float32
-	c  int32
-}
-
-func (x clBound) less(y clBound) bool { return x.lb < y.lb || (x.lb == y.lb && x.c < y.c) }
-
-func (b *Bank) searcher() *searcher {
-	k := len(b.radius)
-	return &searcher{b: b, dq: make([]float32, k), heap: make([]clBound, k)}
-}
-
-// siftDown restores the heap property below i in h.
-func siftDown(h []clBound, i int) {
-	n := len(h)
-	x := h[i]
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		if r := l + 1; r < n && h[r].less(h[l]) {
-			l = r
-		}
-		if !h[l].less(x) {
-			break
-		}
-		h[i] = h[l]
-		i = l
-	}
-	h[i] = x
-}
-
-// nearest returns the squared distance from q to its nearest bank vector
-// and that vector's row. hint (a row, or -1) gives a starting bound, e.g.
-// the neighbour of the previous, adjacent patch. Rows from source image
-// exclude are skipped (exclude < 0: none).
-func (s *searcher) nearest(q []float32, hint int, exclude int32) (float32, int) {
-	b := s.b
-	d := b.D
-	best, bi := float32(math.Inf(1)), -1
-	if hint >= 0 {
-		best, bi = sqDist(q, b.V[hint*d:(hint+1)*d]), hint
-	}
-	// Cluster lower bounds from the leading coordinates only (a partial
-	// distance never exceeds the full one; after the PCA rotation the
-	// leading coordinates carry most of it). The exact distance to a
-	// centre is finished only for the clusters actually visited.
-	pre := min(d, 32)
-	k := len(b.radius)
-	h := s.heap[:k]
-	dqs := s.dq[:k]
-	radius := b.radius[:k]
-	qp := q[:pre]
-	for c := range h {
-		p := sqDist(qp, b.centre[c*d:c*d+pre])
-		dqs[c] = p
-		h[c] = clBound{float32(math.Sqrt(float64(p))) - radius[c], int32(c)}
-	}
-	for i := k/2 - 1; i >= 0; i-- {
-		siftDown(h, i)
-	}
-	sb := float32(math.Sqrt(float64(best)))
-	toC := b.toC
-	for len(h) > 0 {
-		top := h[0]
-		if lb := top.lb; lb > 0 && lb >= sb {
-			break // the remaining clusters have larger lower bounds
-		}
-		h[0] = h[len(h)-1]
-		h = h[:len(h)-1]
-		if len(h) > 0 {
-			siftDown(h, 0)
-		}
-		c := int(top.c)
-		dq := float32(math.Sqrt(float64(dqs[c] + sqDist(q[pre:], b.centre[c*d+pre:(c+1)*d]))))
-		if lb := dq - radius[c]; lb > 0 && lb >= sb {
-			continue
-		}
-		// Triangle inequality per row: |d(q,c) - d(row,c)| <= d(q,row).
-		for j := b.start[c]; j < b.start[c+1]; j++ {
-			lb := dq - toC[j]
-			if lb >= sb {
-				continue
-			}
-			if -lb >= sb {
-				break // rows are in ascending toC order: all further rows are farther
-			}
-			if exclude >= 0 && b.src[j] == exclude {
-				continue
-			}
-			if dd := sqDistBound(q, b.V[j*d:(j+1)*d], best); dd < best {
-				best, bi = dd, j
-				sb = float32(math.Sqrt(float64(best)))
-			}
-		}
-	}
-	return best, bi
+	b.scan = newScanIndex(b.V, b.D)
 }
 
 // nearestAll returns, for each of the n query vectors in q ([n][D]), the

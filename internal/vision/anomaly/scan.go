@@ -100,8 +100,10 @@ func (b *Bank) scanner() *scanner {
 	return &scanner{b: b, part0: make([]float32, m), part1: make([]float32, m)}
 }
 
-// nearest2 finds the nearest bank rows of two queries (as searcher.nearest
-// does for one): hint0 and hint1 are starting rows or -1.
+// nearest2 returns the squared distances from two queries to their
+// nearest bank vectors and those vectors' rows. hint0 and hint1 (rows, or
+// -1) give starting bounds, e.g. the neighbours of the previous, adjacent
+// patches. Rows from source image exclude are skipped (exclude < 0: none).
 func (s *scanner) nearest2(q0, q1 []float32, hint0, hint1 int, exclude int32) (d0 float32, j0 int, d1 float32, j1 int) {
 	s.b.scan.partial(q0, q1, s.part0, s.part1)
 	d0, j0 = s.finish(q0, s.part0, hint0, exclude)
