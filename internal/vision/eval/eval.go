@@ -42,8 +42,12 @@ type Scored struct {
 // score >= threshold) and returns the F1-maximising threshold with its
 // precision, recall and F1. positives is the number of ground-truth
 // instances (it can exceed the true predictions, e.g. missed boxes). Ties
-// keep the highest threshold. With no true prediction the threshold is the
-// maximum score (or 0.5) and the figures are 0.
+// keep the highest threshold. The threshold sits midway between the last
+// admitted score and the next lower one, so it admits exactly the same test
+// predictions while leaving new images the widest margin on both sides (a
+// threshold at the lowest admitted score rejects about one new positive in
+// every n+1). With no true prediction the threshold is the maximum score (or
+// 0.5) and the figures are 0.
 func BestF1(s []Scored, positives int) (thr, p, r, f1 float64) {
 	sorted := append([]Scored(nil), s...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Score > sorted[j].Score })
@@ -67,6 +71,11 @@ func BestF1(s []Scored, positives int) (thr, p, r, f1 float64) {
 		ff := 2 * pp * rr / (pp + rr)
 		if ff > f1 {
 			thr, p, r, f1 = sorted[i].Score, pp, rr, ff
+			if i+1 < len(sorted) {
+				if mid := (sorted[i].Score + sorted[i+1].Score) / 2; mid > sorted[i+1].Score {
+					thr = mid
+				}
+			}
 		}
 	}
 	return thr, p, r, f1
