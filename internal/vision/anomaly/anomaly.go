@@ -128,7 +128,8 @@ type Model struct {
 	head  *segHead  // segmentation models
 	rot   []float32 // Dim x Dim rotation of the patch features
 	feat  *featurizer
-	owned bool // feat must be closed by Close
+	owned bool       // feat must be closed by Close
+	srch  *ortSearch // Detect's search on ONNX Runtime (ORT backbones); nil: the Go search
 }
 
 // Meta describes a model; it is the header of the saved file.
@@ -179,12 +180,13 @@ func (m *Model) Meta() Meta {
 
 // Close releases the model's backbone session (not the backbone itself).
 func (m *Model) Close() error {
+	err := m.srch.close()
+	m.srch = nil
 	if m.feat != nil && m.owned {
-		err := m.feat.close()
+		err = errors.Join(err, m.feat.close())
 		m.feat = nil
-		return err
 	}
-	return nil
+	return err
 }
 
 // Anomaly is one entry of Lookout for Vision's Anomalies list.
@@ -563,6 +565,9 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 		ev.add(ImageResult{Name: c.it.ex.Name, Anomalous: c.it.ex.Anomalous, Score: c.img, Predicted: c.img >= thr, Confidence: m.confidence(c.img), IoU: math.NaN()})
 	}
 	ev.finish(thr)
+	if err := m.prepareSearch(); err != nil {
+		return nil, nil, err
+	}
 	m.meta.Training.Seconds = time.Since(t0).Seconds()
 	log.Info("anomaly: trained", "threshold", thr, "f1", ev.F1, "auroc", ev.AUROC, "classes", len(m.meta.Classes), "took", time.Since(t0).Round(time.Millisecond))
 	ok = true
@@ -631,6 +636,20 @@ func (m *Model) confidence(score float64) float64 {
 	return 1 - p
 }
 
+// prepareSearch sets up Detect's nearest-neighbour search on ONNX Runtime
+// when the backbone runs there (the Go search otherwise).
+func (m *Model) prepareSearch() error {
+	if m.feat == nil || !m.feat.native || m.srch != nil {
+		return nil
+	}
+	s, err := newORTSearch(m.bank, m.rot)
+	if err != nil {
+		return err
+	}
+	m.srch = s
+	return nil
+}
+
 // Detect scores one image, which must have the training images' size.
 func (m *Model) Detect(ctx context.Context, img image.Image) (*Result, error) {
 	if m.feat == nil {
@@ -640,12 +659,26 @@ func (m *Model) Detect(ctx context.Context, img image.Image) (*Result, error) {
 	if b.Dx() != m.meta.ImageWidth || b.Dy() != m.meta.ImageHeight {
 		return nil, &ImageSizeError{Width: b.Dx(), Height: b.Dy(), WantW: m.meta.ImageWidth, WantH: m.meta.ImageHeight}
 	}
-	gs, err := m.feat.grids(ctx, []image.Image{img})
-	if err != nil {
-		return nil, err
+	var g grid
+	var raw []float32
+	if m.srch != nil {
+		// Unrotated features: the search graph rotates them.
+		gs, err := m.feat.gridsRotated(ctx, []image.Image{img}, false)
+		if err != nil {
+			return nil, err
+		}
+		g = gs[0]
+		if raw, _, err = m.srch.run(g.F); err != nil {
+			return nil, err
+		}
+	} else {
+		gs, err := m.feat.grids(ctx, []image.Image{img})
+		if err != nil {
+			return nil, err
+		}
+		g = gs[0]
+		raw = m.bank.nearestAll(g.F)
 	}
-	g := gs[0]
-	raw := m.bank.nearestAll(g.F)
 	sm := blur(raw, g.H, g.W, m.meta.Sigma)
 	s := imageScore(sm, g.H, g.W, m.meta.Margin)
 	r := &Result{Score: s, IsAnomalous: s >= m.meta.Threshold, Confidence: m.confidence(s), Map: sm}

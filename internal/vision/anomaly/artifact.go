@@ -199,5 +199,10 @@ func Load(data []byte, bb backbone.Backbone, cfg LoadConfig) (*Model, error) {
 	}
 	bank.index()
 	feat.rot = rot
-	return &Model{meta: mt, bank: bank, head: head, rot: rot, feat: feat, owned: true}, nil
+	m := &Model{meta: mt, bank: bank, head: head, rot: rot, feat: feat, owned: true}
+	if err := m.prepareSearch(); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
 }

@@ -248,6 +248,16 @@ func newBank(v []float32, d int, src []int32) *Bank {
 	return b
 }
 
+// exhaustive returns the squared distance from q to its nearest bank row,
+// or bound if no row is nearer.
+func (b *Bank) exhaustive(q []float32, bound float32) float32 {
+	d := b.D
+	for j := 0; j < len(b.V)/d; j++ {
+		bound = min(bound, sqDistBound(q, b.V[j*d:(j+1)*d], bound))
+	}
+	return bound
+}
+
 // index builds the search structures of the rows V.
 func (b *Bank) index() {
 	b.scan = newScanIndex(b.V, b.D)

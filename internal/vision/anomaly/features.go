@@ -113,8 +113,13 @@ func (f *featurizer) preprocess(dst []float32, img image.Image) {
 	imageio.CHW(dst, imageio.Resize(img, f.inW, f.inH), f.norm, false)
 }
 
-// grids computes the patch grids of imgs, in batches.
+// grids computes the patch grids of imgs, in batches, rotated by f.rot.
 func (f *featurizer) grids(ctx context.Context, imgs []image.Image) ([]grid, error) {
+	return f.gridsRotated(ctx, imgs, true)
+}
+
+// gridsRotated is grids, applying f.rot only when rotated is true.
+func (f *featurizer) gridsRotated(ctx context.Context, imgs []image.Image, rotated bool) ([]grid, error) {
 	out := make([]grid, 0, len(imgs))
 	plane := 3 * f.inW * f.inH
 	for i := 0; i < len(imgs); i += f.batch {
@@ -134,7 +139,7 @@ func (f *featurizer) grids(ctx context.Context, imgs []image.Image) ([]grid, err
 			return nil, err
 		}
 		for _, m := range ms {
-			out = append(out, f.patchGrid(m))
+			out = append(out, f.patchGrid(m, rotated))
 		}
 	}
 	return out, nil
@@ -144,7 +149,7 @@ func (f *featurizer) grids(ctx context.Context, imgs []image.Image) ([]grid, err
 // over a local 3x3 neighbourhood (the receptive field grows without losing
 // resolution), coarser maps are bilinearly upsampled to the finest grid,
 // and the maps are concatenated per patch.
-func (f *featurizer) patchGrid(ms []fmap) grid {
+func (f *featurizer) patchGrid(ms []fmap, rotated bool) grid {
 	h, w := ms[0].H, ms[0].W
 	d := 0
 	for _, m := range ms {
@@ -166,7 +171,7 @@ func (f *featurizer) patchGrid(ms []fmap) grid {
 		}
 		off += m.C
 	}
-	if f.rot != nil {
+	if rotated && f.rot != nil {
 		rotate(g.F, d, f.rot)
 	}
 	return g
