@@ -8,7 +8,8 @@
 // map bilinearly upsampled, the two concatenated) and keeps a memory bank of
 // them reduced by seeded greedy k-center coreset selection. A patch's
 // anomaly score is its Euclidean distance to the nearest bank vector (exact
-// search in plain Go); the patch-score map is Gaussian-smoothed and the
+// search: plain Go in training, ONNX Runtime's GEMM with an exact re-rank in
+// Detect when the backbone runs on ONNX Runtime); the patch-score map is Gaussian-smoothed and the
 // image score is its maximum. The decision threshold maximises F1 on a
 // calibration set: the caller's (e.g. the test dataset) or, when none is
 // given, all training images: each normal image is scored against the bank

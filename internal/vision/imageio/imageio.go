@@ -25,6 +25,9 @@ var ErrFormat = errors.New("imageio: unsupported image format (PNG or JPEG requi
 func Decode(b []byte) (image.Image, error) {
 	switch {
 	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
+		if img, ok := decodeTurbo(b); ok {
+			return Orient(img, ExifOrientation(b)), nil
+		}
 		img, err := jpeg.Decode(bytes.NewReader(b))
 		if err != nil {
 			return nil, fmt.Errorf("imageio: jpeg: %w", err)
