@@ -17,4 +17,4 @@ func SearchORT(b *Bank, rot, x []float32) ([]float32, int, error) {
 
 // PCARotation and Rotate expose the feature rotation.
 func PCARotation(x []float32, d int) []float32 { return pcaRotation(x, d, 20000, 1) }
-func Rotate(x []float32, d int, rot []float32)  { rotate(x, d, rot) }
+func Rotate(x []float32, d int, rot []float32) { rotate(x, d, rot) }
