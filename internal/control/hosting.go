@@ -144,6 +144,9 @@ func (c *Control) DetectCustomLabels(ctx context.Context, account string, in Det
 		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is %d bytes; images passed as bytes can be at most %d bytes.", len(data), maxImageBytes)
 	}
 	img, err := imageio.Decode(data)
+	if errors.Is(err, imageio.ErrTooLarge) {
+		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is too large: %v.", err)
+	}
 	if err != nil {
 		return nil, ocellus.Errorf(ocellus.InvalidImageFormat, "Request has invalid image format: %v", err)
 	}

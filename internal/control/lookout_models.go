@@ -729,6 +729,9 @@ func (l *Lookout) DetectAnomalies(ctx context.Context, account, project, version
 		return nil, ocellus.Errorf(ocellus.Invalid, "The image is %d bytes; the maximum is 8 MB.", len(body))
 	}
 	img, err := imageio.Decode(body)
+	if errors.Is(err, imageio.ErrTooLarge) {
+		return nil, ocellus.Errorf(ocellus.Invalid, "The image is too large (%v); Lookout for Vision takes images of at most 4096x4096 pixels.", err)
+	}
 	if err != nil {
 		return nil, ocellus.Errorf(ocellus.Invalid, "The image is not a readable %s: %v", ct, err)
 	}

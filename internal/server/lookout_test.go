@@ -637,6 +637,12 @@ func TestLookoutModelLifecycle(t *testing.T) {
 	wantL4VErr(t, err, "ValidationException", 400)
 	_, err = detect(c, "image/png", []byte("not an image"))
 	wantL4VErr(t, err, "ValidationException", 400)
+	// A few KB claiming 60,000 x 60,000 pixels is refused from its header.
+	_, err = detect(c, "image/jpeg", jpegBomb(t, jb.Bytes(), 60000, 60000))
+	wantL4VErr(t, err, "ValidationException", 400)
+	if !strings.Contains(err.Error(), "60000x60000") {
+		t.Fatalf("bomb message = %v", err)
+	}
 
 	// Packaging job: CREATED -> RUNNING -> SUCCEEDED, package in S3.
 	pj, err := c.StartModelPackagingJob(&lv.StartModelPackagingJobInput{ProjectName: v1aws.String("life"), ModelVersion: v1aws.String("1"),

@@ -365,6 +365,7 @@ func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red [
 	}{
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: []byte("not an image")}}, "InvalidImageFormatException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: bytes.Repeat([]byte{0xff}, 4<<20+1)}}, "ImageTooLargeException"},
+		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: jpegBomb(t, red, 60000, 60000)}}, "ImageTooLargeException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("train"), Name: aws.String("missing.jpg")}}}, "InvalidS3ObjectException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: red}, MinConfidence: aws.Float32(101)}, "InvalidParameterException"},
 	} {
@@ -438,4 +439,19 @@ func checkMatchesEvaluation(t *testing.T, r *rekognition.Client, s *s3.Client, t
 	if len(entries.DatasetEntries) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("DetectCustomLabels over the test set gives confusion %v; the evaluation summary says %v", got, want)
 	}
+}
+
+// jpegBomb returns a JPEG whose frame header claims w x h pixels: a few KB
+// that would decode to gigabytes.
+func jpegBomb(t *testing.T, jpg []byte, w, h int) []byte {
+	b := bytes.Clone(jpg)
+	for i := 2; i+9 < len(b); i++ {
+		if b[i] == 0xff && b[i+1] == 0xc0 { // SOF0: length(2) precision(1) height(2) width(2)
+			b[i+5], b[i+6] = byte(h>>8), byte(h)
+			b[i+7], b[i+8] = byte(w>>8), byte(w)
+			return b
+		}
+	}
+	t.Fatal("no SOF0 marker")
+	return nil
 }

@@ -20,9 +20,20 @@ import (
 // ErrFormat is returned for data that is neither PNG nor JPEG.
 var ErrFormat = errors.New("imageio: unsupported image format (PNG or JPEG required)")
 
+// MaxPixels bounds the images Decode accepts (a 36-megapixel camera photo
+// fits). The header is read first, so a small file declaring a huge frame
+// (a decompression bomb) is refused before any pixel memory is allocated.
+const MaxPixels = 40_000_000
+
+// ErrTooLarge is wrapped by Decode's error for images over MaxPixels.
+var ErrTooLarge = errors.New("imageio: image has too many pixels")
+
 // Decode decodes a JPEG or PNG and applies its EXIF orientation, so the
 // result is upright as a viewer would show it.
 func Decode(b []byte) (image.Image, error) {
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(b)); err == nil && int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
+		return nil, fmt.Errorf("%w: %dx%d is over %d pixels", ErrTooLarge, cfg.Width, cfg.Height, MaxPixels)
+	}
 	switch {
 	case bytes.HasPrefix(b, []byte{0xff, 0xd8}):
 		if img, ok := decodeTurbo(b); ok {

@@ -2,6 +2,7 @@ package imageio
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/color"
 	"image/draw"
@@ -9,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -137,5 +139,43 @@ func BenchmarkDecodeJPEG(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// bomb returns a valid small JPEG whose frame header claims w x h pixels.
+func bomb(t testing.TB, w, h int) []byte {
+	b := testJPEG(t, 64, 48, false)
+	for i := 2; i+9 < len(b); i++ {
+		if b[i] == 0xff && b[i+1] == 0xc0 { // SOF0: length(2) precision(1) height(2) width(2)
+			b[i+5], b[i+6] = byte(h>>8), byte(h)
+			b[i+7], b[i+8] = byte(w>>8), byte(w)
+			return b
+		}
+	}
+	t.Fatal("no SOF0 marker")
+	return nil
+}
+
+// TestDecodeRefusesBombs: a 2 KB file declaring 65,000 x 65,000 pixels is
+// refused from its header, before any pixel memory is allocated.
+func TestDecodeRefusesBombs(t *testing.T) {
+	b := bomb(t, 65000, 65000)
+	allocs := testing.AllocsPerRun(1, func() {
+		if _, err := Decode(b); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("Decode: %v, want ErrTooLarge", err)
+		}
+	})
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	Decode(b)
+	runtime.ReadMemStats(&ms)
+	if grew := ms.TotalAlloc - before; grew > 1<<20 {
+		t.Errorf("refusing the bomb allocated %d bytes (%v allocations)", grew, allocs)
+	}
+	// Just under the limit is decoded (here: refused as corrupt, since the
+	// data is for 64x48, but not as too large).
+	if _, err := Decode(bomb(t, 8000, 4000)); err == nil || errors.Is(err, ErrTooLarge) {
+		t.Errorf("8000x4000 header: %v", err)
 	}
 }
