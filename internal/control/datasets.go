@@ -417,11 +417,17 @@ func (c *Control) copyEntries(ctx context.Context, fromARN, toARN string) error 
 		if err != nil {
 			return err
 		}
-		// Labels are re-derived from the stored line.
+		// Labels are re-derived from the stored line. Errors found by
+		// probing the images are not in the line's own content, so an
+		// entry that had errors keeps its stored line (with its cl-errors).
 		batch := make([]*ocellus.DatasetEntry, 0, len(es))
 		for _, e := range es {
 			pe := manifest.ParseLine([]byte(e.Line), parseOptionsFor(toARN))
-			batch = append(batch, toDatasetEntry(pe))
+			de := toDatasetEntry(pe)
+			if e.HasErrors {
+				de.Line, de.HasErrors = e.Line, true
+			}
+			batch = append(batch, de)
 		}
 		if err := c.store.PutEntries(ctx, toARN, batch); err != nil {
 			return err

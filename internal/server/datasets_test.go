@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -311,6 +312,23 @@ func TestManifestErrors(t *testing.T) {
 	}
 	if aws.ToInt32(d.DatasetStats.ErrorEntries) != int32(len(withErrors.DatasetEntries)) || len(withErrors.DatasetEntries) == 0 {
 		t.Fatalf("ErrorEntries %d vs %d listed", aws.ToInt32(d.DatasetStats.ErrorEntries), len(withErrors.DatasetEntries))
+	}
+	// A dataset copied from this one keeps every entry's errors, including
+	// those found by probing the images (the copy does not probe again).
+	cp, err := r.CreateDataset(ctx, &rekognition.CreateDatasetInput{ProjectArn: aws.String(createProject(t, r, "errors-copy")),
+		DatasetType: rtypes.DatasetTypeTrain, DatasetSource: &rtypes.DatasetSource{DatasetArn: &arn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd := waitDataset(t, r, aws.ToString(cp.DatasetArn))
+	copied, err := r.ListDatasetEntries(ctx, &rekognition.ListDatasetEntriesInput{DatasetArn: cp.DatasetArn, HasErrors: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cd.Status != rtypes.DatasetStatusCreateComplete || aws.ToInt32(cd.DatasetStats.ErrorEntries) != aws.ToInt32(d.DatasetStats.ErrorEntries) ||
+		!slices.Equal(copied.DatasetEntries, withErrors.DatasetEntries) {
+		t.Fatalf("copied dataset: %s, %d error entries (source %d): %v", cd.Status, aws.ToInt32(cd.DatasetStats.ErrorEntries),
+			aws.ToInt32(d.DatasetStats.ErrorEntries), copied.DatasetEntries)
 	}
 
 	// More than 20% invalid lines fails the dataset with the terminal code.
