@@ -354,6 +354,30 @@ def run(srv):
 
     check("model packaging job -> SUCCEEDED, package in S3", packaging)
 
+    def package_offline():
+        # The package runs without a server: `ocellus predict` answers as the
+        # hosted model does.
+        prefix = "edge/com.example.cookies/1.0.0/"
+        with tempfile.TemporaryDirectory() as d:
+            keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+            for k in keys:
+                s3.download_file(bucket, k, os.path.join(d, k[len(prefix):]))
+            img = os.path.join(COOKIES, "test-images", "test-anomaly-1.jpg")
+            args = [BIN, "predict", "--model", os.path.join(d, "model.ocellus-anomaly"), "--mask-dir", os.path.join(d, "masks"), img]
+            if os.path.exists(os.path.join(d, "backbone.onnx")):
+                args[2:2] = ["--backbone", os.path.join(d, "backbone.onnx")]
+            out = subprocess.run(args, check=True, capture_output=True, timeout=120).stdout
+            offline = json.loads(out)["DetectAnomalyResult"]
+            with open(img, "rb") as f:
+                hosted = lv.detect_anomalies(ProjectName=project, ModelVersion="1", Body=f.read(), ContentType="image/jpeg")["DetectAnomalyResult"]
+            assert offline["IsAnomalous"] == hosted["IsAnomalous"] and abs(offline["Confidence"] - hosted["Confidence"]) < 1e-6, (offline, hosted)
+            assert [a["Name"] for a in offline.get("Anomalies", [])] == [a["Name"] for a in hosted.get("Anomalies", [])], (offline, hosted)
+            if hosted.get("AnomalyMask"):
+                with open(os.path.join(d, "masks", "test-anomaly-1.jpg.mask.png"), "rb") as f:
+                    assert f.read() == hosted["AnomalyMask"], "mask differs"
+
+    check("package offline: ocellus predict answers as the hosted model", package_offline)
+
     def stop():
         r = lv.stop_model(ProjectName=project, ModelVersion="1")
         assert r["Status"] == "STOPPING_HOSTING", r

@@ -22,7 +22,7 @@ type command struct {
 var commands = map[string]command{
 	"serve":    {"run the service (Rekognition, Lookout for Vision and S3 on one port)", runServe},
 	"train":    {"train a model from Ground Truth manifests, without a server", runTrain},
-	"predict":  {"run a model on images; prints DetectCustomLabels JSON lines", runPredict},
+	"predict":  {"run a model on images; prints DetectCustomLabels (or, for an anomaly model, DetectAnomalies) JSON lines", runPredict},
 	"export":   {"write a model as one ONNX graph (backbone + head)", runExport},
 	"backbone": {"list or pull known backbones (pinned SHA-256)", runBackbone},
 	"manifest": {"write (from-folders) or check (validate) Ground Truth manifests", runManifest},

@@ -256,7 +256,13 @@ func packageReadme(project string, j *store.PackagingJob, meta anomaly.Meta, wit
 	} else {
 		b.WriteString("ocellus serve --data-dir ./data\n")
 	}
-	b.WriteString("```\n\nthen train or copy the project there and call StartModel and DetectAnomalies exactly as against\nthe central service. From Go, the files load directly:\n\n```go\n")
+	b.WriteString("```\n\nthen train or copy the project there and call StartModel and DetectAnomalies exactly as against\nthe central service. Without a server, `ocellus predict` runs the model on image files and prints\nDetectAnomalies JSON lines (masks also as PNG files with `--mask-dir`):\n\n```sh\n")
+	if withBackbone {
+		b.WriteString("ocellus predict --model model.ocellus-anomaly --backbone backbone.onnx --mask-dir masks image.jpg\n")
+	} else {
+		b.WriteString("ocellus predict --model model.ocellus-anomaly --mask-dir masks image.jpg\n")
+	}
+	b.WriteString("```\n\nFrom Go, the files load directly:\n\n```go\n")
 	if withBackbone {
 		b.WriteString("bb, _ := backbone.OpenORT(\"backbone.onnx\", backbone.ORTConfig{})\n")
 	} else {

@@ -18,6 +18,9 @@ const FormatVersion = 1
 // magic starts every saved anomaly model.
 const magic = "OCELLUS-ANOMALY\x00"
 
+// IsModelFile reports whether b starts like a saved anomaly model.
+func IsModelFile(b []byte) bool { return bytes.HasPrefix(b, []byte(magic)) }
+
 // The file: magic, uint32 format version, uint32 header length, the JSON
 // Meta, then little-endian arrays: Dim*Dim float32 feature rotation, uint32 k, k+1 uint32 cluster starts,
 // k float32 radii, k*Dim float32 centres, BankSize*Dim float32 bank
