@@ -42,6 +42,9 @@ func (c *Control) writeSealed(v *ocellus.ProjectVersion, plain []byte) (string, 
 	if err != nil {
 		return "", err
 	}
+	if err := c.space.Check(int64(len(sealed))); err != nil {
+		return "", err
+	}
 	rel := filepath.Join("models", hashName(v.ARN)+".ocellus-model")
 	path := filepath.Join(c.dataDir, rel)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/ocellus/ocellus/internal/blob"
 	"github.com/ocellus/ocellus/internal/keyring"
 	"github.com/ocellus/ocellus/internal/serve"
+	"github.com/ocellus/ocellus/internal/space"
 	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
@@ -41,6 +42,9 @@ type Config struct {
 	// Keyring encrypts model artifacts (KmsKeyId). Default: a keyring
 	// with only the service-managed key under DataDir.
 	Keyring *keyring.Keyring
+	// Space stops background writes (dataset imports, model artifacts)
+	// while the data volume is within its reserve. nil: no check.
+	Space *space.Guard
 }
 
 // Control is the control plane.
@@ -52,6 +56,7 @@ type Control struct {
 	log    *slog.Logger
 
 	dataDir  string
+	space    *space.Guard
 	backbone backbone.Backbone
 	detector backbone.Backbone
 	queue    Queue // nil: jobs run in-process (see enqueue)
@@ -66,7 +71,7 @@ type Control struct {
 
 // New returns a control plane over st, reading and writing S3 through blobs.
 func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
-	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, keys: cfg.Keyring}
+	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, keys: cfg.Keyring}
 	if c.detector == nil {
 		c.detector = c.backbone
 	}

@@ -366,6 +366,9 @@ func (c *Control) validateInto(ctx context.Context, d *ocellus.Dataset, r io.Rea
 		if len(batch) == 0 {
 			return nil
 		}
+		if err := c.space.Check(0); err != nil {
+			return err
+		}
 		err := c.store.PutEntries(ctx, d.ARN, batch)
 		batch = batch[:0]
 		return err

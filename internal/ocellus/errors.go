@@ -7,6 +7,8 @@ package ocellus
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"syscall"
 )
 
 // Kind classifies an error. The zero value is Internal. The list is
@@ -99,5 +101,17 @@ func MessageOf(err error) string {
 	if errors.As(err, &e) && e.Kind != Internal {
 		return e.Message
 	}
+	if DiskFull(err) {
+		return DiskFullMessage
+	}
 	return "An internal error occurred."
+}
+
+// DiskFullMessage is what callers are told when the data volume is full.
+const DiskFullMessage = "The Ocellus data volume is full, so the request was not carried out; what was stored before is intact. Free space (delete objects, datasets or models, or grow the volume) and retry."
+
+// DiskFull reports whether err comes from a full data volume: a write that
+// failed with ENOSPC, or SQLite's SQLITE_FULL ("database or disk is full").
+func DiskFull(err error) bool {
+	return err != nil && (errors.Is(err, syscall.ENOSPC) || strings.Contains(err.Error(), "database or disk is full"))
 }

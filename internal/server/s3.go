@@ -13,7 +13,7 @@ func (s *Server) openS3(v *sigv4.Verifier) error {
 	if s.cfg.S3Endpoint != "" {
 		return errors.New("--s3-endpoint: an external S3 is used by the dataset and training work; this build serves the embedded S3 endpoint (leave --s3-endpoint empty)")
 	}
-	srv, err := s3.New(s3.Config{Dir: filepath.Join(s.cfg.DataDir, "s3"), Region: s.cfg.Region, Verifier: v, Logger: s.log, Now: s.cfg.Now})
+	srv, err := s3.New(s3.Config{Dir: filepath.Join(s.cfg.DataDir, "s3"), Region: s.cfg.Region, Verifier: v, Logger: s.log, Now: s.cfg.Now, Space: s.space})
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/ocellus/ocellus/internal/control"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/sigv4"
+	"github.com/ocellus/ocellus/internal/space"
 	"github.com/ocellus/ocellus/internal/store"
 	"github.com/ocellus/ocellus/internal/store/sqlite"
 )
@@ -61,6 +62,7 @@ type Server struct {
 	l4v   http.Handler
 	s3    http.Handler
 	close []func() error
+	space *space.Guard
 }
 
 // Open prepares the data directory, the store and the front-ends.
@@ -89,6 +91,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
+	// Writes stop while the data volume is within its reserve, so that
+	// deletions can always run (see internal/space).
+	if s.space, err = space.New(dir); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
 	keys := map[string]sigv4.Credential{}
 	for _, a := range cfg.Accounts {
 		keys[a.AccessKeyID] = sigv4.Credential{AccountID: a.ID, AccessKeyID: a.AccessKeyID, SecretAccessKey: a.SecretAccessKey}
@@ -147,16 +154,16 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, fmt.Errorf("--keyring: %w", err)
 	}
-	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr})
+	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr, Space: s.space})
 	s.close = append(s.close, ctl.Close)
 	if err := s.openQueue(ctx, ctl); err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger})
+	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
 	l4v := control.NewLookout(ctl, control.LookoutConfig{Backbone: bb})
 	s.close = append(s.close, l4v.Close)
-	s.l4v = lookoutvision.New(l4v, verifier, lookoutvision.Config{Region: cfg.Region, Logger: cfg.Logger})
+	s.l4v = lookoutvision.New(l4v, verifier, lookoutvision.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
 	if err := ctl.Recover(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("recover in-progress work: %w", err)

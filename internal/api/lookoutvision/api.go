@@ -24,6 +24,7 @@ import (
 	"github.com/ocellus/ocellus/internal/control"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/sigv4"
+	"github.com/ocellus/ocellus/internal/space"
 )
 
 const contentType = "application/json"
@@ -32,6 +33,9 @@ const contentType = "application/json"
 type Config struct {
 	Region string
 	Logger *slog.Logger // nil: discard
+	// Space refuses operations that store new data while the data volume
+	// is within its reserve; deletions always run. nil: no check.
+	Space *space.Guard
 }
 
 // API serves the Lookout for Vision operations.
@@ -41,6 +45,7 @@ type API struct {
 	region   string
 	log      *slog.Logger
 	ops      map[string]handler
+	space    *space.Guard
 }
 
 // handler runs one operation on a validated input (apimodel's decoded form).
@@ -65,7 +70,7 @@ func op[In, Out any](fn func(ctx context.Context, id awsproto.Identity, in *In) 
 
 // New returns the front-end.
 func New(l *control.Lookout, v *sigv4.Verifier, cfg Config) *API {
-	a := &API{l: l, verifier: v, region: cfg.Region, log: cfg.Logger}
+	a := &API{l: l, verifier: v, region: cfg.Region, log: cfg.Logger, space: cfg.Space}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -153,6 +158,11 @@ func (a *API) handle(ctx context.Context, id awsproto.Identity, o *apimodel.Oper
 	if err := apimodel.LookoutVision.Validate(o.Name, in); err != nil {
 		return nil, err
 	}
+	if awsproto.StoresData(o.Name) {
+		if err := a.space.Check(0); err != nil {
+			return nil, err
+		}
+	}
 	h := a.ops[o.Name]
 	token, _ := in["ClientToken"].(string)
 	if token == "" {
@@ -237,7 +247,11 @@ func (a *API) writeError(w http.ResponseWriter, reqID string, o *apimodel.Operat
 			name = o.Name
 		}
 		a.log.Error("internal error", "request_id", reqID, "op", name, "err", err)
-		awsproto.WriteError(w, reqID, internalError.status, internalError.code, "An internal error occurred. Request id "+reqID+".", nil)
+		msg := "An internal error occurred. Request id " + reqID + "."
+		if ocellus.DiskFull(err) {
+			msg = ocellus.DiskFullMessage + " Request id " + reqID + "."
+		}
+		awsproto.WriteError(w, reqID, internalError.status, internalError.code, msg, nil)
 		return
 	}
 	var extra map[string]any

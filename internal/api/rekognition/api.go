@@ -19,6 +19,7 @@ import (
 	"github.com/ocellus/ocellus/internal/control"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/sigv4"
+	"github.com/ocellus/ocellus/internal/space"
 )
 
 // TargetPrefix marks a Rekognition request in X-Amz-Target.
@@ -30,6 +31,9 @@ const contentType = "application/x-amz-json-1.1"
 type Config struct {
 	Region string
 	Logger *slog.Logger // nil: discard
+	// Space refuses operations that store new data while the data volume
+	// is within its reserve; deletions always run. nil: no check.
+	Space *space.Guard
 }
 
 // API serves the Rekognition Custom Labels operations.
@@ -39,6 +43,7 @@ type API struct {
 	region   string
 	log      *slog.Logger
 	ops      map[string]handler
+	space    *space.Guard
 }
 
 // handler runs one operation on a validated JSON body.
@@ -57,7 +62,7 @@ func op[In, Out any](fn func(ctx context.Context, id awsproto.Identity, in *In) 
 
 // New returns the front-end.
 func New(ctl *control.Control, v *sigv4.Verifier, cfg Config) *API {
-	a := &API{ctl: ctl, verifier: v, region: cfg.Region, log: cfg.Logger}
+	a := &API{ctl: ctl, verifier: v, region: cfg.Region, log: cfg.Logger, space: cfg.Space}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -141,6 +146,11 @@ func (a *API) handle(ctx context.Context, id awsproto.Identity, name string, bod
 	if err := apimodel.Rekognition.Validate(name, input); err != nil {
 		return nil, err
 	}
+	if awsproto.StoresData(name) {
+		if err := a.space.Check(int64(len(body))); err != nil {
+			return nil, err
+		}
+	}
 	return h(ctx, id, body)
 }
 
@@ -182,7 +192,11 @@ func (a *API) writeError(w http.ResponseWriter, reqID, opName string, err error)
 		code, ok := errorCodes[kind]
 		if !ok {
 			a.log.Error("internal error", "request_id", reqID, "op", opName, "err", err)
-			awsproto.WriteError(w, reqID, http.StatusInternalServerError, "InternalServerError", "An internal error occurred. Request id "+reqID+".", nil)
+			msg := "An internal error occurred. Request id " + reqID + "."
+			if ocellus.DiskFull(err) {
+				msg = ocellus.DiskFullMessage + " Request id " + reqID + "."
+			}
+			awsproto.WriteError(w, reqID, http.StatusInternalServerError, "InternalServerError", msg, nil)
 			return
 		}
 		awsproto.WriteError(w, reqID, http.StatusBadRequest, code, ocellus.MessageOf(err), nil)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/ocellus/ocellus/internal/api/s3/chunked"
+	"github.com/ocellus/ocellus/internal/ocellus"
 )
 
 // Error is an S3 error response. Handlers return it; writeError is the only
@@ -37,30 +38,33 @@ var errorStatus = map[string]struct {
 	"EntityTooSmall":               {400, "Your proposed upload is smaller than the minimum allowed object size."},
 	"IncompleteBody":               {400, "You did not provide the number of bytes specified by the Content-Length HTTP header."},
 	"InternalError":                {500, "We encountered an internal error. Please try again."},
-	"InvalidAccessKeyId":           {403, "The AWS Access Key Id you provided does not exist in our records."},
-	"InvalidArgument":              {400, "Invalid Argument"},
-	"InvalidBucketName":            {400, "The specified bucket is not valid."},
-	"InvalidDigest":                {400, "The Content-MD5 you specified is not valid."},
-	"InvalidPart":                  {400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
-	"InvalidPartNumber":            {416, "The requested partnumber is not satisfiable"},
-	"InvalidPartOrder":             {400, "The list of parts was not in ascending order. Parts must be ordered by part number."},
-	"InvalidRange":                 {416, "The requested range is not satisfiable"},
-	"InvalidRequest":               {400, "Invalid Request"},
-	"MalformedXML":                 {400, "The XML you provided was not well-formed or did not validate against our published schema."},
-	"MethodNotAllowed":             {405, "The specified method is not allowed against this resource."},
-	"MissingContentLength":         {411, "You must provide the Content-Length HTTP header."},
-	"NoSuchBucket":                 {404, "The specified bucket does not exist"},
-	"NoSuchKey":                    {404, "The specified key does not exist."},
-	"NoSuchUpload":                 {404, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
-	"NoSuchVersion":                {404, "The specified version does not exist."},
-	"NotImplemented":               {501, "A header or query you provided implies functionality that is not implemented."},
-	"NotModified":                  {304, "Not Modified"},
-	"PreconditionFailed":           {412, "At least one of the pre-conditions you specified did not hold"},
-	"RequestTimeTooSkewed":         {403, "The difference between the request time and the current time is too large."},
-	"SignatureDoesNotMatch":        {403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
-	"XAmzContentSHA256Mismatch":    {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
-	"KeyTooLongError":              {400, "Your key is too long"},
-	"InvalidChunkSizeError":        {400, "Only the last chunk is allowed to have a size less than 8192 bytes"},
+	// Not an AWS code (AWS's disks do not fill up): 507 Insufficient
+	// Storage, which SDKs do not retry, with the reason spelled out.
+	"InsufficientStorage":       {507, ocellus.DiskFullMessage},
+	"InvalidAccessKeyId":        {403, "The AWS Access Key Id you provided does not exist in our records."},
+	"InvalidArgument":           {400, "Invalid Argument"},
+	"InvalidBucketName":         {400, "The specified bucket is not valid."},
+	"InvalidDigest":             {400, "The Content-MD5 you specified is not valid."},
+	"InvalidPart":               {400, "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
+	"InvalidPartNumber":         {416, "The requested partnumber is not satisfiable"},
+	"InvalidPartOrder":          {400, "The list of parts was not in ascending order. Parts must be ordered by part number."},
+	"InvalidRange":              {416, "The requested range is not satisfiable"},
+	"InvalidRequest":            {400, "Invalid Request"},
+	"MalformedXML":              {400, "The XML you provided was not well-formed or did not validate against our published schema."},
+	"MethodNotAllowed":          {405, "The specified method is not allowed against this resource."},
+	"MissingContentLength":      {411, "You must provide the Content-Length HTTP header."},
+	"NoSuchBucket":              {404, "The specified bucket does not exist"},
+	"NoSuchKey":                 {404, "The specified key does not exist."},
+	"NoSuchUpload":              {404, "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
+	"NoSuchVersion":             {404, "The specified version does not exist."},
+	"NotImplemented":            {501, "A header or query you provided implies functionality that is not implemented."},
+	"NotModified":               {304, "Not Modified"},
+	"PreconditionFailed":        {412, "At least one of the pre-conditions you specified did not hold"},
+	"RequestTimeTooSkewed":      {403, "The difference between the request time and the current time is too large."},
+	"SignatureDoesNotMatch":     {403, "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	"XAmzContentSHA256Mismatch": {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
+	"KeyTooLongError":           {400, "Your key is too long"},
+	"InvalidChunkSizeError":     {400, "Only the last chunk is allowed to have a size less than 8192 bytes"},
 }
 
 // errf returns an *Error for code; an empty message uses the default one.
@@ -96,6 +100,8 @@ func asS3Error(err error) (*Error, bool) {
 		return errf("SignatureDoesNotMatch", "The chunk signature we calculated does not match the signature you provided."), true
 	case errors.Is(err, chunked.ErrFormat):
 		return errf("IncompleteBody", "%s", err.Error()), true
+	case ocellus.DiskFull(err):
+		return errf("InsufficientStorage", ""), true
 	}
 	return nil, false
 }

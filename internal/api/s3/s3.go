@@ -20,11 +20,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/api/s3/chunked"
 	"github.com/ocellus/ocellus/internal/sigv4"
+	"github.com/ocellus/ocellus/internal/space"
 )
 
 // Config configures a Server. Zero values are documented defaults.
@@ -34,6 +36,9 @@ type Config struct {
 	Verifier *sigv4.Verifier  // required
 	Logger   *slog.Logger     // nil: discard
 	Now      func() time.Time // nil: time.Now
+	// Space refuses writes (InsufficientStorage) that would eat into the
+	// data volume's reserve; nil: no check.
+	Space *space.Guard
 }
 
 // Server serves the S3 API. It is safe for concurrent use; several Servers
@@ -240,6 +245,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, id, errf("NotImplemented", ""))
 		return
 	}
+	if writeOps[op] {
+		if err := s.cfg.Space.Check(declaredLength(r)); err != nil {
+			s.writeError(w, r, id, err)
+			return
+		}
+	}
 	req := &request{r: r, ctx: r.Context(), id: id, bucket: bucket, key: key, query: q, account: res.Credential.AccountID}
 	if err := s.setBody(req, res); err != nil {
 		s.writeError(w, r, id, err)
@@ -256,6 +267,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Debug("s3", "request_id", id, "op", op, "bucket", bucket, "key", key)
+}
+
+// writeOps are the operations that need free space on the data volume;
+// deletions and reads always run, so a full volume can be cleaned up.
+var writeOps = map[string]bool{"CreateBucket": true, "PutBucketVersioning": true, "PutObject": true, "CopyObject": true,
+	"CreateMultipartUpload": true, "UploadPart": true, "UploadPartCopy": true, "CompleteMultipartUpload": true}
+
+// declaredLength is the body length a request announces (the decoded
+// length of an aws-chunked body), 0 when unknown.
+func declaredLength(r *http.Request) int64 {
+	if v, err := strconv.ParseInt(r.Header.Get("X-Amz-Decoded-Content-Length"), 10, 64); err == nil {
+		return v
+	}
+	return max(r.ContentLength, 0)
 }
 
 // authenticate verifies the SigV4 signature. S3 signs the declared payload
