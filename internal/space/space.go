@@ -19,10 +19,12 @@ type Guard struct {
 	Reserve uint64
 }
 
-// DefaultReserve is the reserve for a volume of total bytes: 2% of it,
-// at least 1 MiB and at most 256 MiB.
+// DefaultReserve is the reserve for a volume of total bytes: 1% of it, at
+// least 1 MiB and at most 32 MiB. It only has to let deletions commit (a few
+// SQLite pages each), so it stays small: a shared volume with little free
+// space must not lose much of it to the reserve.
 func DefaultReserve(total uint64) uint64 {
-	return min(max(total/50, 1<<20), 256<<20)
+	return min(max(total/100, 1<<20), 32<<20)
 }
 
 // New returns a guard for dir with the default reserve of its volume.

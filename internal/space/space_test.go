@@ -25,7 +25,7 @@ func TestGuard(t *testing.T) {
 	if err := none.Check(1 << 62); err != nil {
 		t.Fatalf("nil guard: %v", err)
 	}
-	for _, c := range []struct{ total, want uint64 }{{10 << 20, 1 << 20}, {1 << 30, (1 << 30) / 50}, {1 << 40, 256 << 20}} {
+	for _, c := range []struct{ total, want uint64 }{{10 << 20, 1 << 20}, {1 << 30, (1 << 30) / 100}, {1 << 40, 32 << 20}} {
 		if got := DefaultReserve(c.total); got != c.want {
 			t.Errorf("DefaultReserve(%d) = %d, want %d", c.total, got, c.want)
 		}
