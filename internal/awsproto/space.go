@@ -1,6 +1,10 @@
 package awsproto
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ocellus/ocellus/internal/ocellus"
+)
 
 // StoresData reports whether an operation of the JSON APIs stores new data
 // (and so is refused while the data volume is within its reserve):
@@ -13,4 +17,14 @@ func StoresData(op string) bool {
 		}
 	}
 	return false
+}
+
+// InternalMessage is the message of an internal error's response: generic
+// with the request id (the cause is only logged), except that a full data
+// volume is said plainly, since the caller can act on it.
+func InternalMessage(err error, requestID string) string {
+	if ocellus.DiskFull(err) {
+		return ocellus.DiskFullMessage + " Request id " + requestID + "."
+	}
+	return "An internal error occurred. Request id " + requestID + "."
 }

@@ -247,11 +247,7 @@ func (a *API) writeError(w http.ResponseWriter, reqID string, o *apimodel.Operat
 			name = o.Name
 		}
 		a.log.Error("internal error", "request_id", reqID, "op", name, "err", err)
-		msg := "An internal error occurred. Request id " + reqID + "."
-		if ocellus.DiskFull(err) {
-			msg = ocellus.DiskFullMessage + " Request id " + reqID + "."
-		}
-		awsproto.WriteError(w, reqID, internalError.status, internalError.code, msg, nil)
+		awsproto.WriteError(w, reqID, internalError.status, internalError.code, awsproto.InternalMessage(err, reqID), nil)
 		return
 	}
 	var extra map[string]any

@@ -192,11 +192,7 @@ func (a *API) writeError(w http.ResponseWriter, reqID, opName string, err error)
 		code, ok := errorCodes[kind]
 		if !ok {
 			a.log.Error("internal error", "request_id", reqID, "op", opName, "err", err)
-			msg := "An internal error occurred. Request id " + reqID + "."
-			if ocellus.DiskFull(err) {
-				msg = ocellus.DiskFullMessage + " Request id " + reqID + "."
-			}
-			awsproto.WriteError(w, reqID, http.StatusInternalServerError, "InternalServerError", msg, nil)
+			awsproto.WriteError(w, reqID, http.StatusInternalServerError, "InternalServerError", awsproto.InternalMessage(err, reqID), nil)
 			return
 		}
 		awsproto.WriteError(w, reqID, http.StatusBadRequest, code, ocellus.MessageOf(err), nil)
