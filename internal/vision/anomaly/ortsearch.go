@@ -104,7 +104,7 @@ func newORTSearch(bank *Bank, rot []float32) (*ortSearch, error) {
 // searchChunk is how many patches one run of the search graph takes: the
 // graph's distance matrix (searchChunk x bank rows) then stays in cache,
 // and chunks run in parallel, one per CPU.
-var searchChunk = 128
+const searchChunk = 128
 
 // run rotates the unrotated patch features x ([n][D]) in place and returns
 // each patch's Euclidean distance to its nearest bank vector, and how many
