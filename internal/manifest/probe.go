@@ -65,6 +65,17 @@ func ProbeReader(r io.Reader, size int64, full bool) (ImageInfo, error) {
 	var cfg image.Config
 	var err error
 	if full {
+		// The header first: a frame beyond the service's limits is reported
+		// by its dimensions without allocating its pixels (a few-KB file
+		// can declare gigapixels).
+		b, rerr := io.ReadAll(io.LimitReader(br, MaxImageBytes+1))
+		if rerr != nil {
+			return ImageInfo{}, rerr
+		}
+		if hc, _, herr := image.DecodeConfig(bytes.NewReader(b)); herr == nil && (hc.Width > MaxImageSide || hc.Height > MaxImageSide) {
+			return ImageInfo{Format: format, Width: hc.Width, Height: hc.Height, Size: size}, nil
+		}
+		br = bytes.NewReader(b)
 		var img image.Image
 		if format == "jpeg" {
 			img, err = jpeg.Decode(br)

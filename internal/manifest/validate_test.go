@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -362,5 +365,33 @@ func TestFullDecode(t *testing.T) {
 	}
 	if _, err := (FSProber{Root: root, FullDecode: true}).Probe(ctx, "s3://bkt/img.jpg"); !errors.Is(err, ErrInvalidImage) {
 		t.Fatalf("full decode: %v", err)
+	}
+}
+
+// TestProbeFullRefusesBombs: a full probe of a few-KB JPEG whose header
+// claims 65,000 x 65,000 pixels reports those dimensions (the line gets
+// ERROR_INVALID_IMAGE_DIMENSION) without allocating the pixels.
+func TestProbeFullRefusesBombs(t *testing.T) {
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, image.NewRGBA(image.Rect(0, 0, 64, 64)), nil); err != nil {
+		t.Fatal(err)
+	}
+	data := b.Bytes()
+	for i := 2; i+9 < len(data); i++ {
+		if data[i] == 0xff && data[i+1] == 0xc0 { // SOF0: length, precision, height, width
+			data[i+5], data[i+6], data[i+7], data[i+8] = 0xfd, 0xe8, 0xfd, 0xe8 // 65000 x 65000
+			break
+		}
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	before := ms.TotalAlloc
+	info, err := ProbeReader(bytes.NewReader(data), int64(len(data)), true)
+	runtime.ReadMemStats(&ms)
+	if err != nil || info.Width != 65000 || info.Height != 65000 {
+		t.Fatalf("probe = %+v, %v", info, err)
+	}
+	if grew := ms.TotalAlloc - before; grew > 4<<20 {
+		t.Fatalf("probing the bomb allocated %d bytes", grew)
 	}
 }
