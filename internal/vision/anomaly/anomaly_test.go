@@ -341,27 +341,11 @@ func TestCookies(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the cookie benchmark runs without -race (plain-Go NN search is ~10x slower under the race detector)")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root := backbone.ModuleRoot(wd)
-	dir := filepath.Join(root, "..", "shared", "datasets", "lookout-cookies")
-	onnx := filepath.Join(root, "..", "shared", "models", "mobilenetv2-12-int8.onnx")
+	dir := filepath.Join(sharedDir(), "datasets", "lookout-cookies")
 	if _, err := os.Stat(dir); err != nil {
 		t.Skip("no ../shared/datasets/lookout-cookies")
 	}
-	if _, err := os.Stat(onnx); err != nil {
-		t.Skip("no ../shared/models/mobilenetv2-12-int8.onnx")
-	}
-	if _, err := backbone.FindLibrary(); err != nil {
-		t.Skip(err)
-	}
-	bb, err := backbone.OpenORT(onnx, backbone.ORTConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bb.Close()
+	bb := openORT(t)
 	train, err := anomalydata.ReadManifest(filepath.Join(dir, "manifests", "template.manifest"), dir)
 	if err != nil {
 		t.Fatal(err)

@@ -8,28 +8,14 @@ import (
 
 	"github.com/ocellus/ocellus/internal/vision/anomaly"
 	"github.com/ocellus/ocellus/internal/vision/anomaly/anomalydata"
-	"github.com/ocellus/ocellus/internal/vision/backbone"
 )
 
 // BenchmarkDetectCookie measures DetectBytes (JPEG decode included, mask
 // PNG encoding included) on one 576x768 cookie test image with the shared
 // MobileNetV2-int8 backbone. Training happens before the timer starts.
 func BenchmarkDetectCookie(b *testing.B) {
-	wd, _ := os.Getwd()
-	root := backbone.ModuleRoot(wd)
-	dir := filepath.Join(root, "..", "shared", "datasets", "lookout-cookies")
-	onnx := filepath.Join(root, "..", "shared", "models", "mobilenetv2-12-int8.onnx")
-	if _, err := os.Stat(onnx); err != nil {
-		b.Skip("no shared model")
-	}
-	if _, err := backbone.FindLibrary(); err != nil {
-		b.Skip(err)
-	}
-	bb, err := backbone.OpenORT(onnx, backbone.ORTConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer bb.Close()
+	dir := filepath.Join(sharedDir(), "datasets", "lookout-cookies")
+	bb := openORT(b)
 	train, err := anomalydata.ReadManifest(filepath.Join(dir, "manifests", "template.manifest"), dir)
 	if err != nil {
 		b.Skip(err)

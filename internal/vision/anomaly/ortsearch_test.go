@@ -12,11 +12,18 @@ import (
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 )
 
-// openORT opens the shared backbone, which starts ONNX Runtime.
-func openORT(t *testing.T) *backbone.ORT {
-	t.Helper()
+// sharedDir is ../shared beside the module.
+func sharedDir() string {
 	wd, _ := os.Getwd()
-	onnx := filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "models", "mobilenetv2-12-int8.onnx")
+	return filepath.Join(backbone.ModuleRoot(wd), "..", "shared")
+}
+
+// openORT opens the shared MobileNetV2 backbone, which starts ONNX Runtime;
+// the test is skipped when the file or the library is missing. It is
+// closed when the test ends.
+func openORT(t testing.TB) *backbone.ORT {
+	t.Helper()
+	onnx := filepath.Join(sharedDir(), "models", "mobilenetv2-12-int8.onnx")
 	if _, err := os.Stat(onnx); err != nil {
 		t.Skip("no ../shared/models/mobilenetv2-12-int8.onnx")
 	}
