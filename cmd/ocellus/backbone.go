@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ocellus/ocellus/internal/atomicfile"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 )
 
@@ -140,23 +141,18 @@ func pullBackbone(ctx context.Context, c *http.Client, known []backbone.Known, n
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("GET %s: %s", k.URL, resp.Status)
 	}
-	tmp, err := os.CreateTemp(dir, name+".*.part")
+	// The download only replaces dst once its digest matches the pin.
+	err = atomicfile.Write(dst, 0o644, func(w io.Writer) error {
+		h := sha256.New()
+		if _, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(resp.Body, 1<<30)); err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != k.SHA256 {
+			return fmt.Errorf("%s: SHA-256 %s does not match the pinned %s", k.URL, got, k.SHA256)
+		}
+		return nil
+	})
 	if err != nil {
-		return "", err
-	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(resp.Body, 1<<30)); err != nil {
-		tmp.Close()
-		return "", err
-	}
-	if err := tmp.Close(); err != nil {
-		return "", err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != k.SHA256 {
-		return "", fmt.Errorf("%s: SHA-256 %s does not match the pinned %s", k.URL, got, k.SHA256)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return "", err
 	}
 	return dst, nil

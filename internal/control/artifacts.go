@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ocellus/ocellus/internal/atomicfile"
 	"github.com/ocellus/ocellus/internal/keyring"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/vision"
@@ -50,25 +51,7 @@ func (c *Control) writeSealed(v *ocellus.ProjectVersion, plain []byte) (string, 
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return "", err
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return "", err
-	}
-	if _, err := f.Write(sealed); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return "", err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	return rel, os.Rename(tmp, path)
+	return rel, atomicfile.WriteFile(path, sealed, 0o640)
 }
 
 // readArtifact returns a version's decrypted model bytes.

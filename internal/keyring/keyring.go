@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/ocellus/ocellus/internal/atomicfile"
 )
 
 // ServiceKey is the id of the service-managed key.
@@ -93,11 +95,9 @@ func serviceKey(path string) ([]byte, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, key, 0o600); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	// Durable before any artifact is sealed with it: a key lost to a
+	// power cut would leave every sealed artifact unreadable.
+	if err := atomicfile.WriteFile(path, key, 0o600); err != nil {
 		return nil, err
 	}
 	return key, nil

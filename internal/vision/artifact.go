@@ -14,6 +14,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/ocellus/ocellus/internal/atomicfile"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"github.com/ocellus/ocellus/internal/vision/head"
 )
@@ -92,23 +93,9 @@ func Save(w io.Writer, m *Model) error {
 	return bw.Flush()
 }
 
-// SaveFile writes the artifact to path atomically.
+// SaveFile writes the artifact to path atomically and durably.
 func SaveFile(path string, m *Model) error {
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	if err := Save(f, m); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return Save(w, m) })
 }
 
 // ErrNotModel is returned when reading something that is not an artifact.

@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ocellus/ocellus/internal/atomicfile"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -219,21 +220,12 @@ func (t *tempFile) Commit() (string, error) {
 	if err := os.Rename(t.f.Name(), p); err != nil {
 		return "", err
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(p)); err != nil {
 		return "", err
 	}
 	t.f.Close()
 	t.f = nil
 	return id, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Rows.
