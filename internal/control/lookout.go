@@ -131,11 +131,6 @@ func lookoutErr(k ocellus.Kind, typ, id, format string, args ...any) *ocellus.Er
 
 // ---- idempotency ----
 
-// Token is a client token's saved answer.
-type Token struct {
-	Result []byte
-}
-
 // Idempotent runs fn once per client token: a token seen before (within
 // ClientTokenTTL) with the same parameters returns the first answer
 // without running fn; with other parameters, or for another operation, it

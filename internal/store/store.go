@@ -1,7 +1,8 @@
-// Package store defines how the control plane persists metadata. There are
-// two implementations behind the Store interface: sqlite (the default, one
-// file under the data dir) and, for scale-out, PostgreSQL. Both run the
-// conformance suite in storetest.
+// Package store defines how the control plane persists metadata. Today one
+// implementation stands behind the Store interface: sqlite (one file under
+// the data dir). It runs the conformance suite in storetest, which a
+// PostgreSQL implementation (not written yet; the scale-out issue) must
+// pass too.
 package store
 
 import (
