@@ -262,12 +262,6 @@ func packageReadme(project string, j *store.PackagingJob, meta anomaly.Meta, wit
 	} else {
 		b.WriteString("ocellus predict --model model.ocellus-anomaly --mask-dir masks image.jpg\n")
 	}
-	b.WriteString("```\n\nFrom Go, the files load directly:\n\n```go\n")
-	if withBackbone {
-		b.WriteString("bb, _ := backbone.OpenORT(\"backbone.onnx\", backbone.ORTConfig{})\n")
-	} else {
-		b.WriteString("bb := backbone.Builtin{}\n")
-	}
-	b.WriteString("data, _ := os.ReadFile(\"model.ocellus-anomaly\")\nm, _ := anomaly.Load(data, bb, anomaly.LoadConfig{}) // github.com/ocellus/ocellus/internal/vision/anomaly\nres, _ := m.DetectBytes(ctx, jpegOrPNG)               // IsAnomalous, Confidence, Anomalies, Mask\n```\n")
+	b.WriteString("```\n\nEach line of output is the `DetectAnomalyResult` for one image (`IsAnomalous`, `Confidence`,\n`Anomalies`, `AnomalyMask` in base64), as the hosted model answers DetectAnomalies.\n")
 	return b.String()
 }
