@@ -63,6 +63,8 @@ type Server struct {
 	s3    http.Handler
 	close []func() error
 	space *space.Guard
+	// started is when Open began, for the health endpoint.
+	started time.Time
 }
 
 // Open prepares the data directory, the store and the front-ends.
@@ -90,7 +92,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, started: cfg.Now()}
 	// Writes stop while the data volume is within its reserve, so that
 	// deletions can always run (see internal/space).
 	if s.space, err = space.New(dir); err != nil {
@@ -177,6 +179,10 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 
 // ServeHTTP routes a request to the service it is for.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, OpsPrefix) {
+		s.serveOps(w, r)
+		return
+	}
 	service := ""
 	if a, err := sigv4.Parse(r); err == nil {
 		service = a.Service
