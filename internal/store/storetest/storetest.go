@@ -18,6 +18,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
 	t.Run("Datasets", func(t *testing.T) { testDatasets(t, open(t)) })
+	t.Run("DatasetLists", func(t *testing.T) { testDatasetLists(t, open(t)) })
+	t.Run("Versions", func(t *testing.T) { testVersions(t, open(t)) })
 	t.Run("Lookout", func(t *testing.T) { testLookout(t, open(t)) })
 }
 
