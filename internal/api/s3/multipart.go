@@ -192,8 +192,11 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, q *request) error {
 		a, b, ok := strings.Cut(strings.TrimPrefix(h, "bytes="), "-")
 		first, err1 := strconv.ParseInt(a, 10, 64)
 		last, err2 := strconv.ParseInt(b, 10, 64)
-		if !strings.HasPrefix(h, "bytes=") || !ok || err1 != nil || err2 != nil || first > last || last >= src.Size {
+		if !strings.HasPrefix(h, "bytes=") || !ok || err1 != nil || err2 != nil || first < 0 || first > last {
 			return errf("InvalidArgument", "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+		}
+		if last >= src.Size {
+			return errf("InvalidRange", "The requested range is not satisfiable")
 		}
 		start, length = first, last-first+1
 	}
