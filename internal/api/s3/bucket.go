@@ -186,6 +186,7 @@ func (s *Server) deleteBucket(w http.ResponseWriter, q *request) error {
 		for _, stmt := range []string{
 			"DELETE FROM parts WHERE upload_id IN (SELECT id FROM uploads WHERE bucket = ?)",
 			"DELETE FROM uploads WHERE bucket = ?",
+			"DELETE FROM completed_uploads WHERE bucket = ?",
 			"DELETE FROM buckets WHERE name = ?",
 		} {
 			if _, err := tx.ExecContext(q.ctx, stmt, q.bucket); err != nil {

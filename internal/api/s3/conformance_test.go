@@ -2,7 +2,11 @@ package s3
 
 import (
 	"bytes"
-	"fmt"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -232,4 +236,97 @@ func TestEmptyContentMD5(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
+// mpu uploads one part of key and returns the upload id and the part list.
+func mpu(t *testing.T, c *s3.Client, bucket, key string, in *s3.CreateMultipartUploadInput) (*string, []types.CompletedPart) {
+	t.Helper()
+	if in == nil {
+		in = &s3.CreateMultipartUploadInput{}
+	}
+	in.Bucket, in.Key = &bucket, &key
+	up := must[*s3.CreateMultipartUploadOutput](t)(c.CreateMultipartUpload(ctx, in))
+	p := must[*s3.UploadPartOutput](t)(c.UploadPart(ctx, &s3.UploadPartInput{Bucket: &bucket, Key: &key, UploadId: up.UploadId, PartNumber: aws.Int32(1),
+		Body: strings.NewReader("part one"), ChecksumAlgorithm: in.ChecksumAlgorithm}))
+	return up.UploadId, []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: p.ETag, ChecksumCRC32: p.ChecksumCRC32}}
+}
+
+func TestCompleteMultipartRepeated(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	c := e.client(alice, "")
+	mkBucket(t, c, "rep")
+	id, parts := mpu(t, c, "rep", "k", nil)
+	in := &s3.CompleteMultipartUploadInput{Bucket: aws.String("rep"), Key: aws.String("k"), UploadId: id, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}}
+	first := must[*s3.CompleteMultipartUploadOutput](t)(c.CompleteMultipartUpload(ctx, in))
+	again := must[*s3.CompleteMultipartUploadOutput](t)(c.CompleteMultipartUpload(ctx, in))
+	if aws.ToString(first.ETag) == "" || aws.ToString(again.ETag) != aws.ToString(first.ETag) {
+		t.Fatalf("repeated complete: ETag %q then %q", aws.ToString(first.ETag), aws.ToString(again.ETag))
+	}
+	// Another key with the same upload id is still no such upload.
+	_, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("rep"), Key: aws.String("other"), UploadId: id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}})
+	wantCode(t, err, "NoSuchUpload")
+}
+
+func TestConditionalWrites(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	c := e.client(alice, "")
+	mkBucket(t, c, "cond")
+	putIf := func(key, body string, noneMatch, match *string) (*s3.PutObjectOutput, error) {
+		return c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cond"), Key: aws.String(key), Body: strings.NewReader(body), IfNoneMatch: noneMatch, IfMatch: match})
+	}
+	first := must[*s3.PutObjectOutput](t)(putIf("k", "one", aws.String("*"), nil))
+	_, err := putIf("k", "two", aws.String("*"), nil)
+	wantCode(t, err, "PreconditionFailed")
+	_, err = putIf("k", "two", nil, aws.String(`"0123"`))
+	wantCode(t, err, "PreconditionFailed")
+	_, err = putIf("missing", "two", nil, first.ETag)
+	wantCode(t, err, "NoSuchKey")
+	must[*s3.PutObjectOutput](t)(putIf("k", "three", nil, first.ETag))
+	body, _ := get(t, c, &s3.GetObjectInput{Bucket: aws.String("cond"), Key: aws.String("k")})
+	if string(body) != "three" {
+		t.Fatalf("body %q after conditional writes", body)
+	}
+
+	id, parts := mpu(t, c, "cond", "k", nil)
+	complete := func(noneMatch, match *string) error {
+		_, err := c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("cond"), Key: aws.String("k"), UploadId: id,
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}, IfNoneMatch: noneMatch, IfMatch: match})
+		return err
+	}
+	wantCode(t, complete(aws.String("*"), nil), "PreconditionFailed")
+	wantCode(t, complete(nil, first.ETag), "PreconditionFailed")
+	body, _ = get(t, c, &s3.GetObjectInput{Bucket: aws.String("cond"), Key: aws.String("k")})
+	if string(body) != "three" {
+		t.Fatalf("failed conditional complete overwrote the object: %q", body)
+	}
+	if err := complete(nil, aws.String(`"`+md5hex("three")+`"`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCompleteMultipartFullObjectChecksum(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	c := e.client(alice, "")
+	mkBucket(t, c, "cksum")
+	id, parts := mpu(t, c, "cksum", "k", &s3.CreateMultipartUploadInput{ChecksumAlgorithm: types.ChecksumAlgorithmCrc32, ChecksumType: types.ChecksumTypeFullObject})
+	in := &s3.CompleteMultipartUploadInput{Bucket: aws.String("cksum"), Key: aws.String("k"), UploadId: id, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		ChecksumCRC32: aws.String("AAAAAA=="), ChecksumType: types.ChecksumTypeFullObject}
+	_, err := c.CompleteMultipartUpload(ctx, in)
+	wantCode(t, err, "BadDigest")
+	in.ChecksumCRC32 = aws.String(crc32b64("part one"))
+	must[*s3.CompleteMultipartUploadOutput](t)(c.CompleteMultipartUpload(ctx, in))
+
+	// An upload without a checksum algorithm, completed with a declared
+	// full-object checksum of another algorithm.
+	id, parts = mpu(t, c, "cksum", "plain", nil)
+	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String("cksum"), Key: aws.String("plain"), UploadId: id,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts}, ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(make([]byte, 32)))})
+	wantCode(t, err, "BadDigest")
+}
+
+func md5hex(s string) string { b := md5.Sum([]byte(s)); return hex.EncodeToString(b[:]) }
+
+func crc32b64(s string) string {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], crc32.ChecksumIEEE([]byte(s)))
+	return base64.StdEncoding.EncodeToString(b[:])
+}

@@ -168,8 +168,9 @@ func setVersionHeader(h http.Header, versionID string) {
 
 // commitVersion records v as the newest version of its key, re-reading the
 // bucket inside the transaction so a concurrent DeleteBucket cannot leave
-// an orphan row. On failure it removes v's data file.
-func (s *Server) commitVersion(q *request, v *versionRow) error {
+// an orphan row, and checking cond (nil: unconditional) there. On failure
+// it removes v's data file.
+func (s *Server) commitVersion(q *request, v *versionRow, cond *writeCond) error {
 	var replaced string
 	err := s.store.inTx(q.ctx, func(tx *sql.Tx) error {
 		b, err := getBucket(q.ctx, tx, q.bucket)
@@ -181,6 +182,9 @@ func (s *Server) commitVersion(q *request, v *versionRow) error {
 		}
 		if b.Account != q.account {
 			return errf("AccessDenied", "") // deleted and re-created by someone else meanwhile
+		}
+		if err := cond.check(q.ctx, tx, q.bucket, q.key); err != nil {
+			return err
 		}
 		replaced, err = putVersion(q.ctx, tx, b, v)
 		return err
@@ -200,13 +204,17 @@ func (s *Server) putObject(w http.ResponseWriter, q *request) error {
 	if err := checkKey(q.key); err != nil {
 		return err
 	}
+	cond, err := writeCondition(q.r)
+	if err != nil {
+		return err
+	}
 	rc, err := s.receive(q, "")
 	if err != nil {
 		return err
 	}
 	v := &versionRow{Bucket: q.bucket, Key: q.key, Size: rc.size, ETag: rc.etag, ContentType: contentType(q.r),
 		Meta: metaFromRequest(q.r), Checksums: rc.sums, Data: rc.data, Modified: s.now().UnixNano(), Owner: q.account}
-	if err := s.commitVersion(q, v); err != nil {
+	if err := s.commitVersion(q, v, cond); err != nil {
 		return err
 	}
 	w.Header().Set("ETag", v.ETag)
@@ -680,7 +688,7 @@ func (s *Server) copyObject(w http.ResponseWriter, q *request) error {
 	if directive == "REPLACE" {
 		v.ContentType, v.Meta = contentType(q.r), metaFromRequest(q.r)
 	}
-	if err := s.commitVersion(q, v); err != nil {
+	if err := s.commitVersion(q, v, nil); err != nil {
 		return err
 	}
 	setVersionHeader(w.Header(), v.VersionID)
