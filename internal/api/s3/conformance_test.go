@@ -330,3 +330,28 @@ func crc32b64(s string) string {
 	binary.BigEndian.PutUint32(b[:], crc32.ChecksumIEEE([]byte(s)))
 	return base64.StdEncoding.EncodeToString(b[:])
 }
+
+// TestDeleteMarkerHeaderOn404: S3 documents that x-amz-delete-marker
+// "never returns false; if the value is false, Amazon S3 does not include
+// this response header": a 404 after deleting in an unversioned bucket
+// carries none, one hidden by a delete marker carries "true".
+func TestDeleteMarkerHeaderOn404(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	c := e.client(alice, "")
+	mkBucket(t, c, "plain")
+	put(t, c, "plain", "k", []byte("x"))
+	must[*s3.DeleteObjectOutput](t)(c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("plain"), Key: aws.String("k")}))
+	w := rawHead(t, e, "/plain/k")
+	if _, ok := w.Header()["X-Amz-Delete-Marker"]; w.Code != 404 || ok {
+		t.Fatalf("unversioned 404: %d %v", w.Code, w.Header())
+	}
+	mkBucket(t, c, "versioned")
+	must[*s3.PutBucketVersioningOutput](t)(c.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: aws.String("versioned"),
+		VersioningConfiguration: &types.VersioningConfiguration{Status: types.BucketVersioningStatusEnabled}}))
+	put(t, c, "versioned", "k", []byte("x"))
+	must[*s3.DeleteObjectOutput](t)(c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("versioned"), Key: aws.String("k")}))
+	w = rawHead(t, e, "/versioned/k")
+	if w.Code != 404 || w.Header().Get("X-Amz-Delete-Marker") != "true" {
+		t.Fatalf("versioned 404: %d %v", w.Code, w.Header())
+	}
+}
