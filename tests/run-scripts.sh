@@ -56,6 +56,8 @@ check "cli s3 cp down byte-identical" bash -c "aws --endpoint-url $OCELLUS_URL s
 check "cli s3 sync" awsx s3 sync "$WORK/tree" s3://script-bucket/tree
 check "cli s3 ls recursive" bash -c "aws --endpoint-url $OCELLUS_URL s3 ls --recursive s3://script-bucket/ | grep -c . | grep -qx 3"
 check "cli s3 rm" bash -c "aws --endpoint-url $OCELLUS_URL s3 rm s3://script-bucket/tree/a/1.txt && ! aws --endpoint-url $OCELLUS_URL s3 ls s3://script-bucket/tree/a/1.txt"
+check "cli metadata names come back lower-case" bash -c "aws --endpoint-url $OCELLUS_URL s3api put-object --bucket script-bucket --key meta.txt --metadata Meta1=v >/dev/null && aws --endpoint-url $OCELLUS_URL s3api head-object --bucket script-bucket --key meta.txt --query Metadata --output json | tee /dev/stderr | grep -q '\"meta1\": \"v\"'"
+check "cli re-create own bucket (us-east-1: 200)" awsx s3api create-bucket --bucket script-bucket
 check "cli s3 other account denied" bash -c "! AWS_ACCESS_KEY_ID=AKIDBOB AWS_SECRET_ACCESS_KEY=bob-secret aws --endpoint-url $OCELLUS_URL s3 ls s3://script-bucket/ 2>&1 | tee /dev/stderr | grep -q big"
 
 # --- Rekognition with the AWS CLI --------------------------------------------
@@ -72,6 +74,8 @@ check "cli name too long refused" bash -c "aws --endpoint-url $OCELLUS_URL rekog
 
 # --- boto3 -------------------------------------------------------------------
 check "boto3 suite" python3 tests/boto3_suite.py
+check "S3 conformance (boto3 1.43)" python3 tests/s3_conformance.py
+check "S3 conformance (Debian boto3 1.26 / botocore 1.29)" /usr/bin/python3 tests/s3_conformance.py
 check "boto3 model lifecycle (datasets, train, waiters, host, detect, copy, delete)" python3 tests/boto3_lifecycle.py
 
 # --- kill -9 and restart -----------------------------------------------------

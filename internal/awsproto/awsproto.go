@@ -81,7 +81,7 @@ func Authenticate(r *http.Request, body []byte, v *sigv4.Verifier, service, regi
 			return Identity{}, &AuthError{http.StatusForbidden, "MissingAuthenticationTokenException", se.Message}
 		case sigv4.ErrUnknownKey:
 			return Identity{}, &AuthError{http.StatusBadRequest, "UnrecognizedClientException", se.Message}
-		case sigv4.ErrMalformed:
+		case sigv4.ErrMalformed, sigv4.ErrExpiresRange:
 			return Identity{}, &AuthError{http.StatusBadRequest, "IncompleteSignatureException", se.Message}
 		default: // bad signature, skew, expiry
 			return Identity{}, &AuthError{http.StatusBadRequest, "InvalidSignatureException", se.Message}

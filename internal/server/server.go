@@ -24,7 +24,6 @@ import (
 
 	"github.com/ocellus/ocellus/internal/api/lookoutvision"
 	"github.com/ocellus/ocellus/internal/api/rekognition"
-	"github.com/ocellus/ocellus/internal/awsproto"
 	"github.com/ocellus/ocellus/internal/control"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/sigv4"
@@ -177,16 +176,16 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP routes a request to the service it is for.
+// ServeHTTP routes a request to the service it is for: the service its
+// SigV4 scope names, or for unsigned requests the one its shape implies.
+// A request signed for any other service is refused in that service's
+// error shape (see refuseService), never handed to S3.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, OpsPrefix) {
 		s.serveOps(w, r)
 		return
 	}
-	service := ""
-	if a, err := sigv4.Parse(r); err == nil {
-		service = a.Service
-	}
+	service := scopeService(r)
 	switch {
 	case service == ocellus.Rekognition,
 		service == "" && strings.HasPrefix(r.Header.Get("X-Amz-Target"), rekognition.TargetPrefix):
@@ -194,11 +193,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case service == ocellus.LookoutVision,
 		service == "" && strings.HasPrefix(r.URL.Path, "/2020-11-20/"):
 		s.l4v.ServeHTTP(w, r)
-	case service == "s3" || service == "":
+	case service == "s3" || service == "" && r.Header.Get("X-Amz-Target") == "":
 		s.s3.ServeHTTP(w, r)
 	default:
-		awsproto.WriteError(w, awsproto.NewRequestID(), http.StatusBadRequest, "InvalidSignatureException",
-			fmt.Sprintf("Credential should be scoped to a service Ocellus serves (rekognition, lookoutvision, s3), not '%s'.", service), nil)
+		refuseService(w, r, service)
 	}
 }
 

@@ -59,6 +59,10 @@ const (
 	ErrSkewed
 	// ErrExpired: a presigned request whose expiry has passed.
 	ErrExpired
+	// ErrExpiresRange: a presigned request whose X-Amz-Expires is not a
+	// number of seconds from 1 to 604800 (S3 answers 403 AccessDenied; the
+	// JSON services treat it as malformed).
+	ErrExpiresRange
 )
 
 // Error is a verification failure.
@@ -136,7 +140,7 @@ func Parse(r *http.Request) (*Auth, error) {
 	a.AmzDate = t
 	exp, err := strconv.Atoi(q.Get("X-Amz-Expires"))
 	if err != nil || exp < 1 || exp > 604800 {
-		return nil, errorf(ErrMalformed, "X-Amz-Expires must be a number of seconds between 1 and 604800")
+		return nil, errorf(ErrExpiresRange, "X-Amz-Expires must be less than a week (in seconds) that is 604800")
 	}
 	a.Expires = time.Duration(exp) * time.Second
 	if a.Signature == "" || len(a.SignedHeaders) == 0 {
@@ -368,6 +372,12 @@ func headerValue(r *http.Request, name string) string {
 			return strings.TrimSpace(vs[0])
 		}
 		return strconv.FormatInt(r.ContentLength, 10)
+	case "transfer-encoding":
+		// net/http moves Transfer-Encoding out of the header map into
+		// r.TransferEncoding; clients such as botocore 1.29 sign it.
+		if len(r.TransferEncoding) > 0 && len(r.Header.Values("Transfer-Encoding")) == 0 {
+			return strings.Join(r.TransferEncoding, ",")
+		}
 	}
 	vs := r.Header.Values(name)
 	out := make([]string, len(vs))

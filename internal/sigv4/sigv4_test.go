@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -164,4 +168,51 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("accepted incomplete header %q: %+v", h, a)
 		}
 	})
+}
+
+// TestVerifyTransferEncodingSigned: botocore 1.29 (Debian's) signs
+// transfer-encoding on chunked uploads; net/http moves that header into
+// r.TransferEncoding, so the verifier must read it from there.
+func TestVerifyTransferEncodingSigned(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	var got error
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TransferEncoding) == 0 || r.Header.Get("Transfer-Encoding") != "" {
+			t.Errorf("net/http did not move Transfer-Encoding: %v %v", r.TransferEncoding, r.Header)
+		}
+		_, got = verifier(now).Verify(r, UnsignedPayload)
+	}))
+	defer ts.Close()
+	send := func(sign func(*http.Request)) error {
+		r, _ := http.NewRequest("PUT", ts.URL+"/bucket/key", io.NopCloser(strings.NewReader("hello")))
+		r.TransferEncoding = []string{"chunked"}
+		r.Header.Set(HeaderContentSHA256, UnsignedPayload)
+		r.Header.Set(HeaderDate, now.Format("20060102T150405Z"))
+		sign(r)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return got
+	}
+	sign := func(te string) func(*http.Request) {
+		return func(r *http.Request) {
+			a := &Auth{AccessKeyID: testCred.AccessKeyID, Date: now.Format("20060102"), Region: "us-east-1", Service: "s3",
+				AmzDate: now, SignedHeaders: []string{"host", "transfer-encoding", "x-amz-content-sha256", "x-amz-date"}}
+			c := r.Clone(context.Background())
+			c.Host = strings.TrimPrefix(ts.URL, "http://")
+			c.Header.Set("Transfer-Encoding", te)
+			key := SigningKey(testCred.SecretAccessKey, a.Date, a.Region, a.Service)
+			sig := Sign(key, StringToSign(a, CanonicalRequest(c, a, UnsignedPayload)))
+			r.Header.Set("Authorization", fmt.Sprintf("AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+				testCred.AccessKeyID, a.Scope(), strings.Join(a.SignedHeaders, ";"), sig))
+		}
+	}
+	if err := send(sign("chunked")); err != nil {
+		t.Fatalf("transfer-encoding signed: %v", err)
+	}
+	if err := send(sign("gzip")); codeOf(err) != ErrSignature {
+		t.Fatalf("a different signed transfer-encoding must not verify: %v", err)
+	}
 }

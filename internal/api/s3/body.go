@@ -168,8 +168,9 @@ func (d *digester) Write(p []byte) (int, error) {
 // trailers) and returns the ETag and the checksums to store.
 func (d *digester) finish(r *http.Request, trailers map[string]string) (etag string, sums map[string]string, err error) {
 	sum := d.md5.Sum(nil)
-	if cm := r.Header.Get("Content-Md5"); cm != "" {
-		want, err := base64.StdEncoding.DecodeString(cm)
+	if vs, ok := r.Header["Content-Md5"]; ok {
+		// A present but empty Content-MD5 is invalid, not absent.
+		want, err := base64.StdEncoding.DecodeString(strings.TrimSpace(strings.Join(vs, "")))
 		if err != nil || len(want) != md5.Size {
 			return "", nil, errf("InvalidDigest", "")
 		}

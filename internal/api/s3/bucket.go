@@ -2,7 +2,9 @@ package s3
 
 import (
 	"database/sql"
+	"encoding/base64"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -44,21 +46,46 @@ func validBucketName(n string) bool {
 	return true
 }
 
+// maxBuckets is ListBuckets' page size limit (max-buckets).
+const maxBuckets = 10000
+
 func (s *Server) listBuckets(w http.ResponseWriter, q *request) error {
 	if err := drain(q); err != nil {
 		return err
 	}
-	rows, err := s.store.db.QueryContext(q.ctx, "SELECT name, created, region FROM buckets WHERE account = ? ORDER BY name", q.account)
+	limit := maxBuckets
+	if v, ok := q.query["max-buckets"]; ok {
+		n, err := strconv.Atoi(strings.Join(v, ""))
+		if err != nil || n < 1 || n > maxBuckets {
+			return errf("InvalidArgument", "Argument max-buckets must be an integer between 1 and 10000")
+		}
+		limit = n
+	}
+	prefix := q.query.Get("prefix")
+	after := ""
+	if tok := q.query.Get("continuation-token"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil || len(b) == 0 {
+			return errf("InvalidArgument", "The continuation token provided is incorrect")
+		}
+		after = string(b)
+	}
+	rows, err := s.store.db.QueryContext(q.ctx, "SELECT name, created, region FROM buckets WHERE account = ? AND name > ? AND substr(name, 1, ?) = ? ORDER BY name LIMIT ?",
+		q.account, after, len(prefix), prefix, limit+1)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	res := listAllMyBucketsResult{Xmlns: xmlns, Owner: owner{ID: q.account, DisplayName: q.account}}
+	res := listAllMyBucketsResult{Xmlns: xmlns, Owner: owner{ID: q.account, DisplayName: q.account}, Prefix: prefix}
 	for rows.Next() {
 		var name, region string
 		var created int64
 		if err := rows.Scan(&name, &created, &region); err != nil {
 			return err
+		}
+		if len(res.Buckets) == limit {
+			res.ContinuationToken = base64.RawURLEncoding.EncodeToString([]byte(res.Buckets[limit-1].Name))
+			break
 		}
 		res.Buckets = append(res.Buckets, bucketXML{Name: name, CreationDate: isoTime(created), BucketRegion: region})
 	}
@@ -87,6 +114,11 @@ func (s *Server) createBucket(w http.ResponseWriter, q *request) error {
 		}
 		if b != nil {
 			if b.Account == q.account {
+				if b.Region == "us-east-1" && region == "us-east-1" {
+					// AWS's legacy us-east-1 behaviour: re-creating your
+					// own bucket there succeeds and changes nothing.
+					return nil
+				}
 				return errf("BucketAlreadyOwnedByYou", "")
 			}
 			return errf("BucketAlreadyExists", "")
@@ -154,6 +186,7 @@ func (s *Server) deleteBucket(w http.ResponseWriter, q *request) error {
 		for _, stmt := range []string{
 			"DELETE FROM parts WHERE upload_id IN (SELECT id FROM uploads WHERE bucket = ?)",
 			"DELETE FROM uploads WHERE bucket = ?",
+			"DELETE FROM completed_uploads WHERE bucket = ?",
 			"DELETE FROM buckets WHERE name = ?",
 		} {
 			if _, err := tx.ExecContext(q.ctx, stmt, q.bucket); err != nil {

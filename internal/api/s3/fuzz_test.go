@@ -1,6 +1,8 @@
 package s3
 
 import (
+	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -63,4 +65,22 @@ func TestBucketNames(t *testing.T) {
 			t.Errorf("validBucketName(%q) = %v", n, !ok)
 		}
 	}
+}
+
+// FuzzURLEncoding: encoding-type=url output decodes back to the name with
+// URL-path unescaping (and with boto3's unquote_plus: no raw '+' or space)
+// and keeps '/' as is.
+func FuzzURLEncoding(f *testing.F) {
+	for _, s := range []string{"quux ab/", "a+b=c&d", "ünï/código", "%2F", "~._-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := encoder(true).s(s)
+		if dec, err := url.PathUnescape(got); err != nil || dec != s {
+			t.Fatalf("%q encoded %q decodes to %q (%v)", s, got, dec, err)
+		}
+		if strings.ContainsAny(got, " +") || strings.Count(got, "/") != strings.Count(s, "/") {
+			t.Fatalf("%q encoded %q", s, got)
+		}
+	})
 }

@@ -37,6 +37,10 @@ type lister struct {
 // whether more entries exist. For latest-only listings id is ignored.
 func (l *lister) walk(ctx context.Context, afterKey string, afterID int64, max int) ([]listEntry, bool, error) {
 	var out []listEntry
+	if max <= 0 {
+		// S3 answers max-keys=0 with an empty, untruncated page.
+		return nil, false, nil
+	}
 	cursorKey, cursorID := afterKey, afterID
 	if cursorKey < l.prefix {
 		// Jump straight to the prefix; "\x00"-free keys mean nothing sorts
@@ -174,6 +178,7 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, q *request) error {
 	}
 	l := &lister{db: s.store.db, bucket: q.bucket, prefix: q.query.Get("prefix"), delimiter: q.query.Get("delimiter")}
 	token := q.query.Get("continuation-token")
+	_, hasToken := q.query["continuation-token"]
 	startAfter := q.query.Get("start-after")
 	after := startAfter
 	if token != "" {
@@ -188,7 +193,11 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, q *request) error {
 		return err
 	}
 	res := listBucketResultV2{Xmlns: xmlns, Name: q.bucket, Prefix: enc.s(l.prefix), Delimiter: enc.s(l.delimiter), MaxKeys: max,
-		EncodingType: et, ContinuationToken: token, StartAfter: enc.s(startAfter), IsTruncated: truncated}
+		EncodingType: et, StartAfter: enc.s(startAfter), IsTruncated: truncated}
+	if hasToken {
+		// Echoed even when empty, as S3 does.
+		res.ContinuationToken = &token
+	}
 	fetchOwner := q.query.Get("fetch-owner") == "true"
 	for _, e := range entries {
 		if e.prefix != "" {
@@ -232,7 +241,9 @@ func (s *Server) listObjectsV1(w http.ResponseWriter, q *request) error {
 	if err != nil {
 		return err
 	}
-	res := listBucketResultV1{Xmlns: xmlns, Name: q.bucket, Prefix: enc.s(l.prefix), Marker: enc.s(marker), Delimiter: enc.s(l.delimiter),
+	// S3 documents (and clients decode) Delimiter, Marker, NextMarker, Key
+	// and CommonPrefixes as encoded in v1 listings, not Prefix.
+	res := listBucketResultV1{Xmlns: xmlns, Name: q.bucket, Prefix: l.prefix, Marker: enc.s(marker), Delimiter: enc.s(l.delimiter),
 		MaxKeys: max, EncodingType: et, IsTruncated: truncated}
 	for _, e := range entries {
 		if e.prefix != "" {
@@ -271,14 +282,22 @@ func (s *Server) listObjectVersions(w http.ResponseWriter, q *request) error {
 	km, vm := q.query.Get("key-marker"), q.query.Get("version-id-marker")
 	afterKey, afterID := l.resumeAfter(km), int64(1<<62)
 	if km != "" && vm != "" {
-		v, err := getVersion(q.ctx, s.store.db, q.bucket, km, vm)
-		if err != nil {
-			return err
+		if pos, ok := versionPosition(vm); ok {
+			afterID = pos // a position: valid even if that version is gone
+		} else {
+			v, err := getVersion(q.ctx, s.store.db, q.bucket, km, vm)
+			switch {
+			case err != nil:
+				return err
+			case v != nil:
+				afterID = v.ID
+			case vm == "null":
+				// The null version carries no position: resume at the
+				// newest remaining version of the key.
+			default:
+				return errf("InvalidArgument", "Invalid version id specified")
+			}
 		}
-		if v == nil {
-			return errf("InvalidArgument", "Invalid version id specified")
-		}
-		afterID = v.ID
 	} else if km != "" {
 		afterID = 0 // past every version of the marker key
 	}

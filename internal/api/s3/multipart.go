@@ -7,10 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // minPartSize is S3's minimum size of every part but the last.
@@ -192,8 +194,11 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, q *request) error {
 		a, b, ok := strings.Cut(strings.TrimPrefix(h, "bytes="), "-")
 		first, err1 := strconv.ParseInt(a, 10, 64)
 		last, err2 := strconv.ParseInt(b, 10, 64)
-		if !strings.HasPrefix(h, "bytes=") || !ok || err1 != nil || err2 != nil || first > last || last >= src.Size {
+		if !strings.HasPrefix(h, "bytes=") || !ok || err1 != nil || err2 != nil || first < 0 || first > last {
 			return errf("InvalidArgument", "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+		}
+		if last >= src.Size {
+			return errf("InvalidRange", "The requested range is not satisfiable")
 		}
 		start, length = first, last-first+1
 	}
@@ -252,9 +257,16 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 	if err != nil {
 		return err
 	}
+	cond, err := writeCondition(q.r)
+	if err != nil {
+		return err
+	}
 	uploadID := q.query.Get("uploadId")
 	u, err := getUpload(q, s.store.db, uploadID)
 	if err != nil {
+		if done, derr := s.completedResult(w, q, uploadID); derr != nil || done {
+			return derr
+		}
 		return err
 	}
 	all, err := listPartRows(q, s.store.db, uploadID, 0, maxPartNumber)
@@ -294,11 +306,25 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 	var sizes []int64
 	// A full-object checksum is computed while concatenating: the data
 	// passes through anyway, so no CRC-combination maths is needed.
-	var w2 io.Writer = tmp
+	writers := []io.Writer{tmp}
 	full := newChecksum(u.Algorithm)
 	if full != nil && u.ChecksumType == "FULL_OBJECT" {
-		w2 = io.MultiWriter(tmp, full)
+		writers = append(writers, full)
 	}
+	// Full-object checksums the request declares in other algorithms than
+	// the upload's own are verified too.
+	declared := map[string]string{}
+	extra := map[string]hash.Hash{}
+	for _, alg := range checksumAlgs {
+		if v := strings.TrimSpace(q.r.Header.Get(checksumHeader(alg))); v != "" {
+			declared[alg] = v
+			if alg != u.Algorithm {
+				extra[alg] = newChecksum(alg)
+				writers = append(writers, extra[alg])
+			}
+		}
+	}
+	w2 := io.MultiWriter(writers...)
 	for _, p := range parts {
 		raw, err := hex.DecodeString(normETag(p.ETag))
 		if err != nil {
@@ -317,12 +343,20 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 		if u.ChecksumType == "FULL_OBJECT" {
 			sums[u.Algorithm] = base64.StdEncoding.EncodeToString(full.Sum(nil))
 			sums["type"] = "FULL_OBJECT"
-			if want := q.r.Header.Get(checksumHeader(u.Algorithm)); want != "" && want != sums[u.Algorithm] {
-				return errf("BadDigest", "The %s you specified did not match the calculated checksum.", u.Algorithm)
-			}
 		} else if c, ok := compositeChecksum(u.Algorithm, partSums); ok {
 			sums[u.Algorithm] = c
 			sums["type"] = "COMPOSITE"
+		}
+	}
+	for alg, want := range declared {
+		got := sums[alg]
+		if h := extra[alg]; h != nil {
+			got = base64.StdEncoding.EncodeToString(h.Sum(nil))
+		} else if sums["type"] == "COMPOSITE" && !strings.Contains(want, "-") {
+			got, _, _ = strings.Cut(got, "-") // the composite value without its part count
+		}
+		if want != got {
+			return errf("BadDigest", "The %s you specified did not match the calculated checksum.", alg)
 		}
 	}
 	data, err := tmp.Commit()
@@ -347,7 +381,18 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 		if _, err := getUpload(q, tx, uploadID); err != nil {
 			return err
 		}
+		if err := cond.check(q.ctx, tx, q.bucket, q.key); err != nil {
+			return err
+		}
 		if replaced, err = putVersion(q.ctx, tx, b, v); err != nil {
+			return err
+		}
+		now := s.now().UnixNano()
+		if _, err := tx.ExecContext(q.ctx, "DELETE FROM completed_uploads WHERE completed < ?", now-int64(completedRetention)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(q.ctx, "INSERT INTO completed_uploads (id, bucket, key, etag, version_id, checksums, completed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			uploadID, q.bucket, q.key, v.ETag, v.VersionID, jsonString(sums), now); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(q.ctx, "DELETE FROM parts WHERE upload_id = ?", uploadID); err != nil {
@@ -364,9 +409,35 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 	for _, p := range all {
 		s.store.removeData(p.Data)
 	}
-	setVersionHeader(w.Header(), v.VersionID)
+	return writeCompleteResult(w, q, v.ETag, v.VersionID, sums)
+}
+
+func writeCompleteResult(w http.ResponseWriter, q *request, etag, versionID string, sums map[string]string) error {
+	setVersionHeader(w.Header(), versionID)
 	return writeXML(w, http.StatusOK, completeMultipartUploadResult{Xmlns: xmlns, Location: "/" + q.bucket + "/" + q.key,
-		Bucket: q.bucket, Key: q.key, ETag: v.ETag, checksumXML: checksumsToXML(sums)})
+		Bucket: q.bucket, Key: q.key, ETag: etag, checksumXML: checksumsToXML(sums)})
+}
+
+// completedRetention is how long a completed upload's result is kept for
+// repeated CompleteMultipartUpload requests.
+const completedRetention = 24 * time.Hour
+
+// completedResult answers a CompleteMultipartUpload repeated on an upload
+// that was already completed: S3 answers 200 with the same result. done is
+// false when uploadID was not completed here (recently).
+func (s *Server) completedResult(w http.ResponseWriter, q *request, uploadID string) (done bool, err error) {
+	var etag, versionID, sums string
+	err = s.store.db.QueryRowContext(q.ctx, "SELECT etag, version_id, checksums FROM completed_uploads WHERE id = ? AND bucket = ? AND key = ? AND completed >= ?",
+		uploadID, q.bucket, q.key, s.now().UnixNano()-int64(completedRetention)).Scan(&etag, &versionID, &sums)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	m := map[string]string{}
+	jsonUnmarshal(sums, &m)
+	return true, writeCompleteResult(w, q, etag, versionID, m)
 }
 
 func (s *Server) abortMultipartUpload(w http.ResponseWriter, q *request) error {

@@ -24,31 +24,59 @@ const maxKeyLen = 1024
 var storedHeaders = []string{"Cache-Control", "Content-Disposition", "Content-Encoding", "Content-Language", "Expires"}
 
 // metaFromRequest collects user metadata (x-amz-meta-*) and the standard
-// representation headers to store with an object.
+// representation headers to store with an object. Metadata names are kept
+// lower-case, as S3 stores and returns them (net/http canonicalises them on
+// the way in).
 func metaFromRequest(r *http.Request) map[string]string {
 	m := map[string]string{}
 	for k, vs := range r.Header {
 		if strings.HasPrefix(k, "X-Amz-Meta-") && len(vs) > 0 {
-			m[k] = strings.Join(vs, ",")
+			m[strings.ToLower(k)] = strings.Join(vs, ",")
 		}
 	}
 	for _, h := range storedHeaders {
-		v := r.Header.Get(h)
+		v := strings.Join(r.Header.Values(h), ", ")
 		if h == "Content-Encoding" {
-			// aws-chunked describes this request's transfer, not the object.
-			var keep []string
-			for _, e := range strings.Split(v, ",") {
-				if e = strings.TrimSpace(e); e != "" && e != "aws-chunked" {
-					keep = append(keep, e)
-				}
-			}
-			v = strings.Join(keep, ",")
+			v = withoutAwsChunked(v)
 		}
 		if v != "" {
 			m[h] = v
 		}
 	}
 	return m
+}
+
+// withoutAwsChunked drops the aws-chunked coding, which describes this
+// request's transfer, not the object; anything else is kept as sent.
+func withoutAwsChunked(v string) string {
+	parts := strings.Split(v, ",")
+	keep := parts[:0]
+	found := false
+	for _, e := range parts {
+		if strings.EqualFold(strings.TrimSpace(e), "aws-chunked") {
+			found = true
+			continue
+		}
+		keep = append(keep, e)
+	}
+	if !found {
+		return v
+	}
+	return strings.TrimSpace(strings.Join(keep, ","))
+}
+
+// setMetaHeaders writes stored metadata as response headers; user metadata
+// goes out lower-case (x-amz-meta-name), as S3 sends it, bypassing
+// net/http's canonicalisation. Objects stored before names were kept
+// lower-case are lower-cased here.
+func setMetaHeaders(h http.Header, meta map[string]string) {
+	for k, val := range meta {
+		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-meta-") {
+			h[lk] = []string{val}
+			continue
+		}
+		h.Set(k, val)
+	}
 }
 
 func contentType(r *http.Request) string {
@@ -140,8 +168,9 @@ func setVersionHeader(h http.Header, versionID string) {
 
 // commitVersion records v as the newest version of its key, re-reading the
 // bucket inside the transaction so a concurrent DeleteBucket cannot leave
-// an orphan row. On failure it removes v's data file.
-func (s *Server) commitVersion(q *request, v *versionRow) error {
+// an orphan row, and checking cond (nil: unconditional) there. On failure
+// it removes v's data file.
+func (s *Server) commitVersion(q *request, v *versionRow, cond *writeCond) error {
 	var replaced string
 	err := s.store.inTx(q.ctx, func(tx *sql.Tx) error {
 		b, err := getBucket(q.ctx, tx, q.bucket)
@@ -153,6 +182,9 @@ func (s *Server) commitVersion(q *request, v *versionRow) error {
 		}
 		if b.Account != q.account {
 			return errf("AccessDenied", "") // deleted and re-created by someone else meanwhile
+		}
+		if err := cond.check(q.ctx, tx, q.bucket, q.key); err != nil {
+			return err
 		}
 		replaced, err = putVersion(q.ctx, tx, b, v)
 		return err
@@ -172,13 +204,17 @@ func (s *Server) putObject(w http.ResponseWriter, q *request) error {
 	if err := checkKey(q.key); err != nil {
 		return err
 	}
+	cond, err := writeCondition(q.r)
+	if err != nil {
+		return err
+	}
 	rc, err := s.receive(q, "")
 	if err != nil {
 		return err
 	}
 	v := &versionRow{Bucket: q.bucket, Key: q.key, Size: rc.size, ETag: rc.etag, ContentType: contentType(q.r),
 		Meta: metaFromRequest(q.r), Checksums: rc.sums, Data: rc.data, Modified: s.now().UnixNano(), Owner: q.account}
-	if err := s.commitVersion(q, v); err != nil {
+	if err := s.commitVersion(q, v, cond); err != nil {
 		return err
 	}
 	w.Header().Set("ETag", v.ETag)
@@ -350,9 +386,7 @@ func (s *Server) getObject(w http.ResponseWriter, q *request) error {
 	h.Set("Content-Type", v.ContentType)
 	h.Set("Accept-Ranges", "bytes")
 	setVersionHeader(h, v.VersionID)
-	for k, val := range v.Meta {
-		h.Set(k, val)
-	}
+	setMetaHeaders(h, v.Meta)
 	for p, hn := range responseOverrides {
 		if val := q.query.Get(p); val != "" {
 			h.Set(hn, val)
@@ -654,7 +688,7 @@ func (s *Server) copyObject(w http.ResponseWriter, q *request) error {
 	if directive == "REPLACE" {
 		v.ContentType, v.Meta = contentType(q.r), metaFromRequest(q.r)
 	}
-	if err := s.commitVersion(q, v); err != nil {
+	if err := s.commitVersion(q, v, nil); err != nil {
 		return err
 	}
 	setVersionHeader(w.Header(), v.VersionID)

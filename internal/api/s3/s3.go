@@ -318,6 +318,8 @@ func (s *Server) authenticate(r *http.Request) (*sigv4.Result, error) {
 			return nil, errf("RequestTimeTooSkewed", "%s", ve.Message)
 		case sigv4.ErrExpired:
 			return nil, errf("AccessDenied", "Request has expired")
+		case sigv4.ErrExpiresRange:
+			return nil, errf("AccessDenied", "%s", ve.Message)
 		case sigv4.ErrMissing:
 			return nil, errf("AccessDenied", "%s", ve.Message)
 		default:

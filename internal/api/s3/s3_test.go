@@ -152,7 +152,14 @@ func TestBuckets(t *testing.T) {
 		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintEuWest1}}))
 	mkBucket(t, b, "bobs")
 
+	// Re-creating your own bucket: 200 in us-east-1 (AWS's legacy
+	// behaviour), BucketAlreadyOwnedByYou elsewhere.
 	_, err := a.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("alpha")})
+	if err != nil {
+		t.Fatalf("re-create own bucket in us-east-1: %v", err)
+	}
+	_, err = a.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("beta.eu"),
+		CreateBucketConfiguration: &types.CreateBucketConfiguration{LocationConstraint: types.BucketLocationConstraintEuWest1}})
 	wantCode(t, err, "BucketAlreadyOwnedByYou")
 	_, err = b.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("alpha")})
 	wantCode(t, err, "BucketAlreadyExists")
@@ -537,7 +544,7 @@ func TestListing(t *testing.T) {
 	}
 	// encoding-type=url encodes keys (the Go SDK does not decode them).
 	out = must[*s3.ListObjectsV2Output](t)(c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("lst"), Prefix: aws.String("photos/a "), EncodingType: types.EncodingTypeUrl}))
-	if len(out.Contents) != 1 || *out.Contents[0].Key != "photos%2Fa+b.txt" {
+	if len(out.Contents) != 1 || *out.Contents[0].Key != "photos/a%20b.txt" {
 		t.Fatalf("encoding-type=url: %v", *out.Contents[0].Key)
 	}
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ocellus/ocellus/internal/atomicfile"
@@ -316,8 +317,11 @@ func getVersion(ctx context.Context, q querier, bucket, key, versionID string) (
 // is "null" and replaces any existing "null" version, whose data file id is
 // returned for removal after commit.
 func putVersion(ctx context.Context, tx *sql.Tx, b *bucketRow, v *versionRow) (replaced string, err error) {
-	if b.Versioning == "Enabled" {
-		v.VersionID = newVersionID()
+	enabled := b.Versioning == "Enabled"
+	if enabled {
+		// Replaced by an id that carries the row's position once the row
+		// exists (see newVersionID).
+		v.VersionID = "pending." + randomHex(16)
 	} else {
 		v.VersionID = "null"
 		old, err := getVersion(ctx, tx, b.Name, v.Key, "null")
@@ -344,7 +348,15 @@ func putVersion(ctx context.Context, tx *sql.Tx, b *bucketRow, v *versionRow) (r
 	if err != nil {
 		return "", err
 	}
-	v.ID, _ = res.LastInsertId()
+	if v.ID, err = res.LastInsertId(); err != nil {
+		return "", err
+	}
+	if enabled {
+		v.VersionID = newVersionID(v.ID)
+		if _, err := tx.ExecContext(ctx, "UPDATE versions SET version_id = ? WHERE id = ?", v.VersionID, v.ID); err != nil {
+			return "", err
+		}
+	}
 	v.Latest = true
 	return replaced, nil
 }
@@ -363,9 +375,27 @@ func deleteVersionRow(ctx context.Context, tx *sql.Tx, v *versionRow) error {
 	return nil
 }
 
-// newVersionID returns an opaque id; its first part is not ordered on
-// purpose: clients must not rely on version id order.
-func newVersionID() string { return randomHex(16) }
+// newVersionID returns the version id of row id: a random part, so that
+// clients cannot rely on version id order, then the row's position. A
+// ListObjectVersions version-id-marker is a position in the listing, not a
+// lookup, so a marker whose version was deleted since the last page still
+// resumes where that page ended (list-then-delete loops do exactly that).
+func newVersionID(id int64) string { return randomHex(8) + "." + strconv.FormatInt(id, 16) }
+
+// versionPosition is the row position a version id made by newVersionID
+// carries; ok is false for "null" and for ids from before positions were
+// encoded.
+func versionPosition(vid string) (pos int64, ok bool) {
+	r, p, found := strings.Cut(vid, ".")
+	if !found || len(r) != 16 || !isHex(r) || p == "" || len(p) > 15 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(p, 16, 64)
+	if err != nil || n < 1 {
+		return 0, false
+	}
+	return n, true
+}
 
 // copyRange streams length bytes at offset from data file id into w.
 func (s *store) copyRange(w io.Writer, id string, offset, length int64) error {

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
+	"strings"
 	"time"
 )
 
@@ -34,6 +34,9 @@ type listAllMyBucketsResult struct {
 	Xmlns   string      `xml:"xmlns,attr"`
 	Owner   owner       `xml:"Owner"`
 	Buckets []bucketXML `xml:"Buckets>Bucket"`
+	// ContinuationToken resumes a ListBuckets page cut by max-buckets.
+	ContinuationToken string `xml:"ContinuationToken,omitempty"`
+	Prefix            string `xml:"Prefix,omitempty"`
 }
 
 type bucketXML struct {
@@ -116,7 +119,7 @@ type listBucketResultV2 struct {
 	EncodingType          string         `xml:"EncodingType,omitempty"`
 	KeyCount              int            `xml:"KeyCount"`
 	IsTruncated           bool           `xml:"IsTruncated"`
-	ContinuationToken     string         `xml:"ContinuationToken,omitempty"`
+	ContinuationToken     *string        `xml:"ContinuationToken"`
 	NextContinuationToken string         `xml:"NextContinuationToken,omitempty"`
 	StartAfter            string         `xml:"StartAfter,omitempty"`
 	Contents              []objectXML    `xml:"Contents"`
@@ -381,12 +384,26 @@ func drain(q *request) error {
 	return err
 }
 
-// encoder applies encoding-type=url to names in list responses.
+// encoder applies encoding-type=url to names in list responses: S3
+// percent-encodes them like a URL path (a space is %20, "/" stays), every
+// byte but the unreserved ones and "/".
 type encoder bool
 
 func (e encoder) s(v string) string {
 	if !e || v == "" {
 		return v
 	}
-	return url.QueryEscape(v)
+	const hexDigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_.~/", c) >= 0 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hexDigits[c>>4])
+		b.WriteByte(hexDigits[c&15])
+	}
+	return b.String()
 }
