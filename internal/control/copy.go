@@ -74,7 +74,8 @@ func (c *Control) CopyProjectVersion(ctx context.Context, account string, in Cop
 	}
 	now := ocellus.Now(c.now)
 	v := &ocellus.ProjectVersion{ARN: ocellus.VersionARN(dst, in.Name, now), ProjectARN: dst.ARN, Account: account, Name: in.Name,
-		Description: sv.Description, Status: ocellus.VersionCopyingInProgress, Created: now, OutputBucket: in.OutputBucket,
+		Description: sv.Description, Status: ocellus.VersionCopyingInProgress,
+		StatusMessage: ocellus.VersionCopyingInProgress.Message(), Created: now, OutputBucket: in.OutputBucket,
 		OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID, SourceVersionARN: sv.ARN, Kind: sv.Kind, F1: sv.F1}
 	if err := c.store.CreateVersion(ctx, v); err != nil {
 		if ocellus.KindOf(err) == ocellus.AlreadyExists {

@@ -68,6 +68,7 @@ func (c *Control) CreateDataset(ctx context.Context, account string, in CreateDa
 	now := ocellus.Now(c.now)
 	d := &ocellus.Dataset{ARN: ocellus.DatasetARN(p, in.Type, now), ProjectARN: p.ARN, Account: account, Type: in.Type,
 		Status: ocellus.DatasetCreateInProgress, Source: src, Created: now, Updated: now}
+	d.StatusMessage, d.StatusMessageCode = d.Status.Message()
 	if !hasManifest && src.DatasetARN == "" {
 		d.Status, d.StatusMessage, d.StatusMessageCode = ocellus.DatasetCreateComplete, "The dataset was successfully created.", ocellus.StatusSuccess
 	}
@@ -214,7 +215,8 @@ func (c *Control) UpdateDatasetEntries(ctx context.Context, account, arn string,
 	if d.Status.InProgress() || d.Status == ocellus.DatasetCreateFailed {
 		return ocellus.Errorf(ocellus.InUse, "The dataset %s is %s and cannot be updated now.", arn, d.Status)
 	}
-	d.Status, d.StatusMessage, d.StatusMessageCode, d.Updated = ocellus.DatasetUpdateInProgress, "", "", ocellus.Now(c.now)
+	d.Status, d.Updated = ocellus.DatasetUpdateInProgress, ocellus.Now(c.now)
+	d.StatusMessage, d.StatusMessageCode = d.Status.Message()
 	if err := c.store.UpdateDataset(ctx, d); err != nil {
 		return err
 	}

@@ -43,6 +43,47 @@ const (
 	JobFailed    = "FAILED"
 )
 
+// ModelStatusMessage is the StatusMessage of a model in state status when
+// no more specific one was stored (a failure stores its reason). Lookout for
+// Vision sends StatusMessage in every state, training included.
+func ModelStatusMessage(status string) string {
+	switch status {
+	case ModelTraining:
+		return "The model is being trained."
+	case ModelTrained:
+		return "Training completed successfully."
+	case ModelTrainingFailed:
+		return "The model could not be trained."
+	case ModelStartingHosting:
+		return "The model is being hosted."
+	case ModelHosted:
+		return "The model is running."
+	case ModelHostingFailed:
+		return "The model could not be hosted."
+	case ModelStoppingHosting:
+		return "The model is being stopped."
+	case ModelDeleting:
+		return "The model is being deleted."
+	}
+	return "The model is " + status + "."
+}
+
+// PackagingStatusMessage is the StatusMessage of a model packaging job in
+// state status when no more specific one was stored.
+func PackagingStatusMessage(status string) string {
+	switch status {
+	case JobCreated:
+		return "The model packaging job was created."
+	case JobRunning:
+		return "The model is being packaged."
+	case JobSucceeded:
+		return "The model package was written to S3."
+	case JobFailed:
+		return "The model could not be packaged."
+	}
+	return "The model packaging job is " + status + "."
+}
+
 // Resource types of Lookout for Vision errors (ResourceType).
 const (
 	ResourceProject    = "PROJECT"

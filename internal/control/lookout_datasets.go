@@ -68,8 +68,9 @@ func (l *Lookout) CreateLookoutDataset(ctx context.Context, account, project str
 	out := &ocellus.Dataset{ARN: d.ARN, ProjectARN: d.ProjectARN, Account: account, Type: d.Type, Source: src, Created: d.Created,
 		Status: ocellus.DatasetCreateInProgress}
 	if src.ManifestBucket == "" && src.ManifestKey == "" {
-		out.Status, out.StatusMessage = ocellus.DatasetCreateComplete, "The dataset was successfully created."
+		out.Status = ocellus.DatasetCreateComplete
 	}
+	out.StatusMessage, out.StatusMessageCode = out.Status.Message()
 	return out, nil
 }
 

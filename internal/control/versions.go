@@ -64,7 +64,8 @@ func (c *Control) CreateProjectVersion(ctx context.Context, account string, in C
 		return nil, err
 	}
 	v := &ocellus.ProjectVersion{ProjectARN: p.ARN, Account: account, Name: in.Name, Description: in.Description,
-		Status: ocellus.VersionTrainingInProgress, OutputBucket: in.OutputBucket, OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID}
+		Status: ocellus.VersionTrainingInProgress, StatusMessage: ocellus.VersionTrainingInProgress.Message(),
+		OutputBucket: in.OutputBucket, OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID}
 	switch {
 	case len(in.TestingManifests) > 0 || in.TestingAutoCreate:
 		if len(in.TrainingManifests) == 0 {

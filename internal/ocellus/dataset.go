@@ -105,3 +105,42 @@ type LabelStats struct {
 	EntryCount       int
 	BoundingBoxCount int
 }
+
+// Message returns the status message and status message code AWS sends for
+// a dataset in state s when nothing more specific is known. AWS sends both
+// in every state, work in progress included, and its own examples read them
+// unconditionally; the texts of the terminal states are AWS's.
+func (s DatasetStatus) Message() (msg, code string) {
+	switch s {
+	case DatasetCreateInProgress:
+		return "The dataset is being created.", StatusSuccess
+	case DatasetCreateComplete:
+		return "The dataset was successfully created.", StatusSuccess
+	case DatasetCreateFailed:
+		return "The dataset could not be created.", StatusServiceError
+	case DatasetUpdateInProgress:
+		return "The dataset is being updated.", StatusSuccess
+	case DatasetUpdateComplete:
+		return "The dataset was successfully updated.", StatusSuccess
+	case DatasetUpdateFailed:
+		return "The dataset could not be updated; its entries are unchanged.", StatusServiceError
+	case DatasetDeleteInProgress:
+		return "The dataset is being deleted.", StatusSuccess
+	}
+	return "The dataset is " + string(s) + ".", StatusSuccess
+}
+
+// Message returns the dataset's status message and code as the APIs send
+// them: the stored ones, completed from the state's defaults where none was
+// stored (a record written before messages were kept for every state).
+func (d *Dataset) Message() (msg, code string) {
+	msg, code = d.StatusMessage, d.StatusMessageCode
+	defMsg, defCode := d.Status.Message()
+	if msg == "" {
+		msg = defMsg
+	}
+	if code == "" {
+		code = defCode
+	}
+	return msg, code
+}

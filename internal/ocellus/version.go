@@ -82,3 +82,45 @@ func VersionARN(p *Project, name string, created time.Time) string {
 	a.Resource = "project/" + p.Name + "/version/" + name + "/" + strconv.FormatInt(created.UnixMilli(), 10)
 	return a.String()
 }
+
+// Message returns the status message sent for a model version in state s
+// when nothing more specific is known (a failure stores its reason). AWS
+// sends StatusMessage in every state, training included.
+func (s VersionStatus) Message() string {
+	switch s {
+	case VersionTrainingInProgress:
+		return "The model is being trained."
+	case VersionTrainingCompleted:
+		return "The model is ready to run."
+	case VersionTrainingFailed:
+		return "The model could not be trained."
+	case VersionStarting:
+		return "The model is starting."
+	case VersionRunning:
+		return "The model is running."
+	case VersionFailed:
+		return "The model could not be started."
+	case VersionStopping:
+		return "The model is stopping."
+	case VersionStopped:
+		return "The model is stopped."
+	case VersionDeleting:
+		return "The model is being deleted."
+	case VersionCopyingInProgress:
+		return "The model version is being copied."
+	case VersionCopyingCompleted:
+		return "The model version was copied."
+	case VersionCopyingFailed:
+		return "The model version could not be copied."
+	}
+	return "The model is " + string(s) + "."
+}
+
+// Message returns the version's status message as the APIs send it: the
+// stored one, or the state's default where none was stored.
+func (v *ProjectVersion) Message() string {
+	if v.StatusMessage != "" {
+		return v.StatusMessage
+	}
+	return v.Status.Message()
+}

@@ -80,7 +80,7 @@ type datasetDescription struct {
 	CreationTimestamp    awsproto.Time
 	LastUpdatedTimestamp awsproto.Time
 	Status               string
-	StatusMessage        string `json:",omitempty"`
+	StatusMessage        string // always sent, as AWS does: clients read it while work runs
 	ImageStats           imageStats
 }
 
@@ -97,9 +97,10 @@ func (a *API) describeDataset(ctx context.Context, id awsproto.Identity, in *dat
 	if err != nil {
 		return nil, err
 	}
+	msg, _ := d.Message()
 	return &describeDatasetOutput{DatasetDescription: datasetDescription{
 		ProjectName: d.ProjectName, DatasetType: strings.ToLower(string(d.Type)), CreationTimestamp: awsproto.Time(d.Created),
-		LastUpdatedTimestamp: awsproto.Time(d.Updated), Status: datasetStatus(d.Status), StatusMessage: d.StatusMessage,
+		LastUpdatedTimestamp: awsproto.Time(d.Updated), Status: datasetStatus(d.Status), StatusMessage: msg,
 		ImageStats: imageStats{Total: d.Stats.TotalEntries, Labeled: d.Stats.LabeledEntries, Normal: d.Normal, Anomaly: d.Anomaly},
 	}}, nil
 }

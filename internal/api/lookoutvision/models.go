@@ -36,7 +36,7 @@ type modelMetadata struct {
 	ModelArn          string
 	Description       string `json:",omitempty"`
 	Status            string
-	StatusMessage     string       `json:",omitempty"`
+	StatusMessage     string       // always sent, as AWS does: clients read it while work runs
 	Performance       *performance `json:",omitempty"`
 }
 
@@ -46,7 +46,7 @@ type modelDescription struct {
 	CreationTimestamp      awsproto.Time
 	Description            string `json:",omitempty"`
 	Status                 string
-	StatusMessage          string          `json:",omitempty"`
+	StatusMessage          string          // always sent, as AWS does: clients read it while work runs
 	Performance            *performance    `json:",omitempty"`
 	OutputConfig           *outputConfig   `json:",omitempty"`
 	EvaluationManifest     *outputS3Object `json:",omitempty"`
@@ -66,12 +66,29 @@ func perfOf(m *store.LookoutModel) *performance {
 
 func modelMetadataOf(m *store.LookoutModel) modelMetadata {
 	return modelMetadata{CreationTimestamp: awsproto.Time(m.Created), ModelVersion: strconv.Itoa(m.Version), ModelArn: m.ARN,
-		Description: m.Description, Status: m.Status, StatusMessage: m.Message, Performance: perfOf(m)}
+		Description: m.Description, Status: m.Status, StatusMessage: modelMessage(m), Performance: perfOf(m)}
+}
+
+// modelMessage is the model's stored status message, or its state's default.
+func modelMessage(m *store.LookoutModel) string {
+	if m.Message != "" {
+		return m.Message
+	}
+	return control.ModelStatusMessage(m.Status)
+}
+
+// jobMessage is the packaging job's stored status message, or its state's
+// default.
+func jobMessage(j *store.PackagingJob) string {
+	if j.Message != "" {
+		return j.Message
+	}
+	return control.PackagingStatusMessage(j.Status)
 }
 
 func modelDescriptionOf(m *store.LookoutModel) modelDescription {
 	d := modelDescription{ModelVersion: strconv.Itoa(m.Version), ModelArn: m.ARN, CreationTimestamp: awsproto.Time(m.Created),
-		Description: m.Description, Status: m.Status, StatusMessage: m.Message, Performance: perfOf(m), KmsKeyId: m.KmsKeyID,
+		Description: m.Description, Status: m.Status, StatusMessage: modelMessage(m), Performance: perfOf(m), KmsKeyId: m.KmsKeyID,
 		EvaluationEndTimestamp: awsproto.TimePtr(m.EvaluationEnd)}
 	if m.Status == control.ModelHosted || m.Status == control.ModelStartingHosting {
 		d.MinInferenceUnits, d.MaxInferenceUnits = m.MinUnits, m.MaxUnits
@@ -280,7 +297,7 @@ type packagingDescription struct {
 	ModelPackagingMethod         string
 	ModelPackagingOutputDetails  *packagingOutputDetails `json:",omitempty"`
 	Status                       string
-	StatusMessage                string `json:",omitempty"`
+	StatusMessage                string // always sent, as AWS does
 	CreationTimestamp            awsproto.Time
 	LastUpdatedTimestamp         awsproto.Time
 }
@@ -296,7 +313,7 @@ func (a *API) describeModelPackagingJob(ctx context.Context, id awsproto.Identit
 	}
 	d := packagingDescription{JobName: j.Name, ProjectName: in.ProjectName, ModelVersion: strconv.Itoa(j.ModelVersion),
 		ModelPackagingConfiguration: json.RawMessage(j.Config), ModelPackagingJobDescription: j.Description, ModelPackagingMethod: j.Method,
-		Status: j.Status, StatusMessage: j.Message, CreationTimestamp: awsproto.Time(j.Created), LastUpdatedTimestamp: awsproto.Time(j.Updated)}
+		Status: j.Status, StatusMessage: jobMessage(j), CreationTimestamp: awsproto.Time(j.Created), LastUpdatedTimestamp: awsproto.Time(j.Updated)}
 	if len(j.Output) > 0 {
 		var out control.PackagingOutput
 		if err := json.Unmarshal(j.Output, &out); err != nil {
@@ -321,7 +338,7 @@ type packagingJobMetadata struct {
 	ModelPackagingJobDescription string `json:",omitempty"`
 	ModelPackagingMethod         string
 	Status                       string
-	StatusMessage                string `json:",omitempty"`
+	StatusMessage                string // always sent, as AWS does
 	CreationTimestamp            awsproto.Time
 	LastUpdatedTimestamp         awsproto.Time
 }
@@ -340,7 +357,7 @@ func (a *API) listModelPackagingJobs(ctx context.Context, id awsproto.Identity, 
 	for _, j := range js {
 		out.ModelPackagingJobs = append(out.ModelPackagingJobs, packagingJobMetadata{JobName: j.Name, ProjectName: in.ProjectName,
 			ModelVersion: strconv.Itoa(j.ModelVersion), ModelPackagingJobDescription: j.Description, ModelPackagingMethod: j.Method,
-			Status: j.Status, StatusMessage: j.Message, CreationTimestamp: awsproto.Time(j.Created), LastUpdatedTimestamp: awsproto.Time(j.Updated)})
+			Status: j.Status, StatusMessage: jobMessage(j), CreationTimestamp: awsproto.Time(j.Created), LastUpdatedTimestamp: awsproto.Time(j.Updated)})
 	}
 	return out, nil
 }

@@ -59,7 +59,7 @@ type datasetMetadata struct {
 	DatasetType       string
 	CreationTimestamp awsproto.Time
 	Status            string
-	StatusMessage     string `json:",omitempty"`
+	StatusMessage     string // always sent, as AWS does: clients read it right after CreateDataset
 }
 
 type projectDescription struct {
@@ -101,8 +101,9 @@ func datasetStatus(s ocellus.DatasetStatus) string {
 }
 
 func datasetMetadataOf(d *ocellus.Dataset) datasetMetadata {
+	msg, _ := d.Message()
 	return datasetMetadata{DatasetType: strings.ToLower(string(d.Type)), CreationTimestamp: awsproto.Time(d.Created),
-		Status: datasetStatus(d.Status), StatusMessage: d.StatusMessage}
+		Status: datasetStatus(d.Status), StatusMessage: msg}
 }
 
 type listProjectsInput struct {

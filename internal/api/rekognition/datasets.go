@@ -65,8 +65,8 @@ type datasetDescription struct {
 	CreationTimestamp    awsproto.Time
 	LastUpdatedTimestamp awsproto.Time
 	Status               string
-	StatusMessage        string `json:",omitempty"`
-	StatusMessageCode    string `json:",omitempty"`
+	StatusMessage        string // always sent, as AWS does: clients read it while work runs
+	StatusMessageCode    string
 	DatasetStats         datasetStats
 }
 
@@ -77,9 +77,10 @@ func (a *API) describeDataset(ctx context.Context, id awsproto.Identity, in *dat
 	if err != nil {
 		return nil, err
 	}
+	msg, code := d.Message()
 	return &describeDatasetOutput{DatasetDescription: datasetDescription{
 		CreationTimestamp: awsproto.Time(d.Created), LastUpdatedTimestamp: awsproto.Time(d.Updated),
-		Status: string(d.Status), StatusMessage: d.StatusMessage, StatusMessageCode: d.StatusMessageCode,
+		Status: string(d.Status), StatusMessage: msg, StatusMessageCode: code,
 		DatasetStats: datasetStats(d.Stats),
 	}}, nil
 }
@@ -177,8 +178,9 @@ func (a *API) distributeDatasetEntries(ctx context.Context, id awsproto.Identity
 func datasetMetadataOf(ds []*ocellus.Dataset) []datasetMetadata {
 	out := make([]datasetMetadata, 0, len(ds))
 	for _, d := range ds {
+		msg, code := d.Message()
 		out = append(out, datasetMetadata{CreationTimestamp: awsproto.TimePtr(d.Created), DatasetType: string(d.Type),
-			DatasetArn: d.ARN, Status: string(d.Status), StatusMessage: d.StatusMessage, StatusMessageCode: d.StatusMessageCode})
+			DatasetArn: d.ARN, Status: string(d.Status), StatusMessage: msg, StatusMessageCode: code})
 	}
 	return out
 }

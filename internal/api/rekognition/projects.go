@@ -39,8 +39,8 @@ type datasetMetadata struct {
 	DatasetType       string         `json:",omitempty"`
 	DatasetArn        string         `json:",omitempty"`
 	Status            string         `json:",omitempty"`
-	StatusMessage     string         `json:",omitempty"`
-	StatusMessageCode string         `json:",omitempty"`
+	StatusMessage     string         // always sent, as AWS does: clients read it while work runs
+	StatusMessageCode string
 }
 
 type projectDescription struct {

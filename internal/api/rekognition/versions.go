@@ -88,7 +88,7 @@ type projectVersionDescription struct {
 	MinInferenceUnits             *int `json:",omitempty"`
 	MaxInferenceUnits             *int `json:",omitempty"`
 	Status                        string
-	StatusMessage                 string         `json:",omitempty"`
+	StatusMessage                 string         // always sent, as AWS does: clients read it while training
 	BillableTrainingTimeInSeconds *int64         `json:",omitempty"`
 	TrainingEndTimestamp          *awsproto.Time `json:",omitempty"`
 	OutputConfig                  outputConfig
@@ -136,7 +136,7 @@ func dataResultOf(r ocellus.DataResult, testing bool) *dataResult {
 
 func describeVersion(v *ocellus.ProjectVersion) projectVersionDescription {
 	d := projectVersionDescription{
-		ProjectVersionArn: v.ARN, CreationTimestamp: awsproto.Time(v.Created), Status: string(v.Status), StatusMessage: v.StatusMessage,
+		ProjectVersionArn: v.ARN, CreationTimestamp: awsproto.Time(v.Created), Status: string(v.Status), StatusMessage: v.Message(),
 		OutputConfig: outputConfig{S3Bucket: v.OutputBucket, S3KeyPrefix: v.OutputPrefix}, KmsKeyId: v.KmsKeyID,
 		SourceProjectVersionArn: v.SourceVersionARN, VersionDescription: v.Description, Feature: ocellus.FeatureCustomLabels,
 		TrainingEndTimestamp: awsproto.TimePtr(v.TrainingEnd), ManifestSummary: s3obj(v.ManifestSummary),
