@@ -124,6 +124,14 @@ rek.delete_project(ProjectArn=p)
 project = rek.create_project(ProjectName="boto3-lifecycle")["ProjectArn"]
 train = rek.create_dataset(ProjectArn=project, DatasetType="TRAIN", DatasetSource={
     "GroundTruthManifest": {"S3Object": {"Bucket": "lifecycle", "Name": "train.manifest"}}})["DatasetArn"]
+# As AWS's md-add-images.py does, read the status message right after
+# CreateDataset, while the import runs: AWS sends it in every state.
+early = rek.describe_dataset(DatasetArn=train)["DatasetDescription"]
+expect("describe_dataset right after create_dataset has StatusMessage and StatusMessageCode",
+       isinstance(early.get("StatusMessage"), str) and early["StatusMessage"] and early.get("StatusMessageCode") in ("SUCCESS", "SERVICE_ERROR", "CLIENT_ERROR"), early)
+listed = rek.describe_projects(ProjectNames=["boto3-lifecycle"])["ProjectDescriptions"][0]["Datasets"]
+expect("describe_projects datasets have StatusMessage and StatusMessageCode",
+       listed and all(d.get("StatusMessage") and d.get("StatusMessageCode") for d in listed), listed)
 test = rek.create_dataset(ProjectArn=project, DatasetType="TEST")["DatasetArn"]
 import time
 deadline = time.time() + 60
@@ -143,6 +151,8 @@ expect("distribute_dataset_entries leaves 80/20", counts == [48, 12], counts)
 
 version = rek.create_project_version(ProjectArn=project, VersionName="v1",
                                      OutputConfig={"S3Bucket": "lifecycle", "S3KeyPrefix": "output"})["ProjectVersionArn"]
+training = rek.describe_project_versions(ProjectArn=project, VersionNames=["v1"])["ProjectVersionDescriptions"][0]
+expect("describe_project_versions while training has StatusMessage", bool(training.get("StatusMessage")), training)
 rek.get_waiter("project_version_training_completed").wait(
     ProjectArn=project, VersionNames=["v1"], WaiterConfig={"Delay": 1, "MaxAttempts": 180})
 pv = rek.describe_project_versions(ProjectArn=project)["ProjectVersionDescriptions"][0]

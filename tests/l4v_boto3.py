@@ -227,13 +227,19 @@ def run(srv):
         r = lv.create_dataset(ProjectName=project, DatasetType="train", ClientToken="ds-token",
                               DatasetSource={"GroundTruthManifest": {"S3Object": {"Bucket": bucket, "Key": "cookies/manifests/train.manifest"}}})
         assert r["ResponseMetadata"]["HTTPStatusCode"] == 202 and r["DatasetMetadata"]["Status"] == "CREATE_IN_PROGRESS", r
+        # AWS's datasets.py reads it unconditionally right after CreateDataset.
+        assert r["DatasetMetadata"]["StatusMessage"], r
+        early = lv.describe_dataset(ProjectName=project, DatasetType="train")["DatasetDescription"]
+        assert early["StatusMessage"], early
+        for d in lv.describe_project(ProjectName=project)["ProjectDescription"]["Datasets"]:
+            assert d["StatusMessage"], d
         d = wait(lambda: lv.describe_dataset(ProjectName=project, DatasetType="train")["DatasetDescription"],
                  lambda d: not d["Status"].endswith("IN_PROGRESS"), 120)
         assert d["Status"] == "CREATE_COMPLETE", d
         st = d["ImageStats"]
         assert st["Total"] == 63 and st["Labeled"] == 63 and st["Normal"] + st["Anomaly"] == 63, st
 
-    if not check("CreateDataset from the manifest -> CREATE_COMPLETE", dataset):
+    if not check("CreateDataset from the manifest (StatusMessage at once, as datasets.py reads it) -> CREATE_COMPLETE", dataset):
         return
 
     def entries():
@@ -262,6 +268,9 @@ def run(srv):
                             Tags=[{"Key": "stage", "Value": "script"}])
         assert r["ResponseMetadata"]["HTTPStatusCode"] == 202 and r["ModelMetadata"]["Status"] == "TRAINING", r
         out["arn"] = r["ModelMetadata"]["ModelArn"]
+        assert r["ModelMetadata"]["StatusMessage"], r
+        early = lv.describe_model(ProjectName=project, ModelVersion="1")["ModelDescription"]
+        assert early["StatusMessage"], early  # models.py prints it unconditionally
         m = wait(lambda: lv.describe_model(ProjectName=project, ModelVersion="1")["ModelDescription"],
                  lambda m: m["Status"] != "TRAINING", 600)
         out["train_s"] = time.time() - t0
