@@ -25,7 +25,7 @@ run: build ## Build and start the service on http://127.0.0.1:4566 with data und
 
 test: build vet ## Run all tests (Go unit + end-to-end, fuzz smoke, AWS CLI/boto3 script tests)
 	$(GO) test -race -count=1 -timeout 20m ./...
-	$(GO) test -count=1 -timeout 10m -run 'TestDetectionProject' ./internal/server/
+	$(GO) test -count=1 -timeout 10m -run 'TestDetectionProject|TestLookoutAlwaysMembers' ./internal/server/
 	$(MAKE) --no-print-directory fuzz
 	bash tests/run-scripts.sh
 
