@@ -42,6 +42,10 @@ type artifactHeader struct {
 	Tensors    []tensorEntry `json:"tensors"`
 	DataSHA256 string        `json:"dataSha256"`
 	Evaluation *Evaluation   `json:"evaluation,omitempty"`
+	// Format 2.
+	Letterbox     bool `json:"letterbox,omitempty"`
+	SqrtEmbedding bool `json:"sqrtEmbedding,omitempty"`
+	FlipTest      bool `json:"flipTest,omitempty"`
 }
 
 type tensorEntry struct {
@@ -54,7 +58,8 @@ func Save(w io.Writer, m *Model) error {
 	if m.Head == nil {
 		return errors.New("vision: model has no head")
 	}
-	h := artifactHeader{Format: FormatVersion, Kind: m.Kind, Backbone: m.Backbone, Labels: m.Labels, Thresholds: m.Thresholds, Head: *m.Head, Evaluation: m.Evaluation}
+	h := artifactHeader{Format: FormatVersion, Kind: m.Kind, Backbone: m.Backbone, Labels: m.Labels, Thresholds: m.Thresholds, Head: *m.Head, Evaluation: m.Evaluation,
+		Letterbox: m.Letterbox, SqrtEmbedding: m.SqrtEmbedding, FlipTest: m.FlipTest}
 	tens := m.Head.Tensors()
 	if m.BoxHead != nil {
 		h.BoxHead = m.BoxHead
@@ -124,8 +129,8 @@ func Decode(r io.Reader) (*Model, error) {
 	if err := json.Unmarshal(hb, &h); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrNotModel, err)
 	}
-	if h.Format != FormatVersion {
-		return nil, fmt.Errorf("vision: model format %d not supported (this build reads %d)", h.Format, FormatVersion)
+	if h.Format != FormatVersion && h.Format != 1 {
+		return nil, fmt.Errorf("vision: model format %d not supported (this build reads 1 to %d)", h.Format, FormatVersion)
 	}
 	mlp := h.Head
 	tens := mlp.Tensors()
@@ -177,7 +182,8 @@ func Decode(r io.Reader) (*Model, error) {
 	if h.Kind != Detection && backbone.EmbeddingLen(h.Backbone) != mlp.In {
 		return nil, errors.New("vision: model head does not match its backbone maps")
 	}
-	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxHead: h.BoxHead, Evaluation: h.Evaluation}, nil
+	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxHead: h.BoxHead, Evaluation: h.Evaluation,
+		Letterbox: h.Letterbox, SqrtEmbedding: h.SqrtEmbedding, FlipTest: h.FlipTest}, nil
 }
 
 // Load reads a model file and attaches bb (which must match its identity).

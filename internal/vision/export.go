@@ -15,8 +15,11 @@ const ExportOutput = "probabilities"
 
 // Export returns one ONNX graph computing the model's label probabilities
 // from a preprocessed batch [N, 3, Size, Size] (RGB, resized to Size x Size,
-// normalised with the backbone's Mean/Std): the backbone, the pooling of its
-// feature maps and the head. Plain ONNX Runtime runs it. It needs an ONNX
+// normalised with the backbone's Mean/Std; (*Model).Preprocess makes it,
+// letterboxed for a Letterbox model): the backbone, the pooling of its
+// feature maps and the head. It computes one view: a FlipTest model's
+// Probabilities also averages the mirrored image's, which the caller of the
+// exported graph does by running the mirrored tensor too. Plain ONNX Runtime runs it. It needs an ONNX
 // backbone attached (the built-in extractor has no ONNX form).
 func Export(m *Model) ([]byte, error) {
 	o, ok := m.bb.(*backbone.ORT)
@@ -65,6 +68,13 @@ func Export(m *Model) ([]byte, error) {
 	h := m.Head
 	x := "ocellus_embedding"
 	g.AddNode("Concat", x, parts, []string{x}, onnxedit.IntAttr("axis", 1))
+	if m.SqrtEmbedding {
+		g.AddNode("Abs", "ocellus_abs", []string{x}, []string{"ocellus_abs"})
+		g.AddNode("Sqrt", "ocellus_sqrt", []string{"ocellus_abs"}, []string{"ocellus_sqrt"})
+		g.AddNode("Sign", "ocellus_sign", []string{x}, []string{"ocellus_sign"})
+		g.AddNode("Mul", "ocellus_signed_sqrt", []string{"ocellus_sqrt", "ocellus_sign"}, []string{"ocellus_embedding_sqrt"})
+		x = "ocellus_embedding_sqrt"
+	}
 	g.Initializers = append(g.Initializers,
 		onnxedit.FloatTensor("ocellus_mean", h.Mean, int64(h.In)),
 		onnxedit.FloatTensor("ocellus_scale", h.Scale, int64(h.In)))

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"slices"
+	"math"
 	"sort"
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
@@ -14,7 +14,9 @@ import (
 )
 
 // FormatVersion is the version of the model artifact format written by Save.
-const FormatVersion = 1
+// Version 2 added the classification preprocessing switches (Letterbox,
+// SqrtEmbedding, FlipTest); version 1 files load with them off, as trained.
+const FormatVersion = 2
 
 // Model is a trained model: labels, per-label thresholds, the head, and the
 // identity of the backbone it needs. Predict is safe for concurrent use.
@@ -27,6 +29,14 @@ type Model struct {
 	Head       *head.MLP
 	BoxHead    *head.MLP // detection: box regression (centre offset, log size)
 	Evaluation *Evaluation
+	// Image-level models (format 2): Letterbox resizes keeping the aspect
+	// ratio and pads with the mean colour instead of stretching;
+	// SqrtEmbedding applies a signed square root to the pooled embedding
+	// before the head; FlipTest averages the probabilities of the image and
+	// its horizontal mirror.
+	Letterbox     bool
+	SqrtEmbedding bool
+	FlipTest      bool
 
 	bb    backbone.Backbone
 	pools [][][]float32
@@ -51,7 +61,8 @@ func (m *Model) Attach(bb backbone.Backbone) error {
 	}
 	for i, g := range got {
 		w := m.Backbone.Maps[i]
-		if g.C != w.C || g.H != w.H || g.W != w.W || g.Stride != w.Stride || !slices.Equal(g.Grids, w.Grids) {
+		// Grids are the model's pooling choice (stored with it), not the backbone's.
+		if g.Name != w.Name || g.C != w.C || g.H != w.H || g.W != w.W || g.Stride != w.Stride {
 			return fmt.Errorf("%w: feature map %d is %+v, model expects %+v", ErrBackboneMismatch, i, g, w)
 		}
 	}
@@ -122,13 +133,79 @@ func (m *Model) Predict(ctx context.Context, img image.Image, opts PredictOption
 	return out, nil
 }
 
-// Probabilities returns each label's probability (0-1) for an image.
+// Probabilities returns each label's probability (0-1) for an image (the
+// mean over the image and its mirror for a FlipTest model).
 func (m *Model) Probabilities(ctx context.Context, img image.Image) ([]float64, error) {
-	x, err := m.Preprocess(img)
+	if m.Kind == Detection {
+		return nil, errors.New("vision: Preprocess and Probabilities are for image-level models; a detection model answers with boxes through Predict")
+	}
+	if !m.FlipTest {
+		x, err := m.Preprocess(img)
+		if err != nil {
+			return nil, err
+		}
+		return m.ProbabilitiesTensor(ctx, x)
+	}
+	n := m.Backbone.InputLen()
+	x := make([]float32, 2*n)
+	r := m.resized(img)
+	norm := imageio.Norm{Mean: m.Backbone.Mean, Std: m.Backbone.Std}
+	imageio.CHW(x[:n], r, norm, false)
+	imageio.CHW(x[n:], r, norm, true)
+	p, err := m.probabilitiesBatch(ctx, x, 2)
 	if err != nil {
 		return nil, err
 	}
-	return m.ProbabilitiesTensor(ctx, x)
+	for k := range p[0] {
+		p[0][k] = (p[0][k] + p[1][k]) / 2
+	}
+	return p[0], nil
+}
+
+func (m *Model) resized(img image.Image) *image.RGBA {
+	s := m.Backbone.Size
+	if m.Letterbox {
+		return letterbox(img, s, m.Backbone.Mean)
+	}
+	return imageio.Resize(img, s, s)
+}
+
+// letterbox resizes img to fit s x s keeping its aspect ratio, centred on
+// a background of the normalisation mean (zero after normalisation).
+func letterbox(img image.Image, s int, mean [3]float32) *image.RGBA {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	nw, nh := s, s
+	if w > h {
+		nh = max(1, (h*s+w/2)/w)
+	} else if h > w {
+		nw = max(1, (w*s+h/2)/h)
+	}
+	r := imageio.Resize(img, nw, nh)
+	if nw == s && nh == s {
+		return r
+	}
+	out := image.NewRGBA(image.Rect(0, 0, s, s))
+	bg := [4]uint8{uint8(mean[0]*255 + 0.5), uint8(mean[1]*255 + 0.5), uint8(mean[2]*255 + 0.5), 255}
+	for i := 0; i < len(out.Pix); i += 4 {
+		copy(out.Pix[i:i+4], bg[:])
+	}
+	ox, oy := (s-nw)/2, (s-nh)/2
+	for y := 0; y < nh; y++ {
+		copy(out.Pix[(oy+y)*out.Stride+4*ox:], r.Pix[y*r.Stride:y*r.Stride+4*nw])
+	}
+	return out
+}
+
+// sqrtEmbedding applies the signed square root in place.
+func sqrtEmbedding(e []float32) {
+	for i, v := range e {
+		if v < 0 {
+			e[i] = -float32(math.Sqrt(float64(-v)))
+		} else {
+			e[i] = float32(math.Sqrt(float64(v)))
+		}
+	}
 }
 
 // Preprocess resizes and normalises an image into the backbone's input.
@@ -136,9 +213,8 @@ func (m *Model) Preprocess(img image.Image) ([]float32, error) {
 	if m.Kind == Detection {
 		return nil, errors.New("vision: Preprocess and Probabilities are for image-level models; a detection model answers with boxes through Predict")
 	}
-	s := m.Backbone.Size
-	x := make([]float32, 3*s*s)
-	imageio.CHW(x, imageio.Resize(img, s, s), imageio.Norm{Mean: m.Backbone.Mean, Std: m.Backbone.Std}, false)
+	x := make([]float32, m.Backbone.InputLen())
+	imageio.CHW(x, m.resized(img), imageio.Norm{Mean: m.Backbone.Mean, Std: m.Backbone.Std}, false)
 	return x, nil
 }
 
@@ -147,11 +223,29 @@ func (m *Model) ProbabilitiesTensor(ctx context.Context, x []float32) ([]float64
 	if m.bb == nil {
 		return nil, errors.New("vision: model has no backbone attached")
 	}
-	maps, err := m.bb.Forward(ctx, x, 1)
+	p, err := m.probabilitiesBatch(ctx, x, 1)
 	if err != nil {
 		return nil, err
 	}
-	e := make([]float32, backbone.EmbeddingLen(m.Backbone))
-	backbone.Embed(e, m.Backbone, maps, 0, m.pools)
-	return m.Head.Predict(e), nil
+	return p[0], nil
+}
+
+func (m *Model) probabilitiesBatch(ctx context.Context, x []float32, n int) ([][]float64, error) {
+	if m.bb == nil {
+		return nil, errors.New("vision: model has no backbone attached")
+	}
+	maps, err := m.bb.Forward(ctx, x, n)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float64, n)
+	for k := range out {
+		e := make([]float32, backbone.EmbeddingLen(m.Backbone))
+		backbone.Embed(e, m.Backbone, maps, k, m.pools)
+		if m.SqrtEmbedding {
+			sqrtEmbedding(e)
+		}
+		out[k] = m.Head.Predict(e)
+	}
+	return out, nil
 }

@@ -3,12 +3,15 @@ package vision
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -254,4 +257,49 @@ func FuzzDecodeModel(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		Decode(bytes.NewReader(b))
 	})
+}
+
+// TestLoadFormat1 checks that a format-1 artifact (before letterboxing,
+// the signed square root and flip averaging) still loads and runs as it was
+// trained, and that an unknown format is refused by name.
+func TestLoadFormat1(t *testing.T) {
+	bb := backbone.Builtin{}
+	m, _ := trainSmall(t, bb, 1)
+	m.Letterbox, m.SqrtEmbedding, m.FlipTest = false, false, false
+	var buf bytes.Buffer
+	if err := Save(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	rewrite := func(format int) []byte {
+		b := buf.Bytes()
+		n := int(binary.LittleEndian.Uint32(b[len(magic):]))
+		var h map[string]any
+		if err := json.Unmarshal(b[len(magic)+4:len(magic)+4+n], &h); err != nil {
+			t.Fatal(err)
+		}
+		h["format"] = format
+		hb, _ := json.Marshal(h)
+		out := append([]byte(magic), binary.LittleEndian.AppendUint32(nil, uint32(len(hb)))...)
+		out = append(out, hb...)
+		return append(out, b[len(magic)+4+n:]...)
+	}
+	m1, err := Decode(bytes.NewReader(rewrite(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1.Letterbox || m1.SqrtEmbedding || m1.FlipTest {
+		t.Errorf("format 1 model got format-2 switches: %+v", m1)
+	}
+	if err := m1.Attach(bb); err != nil {
+		t.Fatal(err)
+	}
+	img := shapes(1, rand.New(rand.NewPCG(5, 5)))
+	a, _ := m.Probabilities(context.Background(), img)
+	b, err := m1.Probabilities(context.Background(), img)
+	if err != nil || len(a) != len(b) || a[0] != b[0] {
+		t.Errorf("format 1 probabilities %v, %v; want %v", b, err, a)
+	}
+	if _, err := Decode(bytes.NewReader(rewrite(FormatVersion + 1))); err == nil || !strings.Contains(err.Error(), "format") {
+		t.Errorf("future format: %v", err)
+	}
 }
