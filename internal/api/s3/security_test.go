@@ -230,9 +230,28 @@ func TestSSEAtRest(t *testing.T) {
 	if !bytes.Equal(got, plain) {
 		t.Fatal("SSE-KMS object differs after restart")
 	}
-	// A server without a keyring refuses SSE rather than storing plain text.
+	// A keyring without the KMS key still opens SSE-S3 objects but not
+	// those sealed by the missing key.
 	e2.close()
+	kr, err := keyring.Open(keyDir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{Dir: dir, Region: "us-east-1", Verifier: &sigv4.Verifier{Lookup: lookup}, Keyring: kr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e4 := &env{t: t, dir: dir, srv: srv, ts: httptest.NewServer(srv)}
+	if got, _ := get(t, e4.client(alice, ""), &s3.GetObjectInput{Bucket: bkt, Key: aws.String("s3")}); !bytes.Equal(got, plain) {
+		t.Fatal("SSE-S3 object unreadable with the service key alone")
+	}
+	_, err = e4.client(alice, "").GetObject(ctx, &s3.GetObjectInput{Bucket: bkt, Key: aws.String("kms0")})
+	wantRefused(t, err, "KMS.NotFoundException", 400, testKMSKey)
+	e4.close()
+	// A server without a keyring refuses SSE rather than storing plain text.
 	e3 := newEnv(t, dir)
+	_, err = e3.client(alice, "").GetObject(ctx, &s3.GetObjectInput{Bucket: bkt, Key: aws.String("s3")})
+	wantRefused(t, err, "KMS.NotFoundException", 400, "without a keyring")
 	_, err = e3.client(alice, "").PutObject(ctx, &s3.PutObjectInput{Bucket: bkt, Key: aws.String("y"), Body: strings.NewReader("y"),
 		ServerSideEncryption: types.ServerSideEncryptionAes256})
 	wantRefused(t, err, "NotImplemented", 501, "x-amz-server-side-encryption")

@@ -232,7 +232,7 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 // chunk cipher and the offset of the first chunk.
 func openSealed(f io.ReaderAt, keys *keyring.Keyring) (cipher.AEAD, int64, error) {
 	if keys == nil {
-		return nil, 0, errors.New("s3: encrypted data file but no keyring")
+		return nil, 0, errf("KMS.NotFoundException", "The object is encrypted at rest and this S3 endpoint was started without a keyring.")
 	}
 	hdr := make([]byte, len(sseMagic)+2)
 	if _, err := f.ReadAt(hdr, 0); err != nil {
@@ -247,6 +247,10 @@ func openSealed(f io.ReaderAt, keys *keyring.Keyring) (cipher.AEAD, int64, error
 		return nil, 0, fmt.Errorf("s3: encrypted data file header: %w", err)
 	}
 	dek, err := keys.Unseal(sealed)
+	if errors.Is(err, keyring.ErrUnknownKey) {
+		// The key was removed from --keyring since the object was written.
+		return nil, 0, errf("KMS.NotFoundException", "The KMS key that encrypted this object is no longer in the keyring (%v)", err)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("s3: unwrap data key: %w", err)
 	}
