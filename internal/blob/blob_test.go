@@ -21,7 +21,7 @@ import (
 func newBlobs(t *testing.T) *Blobs { return newBlobsKeys(t, nil) }
 
 // newBlobsKeys is newBlobs over an embedded S3 that encrypts with kr.
-func newBlobsKeys(t *testing.T, kr *keyring.Keyring) *Blobs {
+func newBlobsKeys(t *testing.T, kr s3api.Keys) *Blobs {
 	t.Helper()
 	creds := map[string]sigv4.Credential{
 		"AKA": {AccountID: "111111111111", AccessKeyID: "AKA", SecretAccessKey: "a"},

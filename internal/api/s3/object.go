@@ -386,6 +386,9 @@ func (s *Server) getObject(w http.ResponseWriter, q *request) error {
 		w.WriteHeader(status)
 		return nil
 	}
+	if err := s.checkReadable(v); err != nil {
+		return err
+	}
 	f, err := s.store.section(v.Data, v.Size, start, length)
 	if err != nil {
 		return err
@@ -596,6 +599,9 @@ func (s *Server) openCopySource(q *request) (*versionRow, error) {
 // copyData streams length bytes of src at offset into a new data file,
 // computing MD5 and the checksum algorithms requested.
 func (s *Server) copyData(src *versionRow, offset, length int64, algs []string, enc *sseSpec) (*received, error) {
+	if err := s.checkReadable(src); err != nil {
+		return nil, err
+	}
 	d := newBareDigester(algs)
 	tmp, err := s.store.newTemp(enc)
 	if err != nil {

@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/ocellus/ocellus/internal/api/s3/chunked"
-	"github.com/ocellus/ocellus/internal/keyring"
 	"github.com/ocellus/ocellus/internal/sigv4"
 	"github.com/ocellus/ocellus/internal/space"
 )
@@ -43,7 +42,8 @@ type Config struct {
 	// Keyring holds the keys of server-side encryption (SSE-S3 uses its
 	// service-managed key, SSE-KMS the key named by the request); nil:
 	// requests for server-side encryption are refused (NotImplemented).
-	Keyring *keyring.Keyring
+	// *keyring.Keyring implements it.
+	Keyring Keys
 }
 
 // Server serves the S3 API. It is safe for concurrent use; several Servers

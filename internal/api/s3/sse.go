@@ -11,9 +11,18 @@ import (
 	"net/http"
 	"os"
 	"strings"
-
-	"github.com/ocellus/ocellus/internal/keyring"
 )
+
+// Keys is what server-side encryption needs of a keyring (the local
+// stand-in for KMS, internal/keyring, implements it).
+type Keys interface {
+	// Resolve maps a KMS key id as users write it (id, ARN, alias) to a
+	// key id; "" is the service-managed key. An error means no such key.
+	Resolve(kmsKeyID string) (string, error)
+	// Seal encrypts with a key id; the sealed data names its key.
+	Seal(id string, plaintext []byte) ([]byte, error)
+	Unseal(sealed []byte) ([]byte, error)
+}
 
 // Server-side encryption at rest (SSE-S3 and SSE-KMS), with the local
 // keyring standing in for KMS.
@@ -106,7 +115,7 @@ func (s *Server) sseFromRequest(r *http.Request) (*sseSpec, error) {
 		return nil, errf("NotImplemented", "Server-side encryption needs a keyring; this S3 endpoint was started without one (header x-amz-server-side-encryption).")
 	}
 	if alg == sseAlgAES256 {
-		return &sseSpec{Alg: alg, KeyID: keyring.ServiceKey}, nil
+		return s.serviceKey()
 	}
 	given := r.Header.Get(hdrSSEKMSKeyID)
 	id, err := s.store.keys.Resolve(given)
@@ -169,7 +178,7 @@ type sealWriter struct {
 	i    uint64
 }
 
-func newSealWriter(w io.Writer, keys *keyring.Keyring, keyID string) (*sealWriter, error) {
+func newSealWriter(w io.Writer, keys Keys, keyID string) (*sealWriter, error) {
 	if keys == nil {
 		return nil, errors.New("s3: encryption without a keyring")
 	}
@@ -230,9 +239,9 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 
 // openSealed reads the header of an encrypted data file and returns the
 // chunk cipher and the offset of the first chunk.
-func openSealed(f io.ReaderAt, keys *keyring.Keyring) (cipher.AEAD, int64, error) {
+func openSealed(f io.ReaderAt, keys Keys) (cipher.AEAD, int64, error) {
 	if keys == nil {
-		return nil, 0, errf("KMS.NotFoundException", "The object is encrypted at rest and this S3 endpoint was started without a keyring.")
+		return nil, 0, errors.New("s3: encrypted data file but no keyring")
 	}
 	hdr := make([]byte, len(sseMagic)+2)
 	if _, err := f.ReadAt(hdr, 0); err != nil {
@@ -247,10 +256,6 @@ func openSealed(f io.ReaderAt, keys *keyring.Keyring) (cipher.AEAD, int64, error
 		return nil, 0, fmt.Errorf("s3: encrypted data file header: %w", err)
 	}
 	dek, err := keys.Unseal(sealed)
-	if errors.Is(err, keyring.ErrUnknownKey) {
-		// The key was removed from --keyring since the object was written.
-		return nil, 0, errf("KMS.NotFoundException", "The KMS key that encrypted this object is no longer in the keyring (%v)", err)
-	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("s3: unwrap data key: %w", err)
 	}
@@ -338,7 +343,35 @@ func (s *Server) copyEncryption(r *http.Request, src *versionRow) (*sseSpec, err
 		return enc, err
 	}
 	if src.SSE != nil {
-		return &sseSpec{Alg: sseAlgAES256, KeyID: keyring.ServiceKey}, nil
+		return s.serviceKey()
 	}
 	return nil, nil
+}
+
+// serviceKey is SSE-S3: the keyring's service-managed key.
+func (s *Server) serviceKey() (*sseSpec, error) {
+	if s.store.keys == nil {
+		return nil, errf("NotImplemented", "Server-side encryption needs a keyring; this S3 endpoint was started without one (header x-amz-server-side-encryption).")
+	}
+	id, err := s.store.keys.Resolve("")
+	if err != nil {
+		return nil, err
+	}
+	return &sseSpec{Alg: sseAlgAES256, KeyID: id}, nil
+}
+
+// checkReadable refuses to read an encrypted version whose key is not in
+// the keyring (removed from --keyring since, or no keyring at all), as
+// AWS refuses an object whose KMS key is gone.
+func (s *Server) checkReadable(v *versionRow) error {
+	if v.SSE == nil {
+		return nil
+	}
+	if s.store.keys == nil {
+		return errf("KMS.NotFoundException", "The object is encrypted at rest and this S3 endpoint was started without a keyring.")
+	}
+	if _, err := s.store.keys.Resolve(v.SSE.KeyID); err != nil {
+		return errf("KMS.NotFoundException", "The KMS key %s that encrypted this object is no longer in the keyring.", v.SSE.KeyID)
+	}
+	return nil
 }

@@ -19,8 +19,6 @@ import (
 
 	"github.com/ocellus/ocellus/internal/atomicfile"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
-	"github.com/ocellus/ocellus/internal/keyring"
 )
 
 //go:embed migrations/*.sql
@@ -37,7 +35,7 @@ var migrationFS embed.FS
 type store struct {
 	dir  string
 	db   *sql.DB
-	keys *keyring.Keyring // nil: no server-side encryption
+	keys Keys // nil: no server-side encryption
 }
 
 func openStore(ctx context.Context, dir string) (*store, error) {
