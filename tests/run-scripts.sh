@@ -59,6 +59,9 @@ check "cli s3 rm" bash -c "aws --endpoint-url $OCELLUS_URL s3 rm s3://script-buc
 check "cli metadata names come back lower-case" bash -c "aws --endpoint-url $OCELLUS_URL s3api put-object --bucket script-bucket --key meta.txt --metadata Meta1=v >/dev/null && aws --endpoint-url $OCELLUS_URL s3api head-object --bucket script-bucket --key meta.txt --query Metadata --output json | tee /dev/stderr | grep -q '\"meta1\": \"v\"'"
 check "cli re-create own bucket (us-east-1: 200)" awsx s3api create-bucket --bucket script-bucket
 check "cli s3 other account denied" bash -c "! AWS_ACCESS_KEY_ID=AKIDBOB AWS_SECRET_ACCESS_KEY=bob-secret aws --endpoint-url $OCELLUS_URL s3 ls s3://script-bucket/ 2>&1 | tee /dev/stderr | grep -q big"
+check "cli s3 cp --sse aws:kms, head-object reports it" bash -c "aws --endpoint-url $OCELLUS_URL s3 cp '$WORK/tree/a/1.txt' s3://script-bucket/enc.txt --sse aws:kms && aws --endpoint-url $OCELLUS_URL s3api head-object --bucket script-bucket --key enc.txt --query ServerSideEncryption --output text | grep -qx aws:kms"
+check "cli s3api put/get-object-tagging" bash -c "aws --endpoint-url $OCELLUS_URL s3api put-object-tagging --bucket script-bucket --key enc.txt --tagging 'TagSet=[{Key=team,Value=vision}]' && aws --endpoint-url $OCELLUS_URL s3api get-object-tagging --bucket script-bucket --key enc.txt --query 'TagSet[0].Value' --output text | grep -qx vision"
+check "cli s3 cp --acl public-read refused" bash -c "aws --endpoint-url $OCELLUS_URL s3 cp '$WORK/tree/a/1.txt' s3://script-bucket/pub.txt --acl public-read 2>&1 | grep -q AccessControlListNotSupported"
 
 # --- Rekognition with the AWS CLI --------------------------------------------
 check "cli create-project" bash -c "awsarn=\$(aws --endpoint-url $OCELLUS_URL rekognition create-project --project-name cli-project --tags team=vision --query ProjectArn --output text) && echo \$awsarn >'$WORK/arn' && [[ \$awsarn == arn:aws:rekognition:us-east-1:111111111111:project/cli-project/* ]]"
@@ -76,6 +79,8 @@ check "cli name too long refused" bash -c "aws --endpoint-url $OCELLUS_URL rekog
 check "boto3 suite" python3 tests/boto3_suite.py
 check "S3 conformance (boto3 1.43)" python3 tests/s3_conformance.py
 check "S3 conformance (Debian boto3 1.26 / botocore 1.29)" /usr/bin/python3 tests/s3_conformance.py
+check "boto3 S3 encryption, tagging, refused headers (boto3 $(python3 -c 'import boto3; print(boto3.__version__)'))" env OCELLUS_DATA="$DATA" python3 tests/boto3_s3_security.py
+check "boto3 S3 encryption, tagging, refused headers (Debian python3-boto3 $(/usr/bin/python3 -c 'import boto3; print(boto3.__version__)'))" env OCELLUS_DATA="$DATA" /usr/bin/python3 tests/boto3_s3_security.py
 check "boto3 model lifecycle (datasets, train, waiters, host, detect, copy, delete)" python3 tests/boto3_lifecycle.py
 
 # --- kill -9 and restart -----------------------------------------------------

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
@@ -54,6 +55,9 @@ type Info struct {
 	Size      int64
 	VersionID string
 	ETag      string
+	// Encryption is the object's x-amz-server-side-encryption ("" when
+	// the endpoint reports none); KMSKeyID the key ARN for aws:kms.
+	Encryption, KMSKeyID string
 }
 
 func (b *Blobs) s3For(account string) (*s3.Client, error) {
@@ -104,11 +108,23 @@ func (b *Blobs) Head(ctx context.Context, account, bucket, key, versionID string
 	if err != nil {
 		return Info{}, mapErr(err, bucket, key)
 	}
-	return Info{Size: aws.ToInt64(out.ContentLength), VersionID: aws.ToString(out.VersionId), ETag: aws.ToString(out.ETag)}, nil
+	return Info{Size: aws.ToInt64(out.ContentLength), VersionID: aws.ToString(out.VersionId), ETag: aws.ToString(out.ETag),
+		Encryption: string(out.ServerSideEncryption), KMSKeyID: aws.ToString(out.SSEKMSKeyId)}, nil
 }
 
 // Put writes an object.
 func (b *Blobs) Put(ctx context.Context, account, bucket, key, contentType string, body io.ReadSeeker) error {
+	return b.put(ctx, account, bucket, key, contentType, "", body)
+}
+
+// PutKMS writes an object encrypted at rest with SSE-KMS under kmsKeyID
+// (a key id, alias or ARN), as AWS writes the output files of a model
+// version created with a KmsKeyId.
+func (b *Blobs) PutKMS(ctx context.Context, account, bucket, key, contentType, kmsKeyID string, body io.ReadSeeker) error {
+	return b.put(ctx, account, bucket, key, contentType, kmsKeyID, body)
+}
+
+func (b *Blobs) put(ctx context.Context, account, bucket, key, contentType, kmsKeyID string, body io.ReadSeeker) error {
 	c, err := b.s3For(account)
 	if err != nil {
 		return err
@@ -116,6 +132,10 @@ func (b *Blobs) Put(ctx context.Context, account, bucket, key, contentType strin
 	in := &s3.PutObjectInput{Bucket: &bucket, Key: &key, Body: body}
 	if contentType != "" {
 		in.ContentType = &contentType
+	}
+	if kmsKeyID != "" {
+		in.ServerSideEncryption = types.ServerSideEncryptionAwsKms
+		in.SSEKMSKeyId = &kmsKeyID
 	}
 	_, err = c.PutObject(ctx, in)
 	return mapErr(err, bucket, key)

@@ -3,25 +3,32 @@ package blob
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	s3api "github.com/ocellus/ocellus/internal/api/s3"
+	"github.com/ocellus/ocellus/internal/keyring"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/sigv4"
 )
 
-func newBlobs(t *testing.T) *Blobs {
+func newBlobs(t *testing.T) *Blobs { return newBlobsKeys(t, nil) }
+
+// newBlobsKeys is newBlobs over an embedded S3 that encrypts with kr.
+func newBlobsKeys(t *testing.T, kr s3api.Keys) *Blobs {
 	t.Helper()
 	creds := map[string]sigv4.Credential{
 		"AKA": {AccountID: "111111111111", AccessKeyID: "AKA", SecretAccessKey: "a"},
 		"AKB": {AccountID: "222222222222", AccessKeyID: "AKB", SecretAccessKey: "b"},
 	}
 	v := &sigv4.Verifier{Lookup: func(id string) (sigv4.Credential, bool) { c, ok := creds[id]; return c, ok }}
-	srv, err := s3api.New(s3api.Config{Dir: t.TempDir(), Region: "us-east-1", Verifier: v})
+	srv, err := s3api.New(s3api.Config{Dir: t.TempDir(), Region: "us-east-1", Verifier: v, Keyring: kr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,5 +93,45 @@ func TestParseURI(t *testing.T) {
 		if got != want || (want == "") != (err != nil) || (err != nil && !strings.Contains(err.Error(), in)) {
 			t.Errorf("ParseURI(%q) = %q, %v", in, got, err)
 		}
+	}
+}
+
+// TestPutKMS: output files of a version with a KmsKeyId are stored with
+// SSE-KMS under that key and read back as plaintext.
+func TestPutKMS(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "keyring.json")
+	os.WriteFile(file, []byte(`[{"KeyId":"k1","Alias":"alias/out","Key":"`+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))+`"}]`), 0o600)
+	kr, err := keyring.Open(dir, file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBlobsKeys(t, kr)
+	c, _ := b.s3For("111111111111")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("out")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.PutKMS(ctx, "111111111111", "out", "eval.json", "application/json", "alias/out", strings.NewReader(`{"F1":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.Head(ctx, "111111111111", "out", "eval.json", "")
+	if err != nil || info.Encryption != "aws:kms" || info.KMSKeyID != "arn:aws:kms:us-east-1:111111111111:key/k1" {
+		t.Fatalf("Head = %+v, %v", info, err)
+	}
+	rc, _, err := b.Open(ctx, "111111111111", "out", "eval.json", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(got) != `{"F1":1}` {
+		t.Fatalf("read back %q", got)
+	}
+	if err := b.Put(ctx, "111111111111", "out", "plain.json", "", strings.NewReader("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if info, _ := b.Head(ctx, "111111111111", "out", "plain.json", ""); info.Encryption != "" {
+		t.Fatalf("Put without a key reports %q", info.Encryption)
 	}
 }

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"bytes"
 	"context"
 	"io"
 
@@ -172,7 +171,7 @@ func (c *Control) copyArtifact(ctx context.Context, sv, v *ocellus.ProjectVersio
 					key += "/"
 				}
 				key += "EvaluationResultSummary-" + v.Name + "-copy.json"
-				if err := c.blobs.Put(ctx, v.Account, v.OutputBucket, key, "application/json", bytes.NewReader(body)); err != nil {
+				if err := c.putOutput(ctx, v, key, body); err != nil {
 					return err
 				}
 				v.EvaluationResult = &ocellus.S3Location{Bucket: v.OutputBucket, Key: key}

@@ -308,6 +308,15 @@ func (c *Control) train(ctx context.Context, v *ocellus.ProjectVersion) error {
 	return c.writeTrainingOutput(ctx, v, summary, trainSet, testSet)
 }
 
+// putOutput writes one OutputConfig file of v: with SSE-KMS under the
+// version's KmsKeyId when it has one, as AWS does.
+func (c *Control) putOutput(ctx context.Context, v *ocellus.ProjectVersion, key string, body []byte) error {
+	if v.KmsKeyID != "" {
+		return c.blobs.PutKMS(ctx, v.Account, v.OutputBucket, key, "application/json", v.KmsKeyID, bytes.NewReader(body))
+	}
+	return c.blobs.Put(ctx, v.Account, v.OutputBucket, key, "application/json", bytes.NewReader(body))
+}
+
 // writeTrainingOutput writes the files AWS writes to OutputConfig.
 func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVersion, summary any, trainSet, testSet exampleSet) error {
 	p, err := c.store.Project(ctx, v.ProjectARN)
@@ -321,7 +330,7 @@ func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVer
 	}
 	name := func(kind string) string { return prefix + kind + "-" + p.Name + "-" + v.Name + "-" + stamp + ".json" }
 	put := func(key string, body []byte) (*ocellus.S3Location, error) {
-		if err := c.blobs.Put(ctx, v.Account, v.OutputBucket, key, "application/json", bytes.NewReader(body)); err != nil {
+		if err := c.putOutput(ctx, v, key, body); err != nil {
 			if ocellus.KindOf(err) == ocellus.InvalidS3Object {
 				return nil, ocellus.Errorf(ocellus.Invalid, "ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET: cannot write s3://%s/%s: %s", v.OutputBucket, key, ocellus.MessageOf(err))
 			}

@@ -120,7 +120,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.close = append(s.close, s.store.Close)
 
-	if err := s.openS3(verifier); err != nil {
+	// One keyring seals model artifacts and S3 objects (SSE-S3, SSE-KMS).
+	kr, err := keyring.Open(dir, cfg.Keyring)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("--keyring: %w", err)
+	}
+	if err := s.openS3(verifier, kr); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -149,11 +155,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.close = append(s.close, det.Close)
 		detector = det
-	}
-	kr, err := keyring.Open(dir, cfg.Keyring)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("--keyring: %w", err)
 	}
 	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr, Space: s.space})
 	s.close = append(s.close, ctl.Close)

@@ -65,6 +65,13 @@ var errorStatus = map[string]struct {
 	"XAmzContentSHA256Mismatch": {400, "The provided 'x-amz-content-sha256' header does not match what was computed."},
 	"KeyTooLongError":           {400, "Your key is too long"},
 	"InvalidChunkSizeError":     {400, "Only the last chunk is allowed to have a size less than 8192 bytes"},
+
+	// Tagging, server-side encryption and ACLs (tagging.go, sse.go, acl.go).
+	"InvalidTag":                          {400, "The TagKey you have provided is invalid"},
+	"BadRequest":                          {400, "Bad Request"},
+	"KMS.NotFoundException":               {400, "Invalid keyId"},
+	"AccessControlListNotSupported":       {400, "The bucket does not allow ACLs"},
+	"InvalidBucketAclWithObjectOwnership": {400, "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"},
 }
 
 // errf returns an *Error for code; an empty message uses the default one.

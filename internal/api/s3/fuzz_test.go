@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -81,6 +82,38 @@ func FuzzURLEncoding(f *testing.F) {
 		}
 		if strings.ContainsAny(got, " +") || strings.Count(got, "/") != strings.Count(s, "/") {
 			t.Fatalf("%q encoded %q", s, got)
+		}
+	})
+}
+
+// FuzzSecurityHeaders feeds x-amz-tagging and the encryption/ACL headers:
+// every answer is either accepted tags within S3's limits or an S3 error.
+func FuzzSecurityHeaders(f *testing.F) {
+	f.Add("a=1&b=two%20words", "AES256", "private")
+	f.Add("k=%C3%A9&=x&dup=1&dup=2", "aws:kms", "public-read")
+	f.Add("aws:x=1", "aws:kms:dsse", "bucket-owner-full-control")
+	f.Fuzz(func(t *testing.T, tagging, sse, acl string) {
+		tags, err := tagsFromHeader(tagging)
+		if err != nil {
+			if _, ok := asS3Error(err); !ok {
+				t.Fatalf("non-S3 error %v", err)
+			}
+		} else if checkTags(tags) != nil || len(tags) > maxObjectTags {
+			t.Fatal("accepted tags that break the limits")
+		} else if back, err := tagsFromJSON(tagsJSON(tags)), checkTags(tags); err != nil || len(back) != len(tags) {
+			t.Fatal("tags do not survive storage")
+		}
+		h := http.Header{}
+		h.Set("X-Amz-Server-Side-Encryption", sse)
+		h.Set("X-Amz-Acl", acl)
+		for _, op := range []string{"PutObject", "CreateBucket", "GetObject", "CopyObject"} {
+			if err := checkSecurityHeaders(op, h); err != nil {
+				if _, ok := asS3Error(err); !ok {
+					t.Fatalf("non-S3 error %v", err)
+				}
+			} else if op == "PutObject" && (sse != "" && sse != "AES256" && sse != "aws:kms" || acl != "" && acl != "private" && acl != "bucket-owner-full-control") {
+				t.Fatalf("accepted sse %q acl %q", sse, acl)
+			}
 		}
 	})
 }

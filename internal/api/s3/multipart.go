@@ -25,6 +25,8 @@ type uploadRow struct {
 	ChecksumType                                   string
 	Meta                                           map[string]string
 	Initiated                                      int64
+	SSE                                            *sseSpec
+	Tags                                           []tagXML
 }
 
 type partRow struct {
@@ -38,9 +40,9 @@ type partRow struct {
 
 func getUpload(q *request, tx querier, id string) (*uploadRow, error) {
 	u := &uploadRow{}
-	var meta string
-	err := tx.QueryRowContext(q.ctx, "SELECT id, bucket, key, content_type, algorithm, owner, meta, initiated, checksum_type FROM uploads WHERE id = ?", id).
-		Scan(&u.ID, &u.Bucket, &u.Key, &u.ContentType, &u.Algorithm, &u.Owner, &meta, &u.Initiated, &u.ChecksumType)
+	var meta, sse, sseKey, tags string
+	err := tx.QueryRowContext(q.ctx, "SELECT id, bucket, key, content_type, algorithm, owner, meta, initiated, checksum_type, sse, sse_key, tags FROM uploads WHERE id = ?", id).
+		Scan(&u.ID, &u.Bucket, &u.Key, &u.ContentType, &u.Algorithm, &u.Owner, &meta, &u.Initiated, &u.ChecksumType, &sse, &sseKey, &tags)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && (u.Bucket != q.bucket || u.Key != q.key)) {
 		return nil, errf("NoSuchUpload", "")
 	}
@@ -49,6 +51,7 @@ func getUpload(q *request, tx querier, id string) (*uploadRow, error) {
 	}
 	u.Meta = map[string]string{}
 	jsonUnmarshal(meta, &u.Meta)
+	u.SSE, u.Tags = sseOf(sse, sseKey), tagsFromJSON(tags)
 	return u, nil
 }
 
@@ -98,12 +101,21 @@ func (s *Server) createMultipartUpload(w http.ResponseWriter, q *request) error 
 	case ctype == "FULL_OBJECT" && strings.HasPrefix(alg, "SHA"):
 		return errf("InvalidRequest", "The FULL_OBJECT checksum type cannot be used with the %s checksum algorithm.", strings.ToLower(alg))
 	}
-	id := randomHex(24)
-	_, err := s.store.db.ExecContext(q.ctx, "INSERT INTO uploads (id, bucket, key, initiated, content_type, meta, algorithm, owner, checksum_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		id, q.bucket, q.key, s.now().UnixNano(), contentType(q.r), jsonString(metaFromRequest(q.r)), alg, q.account, ctype)
+	enc, err := s.sseFromRequest(q.r)
 	if err != nil {
 		return err
 	}
+	tags, err := tagsFromHeader(q.r.Header.Get("X-Amz-Tagging"))
+	if err != nil {
+		return err
+	}
+	id := randomHex(24)
+	_, err = s.store.db.ExecContext(q.ctx, "INSERT INTO uploads (id, bucket, key, initiated, content_type, meta, algorithm, owner, checksum_type, sse, sse_key, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		id, q.bucket, q.key, s.now().UnixNano(), contentType(q.r), jsonString(metaFromRequest(q.r)), alg, q.account, ctype, enc.alg(), enc.key(), tagsJSON(tags))
+	if err != nil {
+		return err
+	}
+	s.setSSEHeaders(w.Header(), enc, q.account)
 	if alg != "" {
 		w.Header().Set("X-Amz-Checksum-Algorithm", alg)
 		w.Header().Set("X-Amz-Checksum-Type", ctype)
@@ -155,13 +167,14 @@ func (s *Server) uploadPart(w http.ResponseWriter, q *request) error {
 	if err != nil {
 		return err
 	}
-	rc, err := s.receive(q, u.Algorithm)
+	rc, err := s.receive(q, u.Algorithm, u.SSE)
 	if err != nil {
 		return err
 	}
 	if err := s.savePart(q, uploadID, n, rc); err != nil {
 		return err
 	}
+	s.setSSEHeaders(w.Header(), u.SSE, u.Owner)
 	w.Header().Set("ETag", rc.etag)
 	delete(rc.sums, "type")
 	setChecksumHeaders(w.Header(), rc.sums)
@@ -206,7 +219,7 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, q *request) error {
 	if u.Algorithm != "" {
 		algs = []string{u.Algorithm}
 	}
-	rc, err := s.copyData(src, start, length, algs)
+	rc, err := s.copyData(src, start, length, algs, u.SSE)
 	if err != nil {
 		return err
 	}
@@ -216,6 +229,7 @@ func (s *Server) uploadPartCopy(w http.ResponseWriter, q *request) error {
 	if src.VersionID != "null" {
 		w.Header().Set("X-Amz-Copy-Source-Version-Id", src.VersionID)
 	}
+	s.setSSEHeaders(w.Header(), u.SSE, u.Owner)
 	delete(rc.sums, "type")
 	return writeXML(w, http.StatusOK, copyPartResult{Xmlns: xmlns, LastModified: isoTime(s.now().UnixNano()), ETag: rc.etag, checksumXML: checksumsToXML(rc.sums)})
 }
@@ -295,7 +309,7 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 	}
 	// Concatenate the parts into one immutable data file. The ETag is the
 	// MD5 of the binary part MD5s, suffixed with the part count.
-	tmp, err := s.store.newTemp()
+	tmp, err := s.store.newTemp(u.SSE)
 	if err != nil {
 		return err
 	}
@@ -331,7 +345,7 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 			return fmt.Errorf("part %d has a malformed stored etag: %w", p.Number, err)
 		}
 		etagHash.Write(raw)
-		if err := s.store.copyRange(w2, p.Data, 0, p.Size); err != nil {
+		if err := s.store.copyRange(w2, p.Data, p.Size, 0, p.Size); err != nil {
 			return err
 		}
 		size += p.Size
@@ -364,7 +378,8 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 		return err
 	}
 	v := &versionRow{Bucket: q.bucket, Key: q.key, Size: size, ETag: fmt.Sprintf(`"%s-%d"`, hex.EncodeToString(etagHash.Sum(nil)), len(parts)),
-		ContentType: u.ContentType, Meta: u.Meta, Checksums: sums, Data: data, Modified: s.now().UnixNano(), Owner: q.account, PartSizes: sizes}
+		ContentType: u.ContentType, Meta: u.Meta, Checksums: sums, Data: data, Modified: s.now().UnixNano(), Owner: q.account, PartSizes: sizes,
+		SSE: u.SSE, Tags: u.Tags}
 	var replaced string
 	err = s.store.inTx(q.ctx, func(tx *sql.Tx) error {
 		b, err := getBucket(q.ctx, tx, q.bucket)
@@ -409,6 +424,7 @@ func (s *Server) completeMultipartUpload(w http.ResponseWriter, q *request) erro
 	for _, p := range all {
 		s.store.removeData(p.Data)
 	}
+	s.setSSEHeaders(w.Header(), v.SSE, v.Owner)
 	return writeCompleteResult(w, q, v.ETag, v.VersionID, sums)
 }
 

@@ -110,12 +110,12 @@ type received struct {
 // receive streams the request body to a temp file while computing its MD5
 // and checksums, verifies everything the client declared, and only then
 // makes the file durable. On any error nothing is left behind.
-func (s *Server) receive(q *request, extraAlg string) (*received, error) {
+func (s *Server) receive(q *request, extraAlg string, enc *sseSpec) (*received, error) {
 	d, err := newDigester(q.r, extraAlg)
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := s.store.newTemp()
+	tmp, err := s.store.newTemp(enc)
 	if err != nil {
 		return nil, err
 	}
@@ -208,15 +208,25 @@ func (s *Server) putObject(w http.ResponseWriter, q *request) error {
 	if err != nil {
 		return err
 	}
-	rc, err := s.receive(q, "")
+	enc, err := s.sseFromRequest(q.r)
+	if err != nil {
+		return err
+	}
+	tags, err := tagsFromHeader(q.r.Header.Get("X-Amz-Tagging"))
+	if err != nil {
+		return err
+	}
+	rc, err := s.receive(q, "", enc)
 	if err != nil {
 		return err
 	}
 	v := &versionRow{Bucket: q.bucket, Key: q.key, Size: rc.size, ETag: rc.etag, ContentType: contentType(q.r),
-		Meta: metaFromRequest(q.r), Checksums: rc.sums, Data: rc.data, Modified: s.now().UnixNano(), Owner: q.account}
+		Meta: metaFromRequest(q.r), Checksums: rc.sums, Data: rc.data, Modified: s.now().UnixNano(), Owner: q.account,
+		SSE: enc, Tags: tags}
 	if err := s.commitVersion(q, v, cond); err != nil {
 		return err
 	}
+	s.setSSEHeaders(w.Header(), v.SSE, v.Owner)
 	w.Header().Set("ETag", v.ETag)
 	setVersionHeader(w.Header(), v.VersionID)
 	setChecksumHeaders(w.Header(), v.Checksums)
@@ -398,6 +408,8 @@ func (s *Server) getObject(w http.ResponseWriter, q *request) error {
 	if mp := multipartCount(v.ETag); mp > 0 {
 		h.Set("X-Amz-Mp-Parts-Count", strconv.Itoa(mp))
 	}
+	s.setSSEHeaders(h, v.SSE, v.Owner)
+	setTaggingCount(h, v.Tags)
 	h.Set("Content-Length", strconv.FormatInt(length, 10))
 	status := http.StatusOK
 	if partial {
@@ -408,7 +420,10 @@ func (s *Server) getObject(w http.ResponseWriter, q *request) error {
 		w.WriteHeader(status)
 		return nil
 	}
-	f, err := s.store.open(v.Data)
+	if err := s.checkReadable(v); err != nil {
+		return err
+	}
+	f, err := s.store.section(v.Data, v.Size, start, length)
 	if err != nil {
 		return err
 	}
@@ -416,7 +431,7 @@ func (s *Server) getObject(w http.ResponseWriter, q *request) error {
 	w.WriteHeader(status)
 	// Once the status is written, errors can only be logged: the client
 	// sees a short body against Content-Length.
-	if _, err := io.Copy(w, io.NewSectionReader(f, start, length)); err != nil {
+	if _, err := io.Copy(w, f); err != nil {
 		s.log.Debug("s3 get: client went away", "request_id", q.id, "err", err)
 	}
 	return nil
@@ -617,14 +632,17 @@ func (s *Server) openCopySource(q *request) (*versionRow, error) {
 
 // copyData streams length bytes of src at offset into a new data file,
 // computing MD5 and the checksum algorithms requested.
-func (s *Server) copyData(src *versionRow, offset, length int64, algs []string) (*received, error) {
+func (s *Server) copyData(src *versionRow, offset, length int64, algs []string, enc *sseSpec) (*received, error) {
+	if err := s.checkReadable(src); err != nil {
+		return nil, err
+	}
 	d := newBareDigester(algs)
-	tmp, err := s.store.newTemp()
+	tmp, err := s.store.newTemp(enc)
 	if err != nil {
 		return nil, err
 	}
 	defer tmp.Discard()
-	if err := s.store.copyRange(io.MultiWriter(tmp, d), src.Data, offset, length); err != nil {
+	if err := s.store.copyRange(io.MultiWriter(tmp, d), src.Data, src.Size, offset, length); err != nil {
 		return nil, err
 	}
 	etag, sums, err := d.finish(&http.Request{Header: http.Header{}}, nil)
@@ -669,7 +687,7 @@ func (s *Server) copyObject(w http.ResponseWriter, q *request) error {
 	if directive != "" && directive != "COPY" && directive != "REPLACE" {
 		return errf("InvalidArgument", "Unknown metadata directive.")
 	}
-	if src.Bucket == q.bucket && src.Key == q.key && directive != "REPLACE" && q.r.Header.Get("X-Amz-Checksum-Algorithm") == "" {
+	if src.Bucket == q.bucket && src.Key == q.key && directive != "REPLACE" && q.r.Header.Get("X-Amz-Checksum-Algorithm") == "" && q.r.Header.Get(hdrSSE) == "" {
 		return errf("InvalidRequest", "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 	algs := checksumAlgsOf(src.Checksums)
@@ -679,12 +697,20 @@ func (s *Server) copyObject(w http.ResponseWriter, q *request) error {
 		}
 		algs = []string{strings.ToUpper(a)}
 	}
-	rc, err := s.copyData(src, 0, src.Size, algs)
+	enc, err := s.copyEncryption(q.r, src)
+	if err != nil {
+		return err
+	}
+	tags, err := tagsForCopy(q.r, src.Tags)
+	if err != nil {
+		return err
+	}
+	rc, err := s.copyData(src, 0, src.Size, algs, enc)
 	if err != nil {
 		return err
 	}
 	v := &versionRow{Bucket: q.bucket, Key: q.key, Size: rc.size, ETag: rc.etag, ContentType: src.ContentType,
-		Meta: src.Meta, Checksums: rc.sums, Data: rc.data, Modified: s.now().UnixNano(), Owner: q.account}
+		Meta: src.Meta, Checksums: rc.sums, Data: rc.data, Modified: s.now().UnixNano(), Owner: q.account, SSE: enc, Tags: tags}
 	if directive == "REPLACE" {
 		v.ContentType, v.Meta = contentType(q.r), metaFromRequest(q.r)
 	}
@@ -692,6 +718,7 @@ func (s *Server) copyObject(w http.ResponseWriter, q *request) error {
 		return err
 	}
 	setVersionHeader(w.Header(), v.VersionID)
+	s.setSSEHeaders(w.Header(), v.SSE, v.Owner)
 	if src.VersionID != "null" {
 		w.Header().Set("X-Amz-Copy-Source-Version-Id", src.VersionID)
 	}

@@ -39,6 +39,11 @@ type Config struct {
 	// Space refuses writes (InsufficientStorage) that would eat into the
 	// data volume's reserve; nil: no check.
 	Space *space.Guard
+	// Keyring holds the keys of server-side encryption (SSE-S3 uses its
+	// service-managed key, SSE-KMS the key named by the request); nil:
+	// requests for server-side encryption are refused (NotImplemented).
+	// *keyring.Keyring implements it.
+	Keyring Keys
 }
 
 // Server serves the S3 API. It is safe for concurrent use; several Servers
@@ -91,6 +96,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.keys = cfg.Keyring
 	s.store = st
 	s.ops = map[string]handler{
 		"ListBuckets":             s.listBuckets,
@@ -116,6 +122,9 @@ func New(cfg Config) (*Server, error) {
 		"AbortMultipartUpload":    s.abortMultipartUpload,
 		"ListParts":               s.listParts,
 		"ListMultipartUploads":    s.listMultipartUploads,
+		"GetObjectTagging":        s.getObjectTagging,
+		"PutObjectTagging":        s.putObjectTagging,
+		"DeleteObjectTagging":     s.deleteObjectTagging,
 	}
 	return s, nil
 }
@@ -181,6 +190,17 @@ func operation(r *http.Request, bucket, key string, q url.Values) string {
 			}
 		}
 	default:
+		if has("tagging") {
+			switch r.Method {
+			case http.MethodGet:
+				return "GetObjectTagging"
+			case http.MethodPut:
+				return "PutObjectTagging"
+			case http.MethodDelete:
+				return "DeleteObjectTagging"
+			}
+			return ""
+		}
 		if sub() {
 			return ""
 		}
@@ -245,6 +265,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, id, errf("NotImplemented", ""))
 		return
 	}
+	if err := checkSecurityHeaders(op, r.Header); err != nil {
+		s.writeError(w, r, id, err)
+		return
+	}
 	if writeOps[op] {
 		if err := s.cfg.Space.Check(declaredLength(r)); err != nil {
 			s.writeError(w, r, id, err)
@@ -272,7 +296,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // writeOps are the operations that need free space on the data volume;
 // deletions and reads always run, so a full volume can be cleaned up.
 var writeOps = map[string]bool{"CreateBucket": true, "PutBucketVersioning": true, "PutObject": true, "CopyObject": true,
-	"CreateMultipartUpload": true, "UploadPart": true, "UploadPartCopy": true, "CompleteMultipartUpload": true}
+	"CreateMultipartUpload": true, "UploadPart": true, "UploadPartCopy": true, "CompleteMultipartUpload": true,
+	"PutObjectTagging": true}
 
 // declaredLength is the body length a request announces (the decoded
 // length of an aws-chunked body), 0 when unknown.

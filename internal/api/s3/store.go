@@ -34,8 +34,9 @@ var migrationFS embed.FS
 // which open() sweeps away; it can never leave a row pointing at a partial
 // file.
 type store struct {
-	dir string
-	db  *sql.DB
+	dir  string
+	db   *sql.DB
+	keys Keys // nil: no server-side encryption
 }
 
 func openStore(ctx context.Context, dir string) (*store, error) {
@@ -184,19 +185,33 @@ func (s *store) removeData(ids ...string) {
 // tempFile is an object being written. Commit makes it durable under data/
 // and returns its id; Discard removes it.
 type tempFile struct {
-	s *store
-	f *os.File
+	s   *store
+	f   *os.File
+	enc *sealWriter // nil: stored as written
 }
 
-func (s *store) newTemp() (*tempFile, error) {
+// newTemp starts a data file, encrypted at rest when enc is set.
+func (s *store) newTemp(enc *sseSpec) (*tempFile, error) {
 	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "up-*")
 	if err != nil {
 		return nil, err
 	}
-	return &tempFile{s: s, f: f}, nil
+	t := &tempFile{s: s, f: f}
+	if enc != nil {
+		if t.enc, err = newSealWriter(f, s.keys, enc.KeyID); err != nil {
+			t.Discard()
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
-func (t *tempFile) Write(p []byte) (int, error) { return t.f.Write(p) }
+func (t *tempFile) Write(p []byte) (int, error) {
+	if t.enc != nil {
+		return t.enc.Write(p)
+	}
+	return t.f.Write(p)
+}
 
 func (t *tempFile) Discard() {
 	if t.f != nil {
@@ -210,10 +225,16 @@ func (t *tempFile) Discard() {
 // so that the file survives a crash once Commit returns.
 func (t *tempFile) Commit() (string, error) {
 	defer t.Discard()
+	id := randomHex(16)
+	if t.enc != nil {
+		if err := t.enc.Close(); err != nil {
+			return "", err
+		}
+		id += sseSuffix
+	}
 	if err := t.f.Sync(); err != nil {
 		return "", err
 	}
-	id := randomHex(16)
 	p := t.s.dataPath(id)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return "", err
@@ -251,19 +272,23 @@ type versionRow struct {
 	Modified     int64
 	Owner        string
 	PartSizes    []int64 // multipart objects only
+	SSE          *sseSpec
+	Tags         []tagXML
 }
 
-const versionCols = "id, bucket, key, version_id, latest, delete_marker, size, etag, content_type, meta, checksums, data, modified, owner, part_sizes"
+const versionCols = "id, bucket, key, version_id, latest, delete_marker, size, etag, content_type, meta, checksums, data, modified, owner, part_sizes, sse, sse_key, tags"
 
 type scanner interface{ Scan(...any) error }
 
 func scanVersion(sc scanner) (*versionRow, error) {
 	v := &versionRow{}
-	var meta, sums, parts string
+	var meta, sums, parts, sse, sseKey, tags string
 	if err := sc.Scan(&v.ID, &v.Bucket, &v.Key, &v.VersionID, &v.Latest, &v.DeleteMarker, &v.Size, &v.ETag,
-		&v.ContentType, &meta, &sums, &v.Data, &v.Modified, &v.Owner, &parts); err != nil {
+		&v.ContentType, &meta, &sums, &v.Data, &v.Modified, &v.Owner, &parts, &sse, &sseKey, &tags); err != nil {
 		return nil, err
 	}
+	v.SSE = sseOf(sse, sseKey)
+	v.Tags = tagsFromJSON(tags)
 	json.Unmarshal([]byte(meta), &v.Meta)
 	json.Unmarshal([]byte(sums), &v.Checksums)
 	if parts != "" {
@@ -343,8 +368,9 @@ func putVersion(ctx context.Context, tx *sql.Tx, b *bucketRow, v *versionRow) (r
 		b, _ := json.Marshal(v.PartSizes)
 		parts = string(b)
 	}
-	res, err := tx.ExecContext(ctx, "INSERT INTO versions (bucket, key, version_id, latest, delete_marker, size, etag, content_type, meta, checksums, data, modified, owner, part_sizes) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		b.Name, v.Key, v.VersionID, v.DeleteMarker, v.Size, v.ETag, v.ContentType, jsonString(v.Meta), jsonString(v.Checksums), v.Data, v.Modified, v.Owner, parts)
+	res, err := tx.ExecContext(ctx, "INSERT INTO versions (bucket, key, version_id, latest, delete_marker, size, etag, content_type, meta, checksums, data, modified, owner, part_sizes, sse, sse_key, tags) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		b.Name, v.Key, v.VersionID, v.DeleteMarker, v.Size, v.ETag, v.ContentType, jsonString(v.Meta), jsonString(v.Checksums), v.Data, v.Modified, v.Owner, parts,
+		v.SSE.alg(), v.SSE.key(), tagsJSON(v.Tags))
 	if err != nil {
 		return "", err
 	}
@@ -397,14 +423,15 @@ func versionPosition(vid string) (pos int64, ok bool) {
 	return n, true
 }
 
-// copyRange streams length bytes at offset from data file id into w.
-func (s *store) copyRange(w io.Writer, id string, offset, length int64) error {
-	f, err := s.open(id)
+// copyRange streams length bytes at offset from data file id, whose
+// plaintext is size bytes long, into w.
+func (s *store) copyRange(w io.Writer, id string, size, offset, length int64) error {
+	r, err := s.section(id, size, offset, length)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	_, err = io.Copy(w, io.NewSectionReader(f, offset, length))
+	defer r.Close()
+	_, err = io.Copy(w, r)
 	return err
 }
 
