@@ -77,7 +77,6 @@ func copyTree(t *testing.T, src string) string {
 	return dst
 }
 
-
 // validate runs the project's own manifest validation over a written
 // manifest with images on disk below root, as CreateDataset would.
 func validate(t *testing.T, man []byte, root string, svc manifest.Service) *manifest.Summary {
@@ -275,10 +274,10 @@ func TestYOLO(t *testing.T) {
 
 func TestParseNames(t *testing.T) {
 	for in, want := range map[string]string{
-		"names: ['a', \"b c\", d]\nnc: 3\n":         "a|b c|d",
+		"names: ['a', \"b c\", d]\nnc: 3\n":             "a|b c|d",
 		"train: x\nnames:\n  - a\n  - b # note\nval: y": "a|b",
-		"names:\n  0: a\n  1: 'b'\n  2: c\nnc: 3":        "a|b|c",
-		"nc: 1\n":                                       "",
+		"names:\n  0: a\n  1: 'b'\n  2: c\nnc: 3":       "a|b|c",
+		"nc: 1\n": "",
 	} {
 		if got := strings.Join(ParseNames([]byte(in), true), "|"); got != want {
 			t.Errorf("ParseNames(%q) = %q, want %q", in, got, want)
