@@ -498,11 +498,16 @@ func (b *bench) lookout(set string, train, test []anomaly.Example) error {
 	if err != nil {
 		return err
 	}
-	out := row{set: set, task: "anomaly", metric: "image AUROC, mask IoU", value: ev.AUROC, train: wall, cpu: cpu,
+	out := row{set: set, task: "anomaly", metric: "image AUROC; mask IoU, pixel AUROC", value: ev.AUROC, train: wall, cpu: cpu,
 		n: fmt.Sprintf("%d/%d", len(train), len(test)), perClass: fmt.Sprintf("F1 %.2f at threshold", ev.F1)}
-	out.second = "-"
+	out.second = "IoU -"
 	if !math.IsNaN(ev.MeanIoU) {
-		out.second = fmt.Sprintf("%.3f", ev.MeanIoU)
+		out.second = fmt.Sprintf("IoU %.3f", ev.MeanIoU)
+	}
+	if pa, err := pixelAUROC(b.ctx, m, test); err != nil {
+		return err
+	} else if !math.IsNaN(pa) {
+		out.second += fmt.Sprintf(", pixel AUROC %.3f", pa)
 	}
 	var lat []time.Duration
 	for i := 0; i < b.latRuns && len(test) > 0; i++ {
@@ -655,4 +660,43 @@ func (b *bench) sameSize(set string, sets ...[]anomaly.Example) (train, test []a
 		}
 	}
 	return out[0], out[1]
+}
+
+// pixelAUROC scores every patch-grid cell of the test images (Result.Map)
+// against the true masks sampled at the cell centres: pixel AUROC at the
+// engine's grid resolution, over normal and anomalous test images. NaN
+// when no test image has a mask.
+func pixelAUROC(ctx context.Context, m *anomaly.Model, test []anomaly.Example) (float64, error) {
+	masked := false
+	for _, e := range test {
+		masked = masked || e.Mask != nil
+	}
+	if !masked {
+		return math.NaN(), nil
+	}
+	meta := m.Meta()
+	gw, gh := meta.GridWidth, meta.GridHeight
+	var scores []float64
+	var truth []bool
+	for _, e := range test {
+		if e.Anomalous && e.Mask == nil {
+			continue // no pixel truth
+		}
+		res, err := m.DetectBytes(ctx, e.Bytes)
+		if err != nil {
+			return 0, err
+		}
+		if len(res.Map) != gw*gh {
+			return math.NaN(), nil
+		}
+		var def []bool
+		if e.Mask != nil {
+			def = anomaly.DefectMask(e.Mask, e.ColorMap, gw, gh)
+		}
+		for i, v := range res.Map {
+			scores = append(scores, float64(v))
+			truth = append(truth, def != nil && def[i])
+		}
+	}
+	return anomaly.AUROC(scores, truth), nil
 }
