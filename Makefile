@@ -8,7 +8,7 @@ DATA_DIR ?= ./data
 ADDR ?= 127.0.0.1:4566
 export CGO_ENABLED := 1
 
-.PHONY: help deps build run test test-go test-scripts fuzz bench vet fmt generate clean
+.PHONY: help deps build run test test-go test-scripts fuzz bench bench-quality vet fmt generate clean
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ fuzz: ## Run each fuzz target briefly (5 s; scripts/fuzz.sh 60s for longer)
 
 bench: build ## Run the benchmarks (long)
 	bash scripts/bench.sh
+
+bench-quality: build ## Real-data quality benchmark: one table (ARGS="-only bccd" for one set)
+	bash scripts/bench-quality.sh $(ARGS)
 
 vet: ## go vet and gofmt check
 	$(GO) vet ./...

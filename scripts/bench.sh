@@ -10,4 +10,6 @@ go test -run '^$' -bench . -benchtime 3s -count 3 -timeout 60m ./internal/server
 echo "== manifest engine"
 go test -run '^$' -bench Validate50k -benchtime 2x ./internal/manifest/ | grep -E '^(Benchmark|ok|FAIL)'
 bash scripts/bench-vision.sh
+echo "== real-data quality (scripts/bench-quality.sh)"
+bash scripts/bench-quality.sh
 if [ -f scripts/bench-anomaly.sh ]; then bash scripts/bench-anomaly.sh; fi

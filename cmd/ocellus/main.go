@@ -25,7 +25,7 @@ var commands = map[string]command{
 	"predict":  {"run a model on images; prints DetectCustomLabels (or, for an anomaly model, DetectAnomalies) JSON lines", runPredict},
 	"export":   {"write a model as one ONNX graph (backbone + head)", runExport},
 	"backbone": {"list or pull known backbones (pinned SHA-256)", runBackbone},
-	"manifest": {"write (from-folders) or check (validate) Ground Truth manifests", runManifest},
+	"manifest": {"write (from-folders, from-voc/coco/yolo/mvtec) or check (validate) Ground Truth manifests", runManifest},
 }
 
 func main() {

@@ -22,15 +22,24 @@ import (
 
 // runManifest dispatches the manifest tools: from-folders writes a
 // classification manifest from a folder-per-label layout (as the AWS
-// console's import does); validate checks a manifest as CreateDataset would.
+// console's import does); from-voc, from-coco, from-yolo and from-mvtec
+// convert other tools' annotations (convert.go); validate checks a
+// manifest as CreateDataset would.
 func runManifest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"from-folders": runFromFolders,
 		"validate":     runManifestValidate,
 	}
+	for _, c := range converters {
+		sub[c.name] = c.run
+	}
 	if len(args) == 0 || sub[args[0]] == nil {
 		fmt.Fprintln(stderr, "Usage: ocellus manifest <command> [flags]\n\nCommands:\n"+
 			"  from-folders  write a classification manifest from a folder-per-label layout (disk or S3)\n"+
+			"  from-voc      write an object-detection manifest from Pascal VOC XML (DIR)\n"+
+			"  from-coco     write an object-detection manifest from a COCO JSON file (FILE)\n"+
+			"  from-yolo     write an object-detection manifest from YOLO labels (DIR)\n"+
+			"  from-mvtec    write a Lookout for Vision manifest with anomaly masks from an MVTec AD folder (DIR)\n"+
 			"  validate      check a manifest with the Custom Labels / Lookout for Vision rules; prints the summary")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			return nil

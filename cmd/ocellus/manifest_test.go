@@ -169,3 +169,32 @@ func TestManifestFromFoldersS3(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// TestManifestFromVOC converts BCCD's authors' test split with an S3
+// prefix: the two degenerate boxes are not in it, every line validates.
+func TestManifestFromVOC(t *testing.T) {
+	root := filepath.Join("..", "..", "..", "shared", "datasets", "bccd")
+	if _, err := os.Stat(root); err != nil {
+		t.Skip("../shared not present")
+	}
+	out := filepath.Join(t.TempDir(), "bccd.manifest")
+	var stdout, stderr bytes.Buffer
+	args := []string{"manifest", "from-voc", root, "--image-set", filepath.Join(root, "ImageSets", "Main", "trainval.txt"), "--s3-prefix", "s3://cells/bccd", "--out", out}
+	if code := run(context.Background(), args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	// BloodImage_00338 and _00343 are in trainval: each reported once.
+	if n := strings.Count(stderr.String(), "ERROR_BOUNDING_BOX_TOO_SMALL"); n != 2 || !strings.Contains(stderr.String(), "292 images") {
+		t.Fatalf("stderr: %s", stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !bytes.HasPrefix(b, []byte(`{"source-ref":"s3://cells/bccd/JPEGImages/BloodImage_`)) {
+		t.Fatalf("manifest %.200s %v", b, err)
+	}
+	for _, bad := range [][]string{{"from-voc"}, {"from-voc", root, "--s3-prefix", "bucket/x"}, {"from-yolo", t.TempDir()}, {"from-mvtec", root, "--split", "val"}} {
+		stderr.Reset()
+		if code := run(context.Background(), append([]string{"manifest"}, bad...), &stdout, &stderr); code == 0 {
+			t.Errorf("%v: exit 0", bad)
+		}
+	}
+}
