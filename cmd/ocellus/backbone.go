@@ -44,11 +44,23 @@ func openBackbone(flagPath string, size int) (backbone.Backbone, error) {
 	return backbone.OpenORT(p, backbone.ORTConfig{Size: size})
 }
 
+// pulledDetectionBackbone returns the pulled yolox_nano file in the
+// backbone directory ("" if absent): a detection network, trained for
+// boxes, is the default detection backbone when it is there.
+func pulledDetectionBackbone() string {
+	p := filepath.Join(backboneDir(), "yolox_nano.onnx")
+	if st, err := os.Stat(p); err == nil && !st.IsDir() {
+		return p
+	}
+	return ""
+}
+
 // openDetectionBackbone opens the backbone detection models train on:
-// --detection-backbone, else $OCELLUS_DETECTION_BACKBONE, else the one
-// openBackbone picks, at size (0 = the network's detection size).
+// --detection-backbone, else $OCELLUS_DETECTION_BACKBONE, else a pulled
+// yolox_nano, else the one openBackbone picks, at size (0 = the network's
+// detection size).
 func openDetectionBackbone(detFlag, flagPath string, size int) (backbone.Backbone, error) {
-	p := cmp.Or(detFlag, os.Getenv("OCELLUS_DETECTION_BACKBONE"), flagPath, os.Getenv("OCELLUS_BACKBONE"))
+	p := cmp.Or(detFlag, os.Getenv("OCELLUS_DETECTION_BACKBONE"), pulledDetectionBackbone(), flagPath, os.Getenv("OCELLUS_BACKBONE"))
 	if p == "" || p == "builtin" {
 		return backbone.Builtin{}, nil
 	}

@@ -30,7 +30,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	epochs := fs.Int("epochs", 0, "head training epochs (0 = default)")
 	hidden := fs.Int("hidden", 0, "head hidden units (0 = default, -1 = linear)")
 	quiet := fs.Bool("quiet", false, "no progress output")
-	detBBPath := fs.String("detection-backbone", "", "ONNX file detection models are trained on (default $OCELLUS_DETECTION_BACKBONE, else the --backbone one)")
+	detBBPath := fs.String("detection-backbone", "", "ONNX file detection models are trained on (default $OCELLUS_DETECTION_BACKBONE, else a pulled yolox_nano, else the --backbone one)")
 	detSize := fs.Int("detection-size", 0, "input size of detection models (multiple of 32; 0 = the backbone's detection size: 416 for yolox_nano, else 320)")
 	if err := fs.Parse(args); err != nil {
 		return err
