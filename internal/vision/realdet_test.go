@@ -219,7 +219,25 @@ func TestRealDetection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = m
+		// p50 of Predict on the test JPEGs (decode included) on the
+		// uncached backbone.
+		if err := m.Attach(ort); err != nil {
+			t.Fatal(err)
+		}
+		var lat []float64
+		for _, e := range test[:min(len(test), 40)] {
+			b, err := os.ReadFile(e.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t1 := time.Now()
+			if _, err := m.PredictBytes(context.Background(), b, PredictOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			lat = append(lat, time.Since(t1).Seconds()*1000)
+		}
+		sort.Float64s(lat)
+		t.Logf("REALDET %s predict p50 %.1f ms p90 %.1f ms (%d images)", name, lat[len(lat)/2], lat[len(lat)*9/10], len(lat))
 		var per []string
 		for _, l := range ev.Report.Labels {
 			per = append(per, fmt.Sprintf("%s %.3f", l.Label, l.AP))
