@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -43,6 +44,29 @@ func openBackbone(flagPath string, size int) (backbone.Backbone, error) {
 	return backbone.OpenORT(p, backbone.ORTConfig{Size: size})
 }
 
+// pulledDetectionBackbone returns the pulled yolox_nano file in the
+// backbone directory ("" if absent): a detection network, trained for
+// boxes, is the default detection backbone when it is there.
+func pulledDetectionBackbone() string {
+	p := filepath.Join(backboneDir(), "yolox_nano.onnx")
+	if st, err := os.Stat(p); err == nil && !st.IsDir() {
+		return p
+	}
+	return ""
+}
+
+// openDetectionBackbone opens the backbone detection models train on:
+// --detection-backbone, else $OCELLUS_DETECTION_BACKBONE, else a pulled
+// yolox_nano, else the one openBackbone picks, at size (0 = the network's
+// detection size).
+func openDetectionBackbone(detFlag, flagPath string, size int) (backbone.Backbone, error) {
+	p := cmp.Or(detFlag, os.Getenv("OCELLUS_DETECTION_BACKBONE"), pulledDetectionBackbone(), flagPath, os.Getenv("OCELLUS_BACKBONE"))
+	if p == "" || p == "builtin" {
+		return backbone.Builtin{}, nil
+	}
+	return backbone.OpenORT(p, backbone.ORTConfig{Size: size, Detection: true})
+}
+
 // backboneFor opens the backbone a model was trained on: the built-in one,
 // --backbone/$OCELLUS_BACKBONE when its digest matches, or a pulled file
 // in the backbone directory with that digest.
@@ -51,7 +75,7 @@ func backboneFor(identity string, size int, flagPath string) (backbone.Backbone,
 		return backbone.Builtin{}, nil
 	}
 	var cands []string
-	for _, p := range []string{flagPath, os.Getenv("OCELLUS_BACKBONE")} {
+	for _, p := range []string{flagPath, os.Getenv("OCELLUS_BACKBONE"), os.Getenv("OCELLUS_DETECTION_BACKBONE")} {
 		if p != "" && p != "builtin" {
 			cands = append(cands, p)
 		}

@@ -70,3 +70,20 @@ func TestBackboneFor(t *testing.T) {
 		t.Fatal("found a backbone that does not exist")
 	}
 }
+
+func TestPulledDetectionBackbone(t *testing.T) {
+	t.Setenv("OCELLUS_BACKBONE_DIR", filepath.Join(t.TempDir(), "backbones"))
+	if p := pulledDetectionBackbone(); p != "" {
+		t.Fatalf("found %q in an empty backbone directory", p)
+	}
+	if err := os.MkdirAll(backboneDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(backboneDir(), "yolox_nano.onnx")
+	if err := os.WriteFile(want, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p := pulledDetectionBackbone(); p != want {
+		t.Fatalf("pulledDetectionBackbone = %q, want %q", p, want)
+	}
+}

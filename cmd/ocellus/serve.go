@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -30,6 +31,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	database := fs.String("database", env("OCELLUS_DATABASE", ""), "metadata store: empty for SQLite in the data dir; postgres:// URL reserved for scale-out (env OCELLUS_DATABASE)")
 	s3Endpoint := fs.String("s3-endpoint", env("OCELLUS_S3_ENDPOINT", ""), "external S3 URL; empty serves the embedded S3 endpoint on the same port (env OCELLUS_S3_ENDPOINT)")
 	backbonePath := fs.String("backbone", env("OCELLUS_BACKBONE", ""), "ONNX backbone file models are trained on; empty for the built-in, weight-free extractor (lower accuracy) (env OCELLUS_BACKBONE)")
+	detBackbonePath := fs.String("detection-backbone", env("OCELLUS_DETECTION_BACKBONE", ""), "ONNX file detection models are trained on (e.g. yolox_nano.onnx from `ocellus backbone pull yolox_nano`); empty uses a pulled yolox_nano, else --backbone (env OCELLUS_DETECTION_BACKBONE)")
 	keyringFile := fs.String("keyring", env("OCELLUS_KEYRING", ""), "JSON file of model-encryption keys that KmsKeyId may name [{\"KeyId\",\"Alias\",\"Key\":base64 32 bytes}];\nwithout it only the service-managed key in the data dir (env OCELLUS_KEYRING)")
 	logLevel := fs.String("log-level", env("OCELLUS_LOG_LEVEL", "info"), "debug, info, warn or error (env OCELLUS_LOG_LEVEL)")
 	fs.Usage = func() {
@@ -48,7 +50,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	start := time.Now()
-	cfg := server.Config{DataDir: *dataDir, Region: *region, Database: *database, S3Endpoint: *s3Endpoint, Backbone: *backbonePath, Keyring: *keyringFile, Logger: log}
+	cfg := server.Config{DataDir: *dataDir, Region: *region, Database: *database, S3Endpoint: *s3Endpoint, Backbone: *backbonePath, DetectionBackbone: cmp.Or(*detBackbonePath, pulledDetectionBackbone()), Keyring: *keyringFile, Logger: log}
 	if *accounts != "" {
 		accs, err := server.LoadAccounts(*accounts)
 		if err != nil {

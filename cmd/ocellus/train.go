@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ocellus/ocellus/internal/vision"
+	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"github.com/ocellus/ocellus/internal/vision/head"
 	"github.com/ocellus/ocellus/internal/vision/manifest"
 )
@@ -29,7 +30,8 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	epochs := fs.Int("epochs", 0, "head training epochs (0 = default)")
 	hidden := fs.Int("hidden", 0, "head hidden units (0 = default, -1 = linear)")
 	quiet := fs.Bool("quiet", false, "no progress output")
-	detSize := fs.Int("detection-size", vision.DetectionSize, "input size of detection models (multiple of 32)")
+	detBBPath := fs.String("detection-backbone", "", "ONNX file detection models are trained on (default $OCELLUS_DETECTION_BACKBONE, else a pulled yolox_nano, else the --backbone one)")
+	detSize := fs.Int("detection-size", 0, "input size of detection models (multiple of 32; 0 = the backbone's detection size: 416 for yolox_nano, else 320)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,14 +51,19 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	size := 0
+	detection := false
 	for _, e := range train {
 		if len(e.Objects) > 0 {
-			size = *detSize // detection reads finer maps from a larger input
+			detection = true
 			break
 		}
 	}
-	bb, err := openBackbone(*bbPath, size)
+	var bb backbone.Backbone
+	if detection {
+		bb, err = openDetectionBackbone(*detBBPath, *bbPath, *detSize)
+	} else {
+		bb, err = openBackbone(*bbPath, 0)
+	}
 	if err != nil {
 		return err
 	}

@@ -36,8 +36,9 @@ type Config struct {
 	DataDir string
 	// Backbone is the feature extractor models are trained on.
 	Backbone backbone.Backbone
-	// DetectionBackbone is the same network at detection resolution
-	// (vision.DetectionSize); nil uses Backbone.
+	// DetectionBackbone is the network detection models are trained on:
+	// a detection network (yolox_nano) or Backbone at detection
+	// resolution (vision.DetectionSize); nil uses Backbone.
 	DetectionBackbone backbone.Backbone
 	// Keyring encrypts model artifacts (KmsKeyId). Default: a keyring
 	// with only the service-managed key under DataDir.

@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +13,6 @@ import (
 	"github.com/ocellus/ocellus/internal/blob"
 	"github.com/ocellus/ocellus/internal/jobs"
 	"github.com/ocellus/ocellus/internal/keyring"
-	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
 	"net"
@@ -42,6 +42,10 @@ type Config struct {
 	// Backbone is an ONNX backbone file; "" or "builtin" selects the
 	// built-in, weight-free extractor (lower accuracy).
 	Backbone string
+	// DetectionBackbone is the ONNX file detection models are trained on
+	// (e.g. yolox_nano.onnx, whose features are trained for boxes); ""
+	// uses Backbone at the detection input size.
+	DetectionBackbone string
 	// Keyring is a JSON file of keys that KmsKeyId can name; "" allows
 	// only the service-managed key.
 	Keyring string
@@ -148,10 +152,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.close = append(s.close, ort.Close)
 		bb = ort
-		det, err := backbone.OpenORT(cfg.Backbone, backbone.ORTConfig{Size: vision.DetectionSize})
+	}
+	if p := cmp.Or(cfg.DetectionBackbone, cfg.Backbone); p != "" && p != "builtin" {
+		det, err := backbone.OpenORT(p, backbone.ORTConfig{Detection: true})
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("--backbone %s at detection size: %w", cfg.Backbone, err)
+			return nil, fmt.Errorf("detection backbone %s: %w", p, err)
 		}
 		s.close = append(s.close, det.Close)
 		detector = det

@@ -25,10 +25,11 @@ import (
 // regression head (an MLP with linear outputs), the box of the object centred there: centre offset within the
 // cell and log width/height. Overlapping boxes are then merged by NMS.
 
-// DetectionSize is the input side at which detection models run the
-// backbone (open it with backbone.ORTConfig{Size: DetectionSize}): finer
-// feature maps than the classification size of 224 help small objects.
-const DetectionSize = 320
+// DetectionSize is the input side at which detection models run a
+// classification backbone (backbone.ORTConfig{Detection: true} picks it,
+// or a detection network's own size): finer feature maps than the
+// classification size of 224 help small objects.
+const DetectionSize = backbone.DefaultDetectionSize
 
 const (
 	detGridStride = 16
@@ -36,7 +37,7 @@ const (
 	detMinScore   = 0.02 // candidates below this are never reported
 	detNMSIoU     = 0.5
 	detMaxBoxes   = 100
-	detMaxCells   = 64 // cells whose box is regressed, best scores first
+	detMaxCells   = 400 // cells whose box is regressed, best scores first
 )
 
 // gridStride returns the grid stride used for cells: 16 when the backbone
@@ -160,7 +161,7 @@ type detSample struct {
 
 func trainDetection(ctx context.Context, cfg TrainConfig, train, test []Example, labels []string, log *slog.Logger, now func() float64) (*Model, *Evaluation, error) {
 	info := cfg.Backbone.Info()
-	if _, ok := cfg.Backbone.(*backbone.ORT); !ok {
+	if info.Identity == backbone.BuiltinIdentity {
 		return nil, nil, errors.New("vision: detection needs an ONNX backbone (the built-in extractor has no spatial maps fit for it)")
 	}
 	idx := map[string]int{}
@@ -170,7 +171,7 @@ func trainDetection(ctx context.Context, cfg TrainConfig, train, test []Example,
 	K := len(labels)
 	stride := gridStride(info)
 	start := now()
-	negPerImage := 24
+	negPerImage := 128
 	samples := make([][]detSample, len(train))
 	var mu sync.Mutex
 	err := forEachImage(ctx, cfg.Backbone, train, cfg.Workers, func(i int, maps [][]float32) error {

@@ -82,3 +82,23 @@ func TestORTOtherSize(t *testing.T) {
 	}
 	backbonetest.Run(t, b)
 }
+
+func TestYOLOXNano(t *testing.T) {
+	p := filepath.Join(filepath.Dir(sharedBackbone(t)), "yolox_nano.onnx")
+	if _, err := os.Stat(p); err != nil {
+		t.Skip("yolox_nano.onnx not present")
+	}
+	b, err := backbone.OpenORT(p, backbone.ORTConfig{Size: 320})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m := b.Info().Maps
+	if len(m) != 6 || m[0].H != 40 || m[2].H != 20 || m[4].H != 10 || m[5].C != 64 {
+		t.Fatalf("maps %+v", m)
+	}
+	if k := backbone.KnownBackbones()[1]; !k.Detection || !k.BGR {
+		t.Fatalf("known entry %+v", k)
+	}
+	backbonetest.Run(t, b)
+}

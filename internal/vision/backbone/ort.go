@@ -26,6 +26,15 @@ type Known struct {
 	Mean   [3]float32
 	Std    [3]float32
 	Maps   []Map // Name = tensor to expose (quantized tensors are dequantized)
+	// BGR: the network reads its channels blue, green, red; the edited
+	// graph swaps them so that callers always feed RGB.
+	BGR bool
+	// DetectionSize is the input side for detection models (0 =
+	// DefaultDetectionSize).
+	DetectionSize int
+	// Detection: the network's maps are trained for boxes (a detector's
+	// neck or head features); it is meant as a detection backbone.
+	Detection bool
 }
 
 // KnownBackbones lists the networks Ocellus has verified, by file digest.
@@ -46,6 +55,29 @@ func KnownBackbones() []Known {
 			{Name: "426_quantized", C: 96, H: 14, W: 14, Stride: 16, Grids: []int{1}},
 			{Name: "627", C: 1280, H: 7, W: 7, Stride: 32, Grids: []int{1}},
 		},
+	}, {
+		// YOLOX-nano (COCO detector, Megvii, Apache-2.0). The taps are its
+		// decoupled head's last classification and regression features
+		// (64 channels each) at strides 8, 16 and 32: features trained to
+		// find and box objects. It reads raw 0-255 BGR pixels.
+		Name:          "yolox_nano",
+		SHA256:        "695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14",
+		URL:           "https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/yolox_nano.onnx",
+		Input:         "images",
+		Size:          416,
+		Mean:          [3]float32{0, 0, 0},
+		Std:           [3]float32{1.0 / 255, 1.0 / 255, 1.0 / 255},
+		BGR:           true,
+		Detection:     true,
+		DetectionSize: 416,
+		Maps: []Map{
+			{Name: "1044", C: 64, H: 52, W: 52, Stride: 8, Grids: []int{1}},
+			{Name: "1061", C: 64, H: 52, W: 52, Stride: 8, Grids: []int{1}},
+			{Name: "1086", C: 64, H: 26, W: 26, Stride: 16, Grids: []int{1}},
+			{Name: "1103", C: 64, H: 26, W: 26, Stride: 16, Grids: []int{1}},
+			{Name: "1128", C: 64, H: 13, W: 13, Stride: 32, Grids: []int{1}},
+			{Name: "1145", C: 64, H: 13, W: 13, Stride: 32, Grids: []int{1}},
+		},
 	}}
 }
 
@@ -59,7 +91,16 @@ type ORTConfig struct {
 	// Size runs the network at Size x Size instead of its native input size
 	// (detection uses larger inputs). It must be a multiple of 32.
 	Size int
+	// Detection opens the network for a detection model: when Size is 0 it
+	// runs at the network's DetectionSize (a detection network's native
+	// size, else DefaultDetectionSize).
+	Detection bool
 }
+
+// DefaultDetectionSize is the input side detection models run a
+// classification backbone at: finer feature maps than its native 224 help
+// small objects.
+const DefaultDetectionSize = 320
 
 // ORT runs an ONNX backbone with ONNX Runtime.
 type ORT struct {
@@ -215,6 +256,15 @@ func NewORT(name string, onnx []byte, cfg ORTConfig) (*ORT, error) {
 	if err := m.Graph.SetOutputs(outs...); err != nil {
 		return nil, err
 	}
+	if known.BGR {
+		swapChannels(m.Graph, known.Input)
+	}
+	if cfg.Detection && cfg.Size == 0 {
+		cfg.Size = DefaultDetectionSize
+		if known.DetectionSize > 0 {
+			cfg.Size = known.DetectionSize
+		}
+	}
 	dims := map[int]string{0: "batch"}
 	if cfg.Size > 0 && cfg.Size != info.Size {
 		if cfg.Size%32 != 0 {
@@ -275,6 +325,25 @@ func NewORT(name string, onnx []byte, cfg ORTConfig) (*ORT, error) {
 		}
 	}
 	return o, nil
+}
+
+// swapChannels makes the graph read RGB where it read BGR: every consumer
+// of the input reads a channel-reversed copy (Gather on axis 1).
+func swapChannels(g *onnxedit.Graph, input string) {
+	const idx, swapped = "ocellus_rgb_to_bgr_idx", "ocellus_bgr_input"
+	for _, n := range g.Consumers(input) {
+		for i, in := range n.Inputs {
+			if in == input {
+				n.Inputs[i] = swapped
+			}
+		}
+	}
+	g.Initializers = append(g.Initializers, onnxedit.Int64Tensor(idx, []int64{2, 1, 0}, 3))
+	// The new node must come before its consumers: ONNX wants nodes in
+	// topological order.
+	g.AddNode("Gather", "ocellus_rgb_to_bgr", []string{input, idx}, []string{swapped}, onnxedit.IntAttr("axis", 1))
+	last := len(g.Nodes) - 1
+	g.Nodes = append(g.Nodes[last:], g.Nodes[:last]...)
 }
 
 // guessTaps uses the input of the last global average pool of an unknown
