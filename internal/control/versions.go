@@ -302,7 +302,7 @@ func (s *exampleSet) rejectImage(e *manifest.Entry, reason error) {
 	s.rejected[e] = true
 	msg := manifest.Message(manifest.CodeInvalidImage)
 	if reason != nil {
-		msg += " " + strings.TrimPrefix(reason.Error(), "imageio: ")
+		msg += " " + decodeReason(reason)
 	}
 	e.Issues = append(e.Issues, manifest.Issue{Code: manifest.CodeInvalidImage, Message: msg, Scope: manifest.ScopeLine})
 	s.sum.ValidLines--
