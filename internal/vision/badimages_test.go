@@ -153,3 +153,27 @@ func TestDetectionSkipsBadImages(t *testing.T) {
 		t.Fatalf("rejected %v, trained on %d", ev.Rejected, ev.TrainingImages)
 	}
 }
+
+// BenchmarkScreen measures the decode pass that finds bad images before
+// training, per image, on the first 64 BCCD photos (640x480 JPEG).
+func BenchmarkScreen(b *testing.B) {
+	wd, _ := os.Getwd()
+	paths, _ := filepath.Glob(filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "datasets", "bccd", "JPEGImages", "*.jpg"))
+	if len(paths) < 64 {
+		b.Skip("BCCD not present")
+	}
+	var ex []Example
+	for _, p := range paths[:64] {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ex = append(ex, Example{Data: data})
+	}
+	for b.Loop() {
+		if _, rej, err := screen(context.Background(), ex, 1); err != nil || len(rej) != 0 {
+			b.Fatal(err, rej)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ex))/1e6, "ms/image")
+}
