@@ -41,15 +41,27 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *testMan != "" && *autoSplit {
 		return errors.New("--test-manifest and --auto-split are exclusive")
 	}
-	train, err := readExamples(*man, *root, stderr)
+	train, trainRefs, err := readExamples(*man, *root, stderr)
 	if err != nil {
 		return err
 	}
 	var test []vision.Example
+	var testRefs []string
 	if *testMan != "" {
-		if test, err = readExamples(*testMan, *root, stderr); err != nil {
+		if test, testRefs, err = readExamples(*testMan, *root, stderr); err != nil {
 			return err
 		}
+	}
+	// An image that cannot be decoded is left out with a warning, as
+	// Custom Labels reports it as an invalid line (ERROR_INVALID_IMAGE);
+	// more than 20% of a manifest so fails the training.
+	warn := func(r vision.Rejected) {
+		ref, ex := trainRefs[r.Index], train[r.Index]
+		if r.Test {
+			ref, ex = testRefs[r.Index], test[r.Index]
+		}
+		msg := strings.TrimPrefix(r.Err.Error(), ex.Path+": ")
+		fmt.Fprintf(stderr, "warning: %s: ERROR_INVALID_IMAGE: %s; the image is left out\n", ref, strings.TrimPrefix(msg, "imageio: "))
 	}
 	detection := false
 	for _, e := range train {
@@ -73,7 +85,15 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		lvl = slog.LevelWarn
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
-	m, ev, err := vision.Train(ctx, vision.TrainConfig{Backbone: bb, Train: train, Test: test, Seed: *seed, Logger: log, Head: head.Config{Epochs: *epochs, Hidden: *hidden}})
+	m, ev, err := vision.Train(ctx, vision.TrainConfig{Backbone: bb, Train: train, Test: test, Seed: *seed, Logger: log, Head: head.Config{Epochs: *epochs, Hidden: *hidden},
+		OnReject: warn})
+	var tooMany *vision.TooManyRejectedError
+	if errors.As(err, &tooMany) {
+		for _, r := range tooMany.Rejected {
+			warn(r)
+		}
+		return fmt.Errorf("ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST: %w", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -99,22 +119,24 @@ func evaluationPath(model string) string {
 	return model + ".evaluation.json"
 }
 
-// readExamples reads a manifest into examples with local image paths.
-func readExamples(path, root string, stderr io.Writer) ([]vision.Example, error) {
+// readExamples reads a manifest into examples with local image paths,
+// and for each "MANIFEST line N (SOURCE-REF)" to name it in messages.
+func readExamples(path, root string, stderr io.Writer) ([]vision.Example, []string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
 	entries, skipped, err := manifest.Read(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(skipped) > 0 {
 		fmt.Fprintf(stderr, "%s: skipped %d unusable lines (first: line %d)\n", path, len(skipped), skipped[0])
 	}
 	dir := filepath.Dir(path)
 	var out []vision.Example
+	var refs []string
 	for _, e := range entries {
 		p := manifest.Resolve(e.SourceRef, dir, root)
 		if _, err := os.Stat(p); err != nil && root != "" && !strings.HasPrefix(e.SourceRef, "s3://") {
@@ -129,12 +151,13 @@ func readExamples(path, root string, stderr io.Writer) ([]vision.Example, error)
 		ex := vision.Example{Path: p, Labels: e.Labels}
 		for _, b := range e.Boxes {
 			if e.ImageW <= 0 || e.ImageH <= 0 {
-				return nil, fmt.Errorf("%s line %d: bounding boxes without image_size", path, e.Line)
+				return nil, nil, fmt.Errorf("%s line %d: bounding boxes without image_size", path, e.Line)
 			}
 			w, h := float64(e.ImageW), float64(e.ImageH)
 			ex.Objects = append(ex.Objects, vision.Object{Label: b.Label, Box: vision.Box{Left: b.Left / w, Top: b.Top / h, Width: b.Width / w, Height: b.Height / h}})
 		}
 		out = append(out, ex)
+		refs = append(refs, fmt.Sprintf("%s line %d (%s)", path, e.Line, e.SourceRef))
 	}
-	return out, nil
+	return out, refs, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/serve"
 	"github.com/ocellus/ocellus/internal/store"
+	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/anomaly"
 	"github.com/ocellus/ocellus/internal/vision/imageio"
 )
@@ -387,8 +388,30 @@ func (f *trainingFailure) Error() string { return f.msg }
 
 func failf(format string, args ...any) error { return &trainingFailure{fmt.Sprintf(format, args...)} }
 
-// loadExamples reads images (and masks) from S3.
-func (l *Lookout) loadExamples(ctx context.Context, account string, es []*manifest.Entry) ([]anomaly.Example, error) {
+// badImage is an image (or its mask) that cannot be decoded or is gone
+// from S3: the entry is left out of training.
+type badImage struct {
+	SourceRef string `json:"source-ref"`
+	Reason    string `json:"error"`
+}
+
+func (b *badImage) Error() string { return b.SourceRef + ": " + b.Reason }
+
+// decodeReason is imageio.Decode's error without the package prefixes
+// ("imageio: png: png: invalid format" reads "png: invalid format").
+func decodeReason(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "imageio: ")
+	if rest, ok := strings.CutPrefix(msg, "png: "); ok && strings.HasPrefix(rest, "png: ") {
+		msg = rest
+	}
+	return msg
+}
+
+// loadExamples reads images (and masks) from S3. Entries whose image
+// cannot be decoded are left out and returned as bad; more than 20% of
+// the set bad fails the training (the Custom Labels rule, which Lookout
+// for Vision does not document; one broken file must not fail a model).
+func (l *Lookout) loadExamples(ctx context.Context, account, set string, es []*manifest.Entry) ([]anomaly.Example, []badImage, error) {
 	out := make([]anomaly.Example, len(es))
 	errs := make([]error, len(es))
 	sem := make(chan struct{}, 8)
@@ -403,7 +426,26 @@ func (l *Lookout) loadExamples(ctx context.Context, account string, es []*manife
 		}()
 	}
 	wg.Wait()
-	return out, errors.Join(errs...)
+	var bad []badImage
+	kept := out[:0]
+	for i, err := range errs {
+		var b *badImage
+		switch {
+		case err == nil:
+			kept = append(kept, out[i])
+		case errors.As(err, &b):
+			bad = append(bad, *b)
+		default:
+			return nil, nil, errors.Join(errs...)
+		}
+	}
+	if len(bad) > 0 && float64(len(bad)) > vision.MaxRejectedShare*float64(len(es)) {
+		return nil, bad, failf("%d of the %d images of the %s dataset cannot be used (at most 20%% may be invalid); first: %v", len(bad), len(es), set, &bad[0])
+	}
+	for _, b := range bad {
+		l.c.log.Warn("image left out of model training", "dataset", set, "image", b.SourceRef, "err", b.Reason)
+	}
+	return kept, bad, nil
 }
 
 func (l *Lookout) readObject(ctx context.Context, account, uri string) ([]byte, error) {
@@ -413,7 +455,10 @@ func (l *Lookout) readObject(ctx context.Context, account, uri string) ([]byte, 
 	}
 	rc, _, err := l.c.blobs.Open(ctx, account, bucket, key, "")
 	if err != nil {
-		if ocellus.KindOf(err) == ocellus.InvalidS3Object || ocellus.KindOf(err) == ocellus.AccessDenied {
+		if ocellus.KindOf(err) == ocellus.InvalidS3Object {
+			return nil, &badImage{uri, "it cannot be read from S3: " + ocellus.MessageOf(err)}
+		}
+		if ocellus.KindOf(err) == ocellus.AccessDenied {
 			return nil, failf("The image %s cannot be read from S3: %s", uri, ocellus.MessageOf(err))
 		}
 		return nil, err
@@ -430,7 +475,9 @@ func (l *Lookout) example(ctx context.Context, account string, e *manifest.Entry
 	}
 	img, err := imageio.Decode(b)
 	if err != nil {
-		return ex, failf("The image %s is not a readable JPEG or PNG: %v", e.SourceRef, err)
+		// Refused as DetectAnomalies refuses it (a truncated JPEG too:
+		// see vision.Train).
+		return ex, &badImage{e.SourceRef, "the image is not a readable JPEG or PNG: " + decodeReason(err)}
 	}
 	ex.Image = img
 	if e.Anomaly.Anomalous && e.Anomaly.Mask != "" {
@@ -440,7 +487,7 @@ func (l *Lookout) example(ctx context.Context, account string, e *manifest.Entry
 		}
 		mask, err := imageio.Decode(mb)
 		if err != nil {
-			return ex, failf("The anomaly mask %s is not a readable PNG: %v", e.Anomaly.MaskRef, err)
+			return ex, &badImage{e.SourceRef, "its anomaly mask " + e.Anomaly.MaskRef + " is not a readable PNG: " + decodeReason(err)}
 		}
 		if mask.Bounds().Size() != img.Bounds().Size() {
 			return ex, failf("The anomaly mask %s is %dx%d pixels but its image %s is %dx%d.", e.Anomaly.MaskRef,
@@ -468,14 +515,15 @@ func (l *Lookout) train(ctx context.Context, m *store.LookoutModel) error {
 	if err != nil {
 		return failf("%s", ocellus.MessageOf(err))
 	}
-	train, err := l.loadExamples(ctx, m.Account, ts.train)
+	train, badTrain, err := l.loadExamples(ctx, m.Account, "train", ts.train)
 	if err != nil {
 		return err
 	}
-	test, err := l.loadExamples(ctx, m.Account, ts.test)
+	test, badTest, err := l.loadExamples(ctx, m.Account, "test", ts.test)
 	if err != nil {
 		return err
 	}
+	excluded := append(badTrain, badTest...)
 	t0 := time.Now()
 	model, ev, err := anomaly.Train(ctx, anomaly.TrainConfig{Backbone: l.bb, Train: train, Calibration: test, Seed: l.cfg.Seed, Logger: l.c.log})
 	if err != nil {
@@ -496,7 +544,7 @@ func (l *Lookout) train(ctx context.Context, m *store.LookoutModel) error {
 	}
 	end := ocellus.Now(l.c.now)
 	if m.OutputBucket != "" {
-		if err := l.writeEvaluation(ctx, m, p, ev, model.Meta(), end, len(ts.train), len(ts.test)); err != nil {
+		if err := l.writeEvaluation(ctx, m, p, ev, model.Meta(), end, len(train), len(test), excluded); err != nil {
 			return err
 		}
 	}
@@ -516,7 +564,7 @@ func finite(v float64) float64 {
 // writeEvaluation writes the evaluation manifest (one JSON line per
 // evaluated image with the model's answer) and the evaluation result
 // (metrics, threshold, per-image scores) to the model's output location.
-func (l *Lookout) writeEvaluation(ctx context.Context, m *store.LookoutModel, p *ocellus.Project, ev *anomaly.Evaluation, meta anomaly.Meta, end time.Time, nTrain, nTest int) error {
+func (l *Lookout) writeEvaluation(ctx context.Context, m *store.LookoutModel, p *ocellus.Project, ev *anomaly.Evaluation, meta anomaly.Meta, end time.Time, nTrain, nTest int, excluded []badImage) error {
 	base := m.OutputPrefix + p.Name + "/model/" + strconv.Itoa(m.Version) + "/"
 	var man bytes.Buffer
 	for _, r := range ev.Images {
@@ -563,6 +611,8 @@ func (l *Lookout) writeEvaluation(ctx context.Context, m *store.LookoutModel, p 
 		"Segmentation": map[string]any{
 			"Enabled": meta.Segmentation, "Classes": meta.Classes,
 		},
+		// The images left out because they cannot be decoded.
+		"ExcludedImages": append([]badImage{}, excluded...),
 	}
 	rb, _ := json.MarshalIndent(result, "", "  ")
 	m.EvaluationManifest = base + "EvaluationManifest.json"

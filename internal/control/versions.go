@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/store"
 	"github.com/ocellus/ocellus/internal/vision"
+	"github.com/ocellus/ocellus/internal/vision/eval"
 )
 
 // CreateVersionInput is a new model version to train.
@@ -252,8 +255,74 @@ func versionFailure(err error) string {
 // reading images from S3 as the version's account.
 type exampleSet struct {
 	examples []vision.Example
-	lines    [][]byte // the manifest lines used, for the ground-truth output files
+	used     []*manifest.Entry // the entry of each example
+	all      []*manifest.Entry // every entry read, for the validation manifest
 	sum      manifest.Summary
+	rejected map[*manifest.Entry]bool // images that cannot be read or decoded
+}
+
+// rejectShare is the share of the set's examples that may still fail to
+// decode before more than 20% of its lines are invalid.
+func (s *exampleSet) rejectShare() float64 {
+	if len(s.examples) == 0 {
+		return 0
+	}
+	return (vision.MaxRejectedShare*float64(s.sum.TotalLines) - float64(s.sum.InvalidLines)) / float64(len(s.examples))
+}
+
+// groundTruth is the manifest lines used, for the ground-truth output file.
+func (s *exampleSet) groundTruth() []byte {
+	var lines [][]byte
+	for _, e := range s.used {
+		if !s.rejected[e] {
+			lines = append(lines, e.JSONLine())
+		}
+	}
+	return bytes.Join(lines, []byte("\n"))
+}
+
+// validation is the validation manifest: every line with its errors.
+func (s *exampleSet) validation() []byte {
+	lines := make([][]byte, len(s.all))
+	for i, e := range s.all {
+		lines[i] = e.ValidationLine()
+	}
+	return bytes.Join(lines, []byte("\n"))
+}
+
+// rejectImage records that an entry's image cannot be decoded: the line
+// becomes invalid with ERROR_INVALID_IMAGE, as AWS reports an image it
+// cannot read during training, and its example is not used.
+func (s *exampleSet) rejectImage(e *manifest.Entry, reason error) {
+	if s.rejected[e] {
+		return
+	}
+	if s.rejected == nil {
+		s.rejected = map[*manifest.Entry]bool{}
+	}
+	s.rejected[e] = true
+	msg := manifest.Message(manifest.CodeInvalidImage)
+	if reason != nil {
+		msg += " " + decodeReason(reason)
+	}
+	e.Issues = append(e.Issues, manifest.Issue{Code: manifest.CodeInvalidImage, Message: msg, Scope: manifest.ScopeLine})
+	s.sum.ValidLines--
+	s.sum.InvalidLines++
+	if e.Line > 0 {
+		s.sum.ErrorLineIndices = append(s.sum.ErrorLineIndices, e.Line)
+		sort.Ints(s.sum.ErrorLineIndices)
+	}
+}
+
+// tooManyInvalid reports whether more than AWS's 20% of the set's lines
+// are invalid, and then marks the set's summary as failed.
+func (s *exampleSet) tooManyInvalid() bool {
+	if s.sum.TotalLines == 0 || float64(s.sum.InvalidLines) <= vision.MaxRejectedShare*float64(s.sum.TotalLines) {
+		return false
+	}
+	s.sum.Errors = append(s.sum.Errors, manifest.Issue{Code: manifest.CodeTooManyInvalidRowsInManifest, Message: manifest.Message(manifest.CodeTooManyInvalidRowsInManifest)})
+	s.sum.Failure = &s.sum.Errors[len(s.sum.Errors)-1]
+	return true
 }
 
 func (c *Control) train(ctx context.Context, v *ocellus.ProjectVersion) error {
@@ -292,10 +361,51 @@ func (c *Control) train(ctx context.Context, v *ocellus.ProjectVersion) error {
 	if hasObjects(trainSet.examples) {
 		bb = c.detector
 	}
+	// Images that cannot be decoded are invalid lines, left out; over 20%
+	// of a dataset's lines invalid fails the training. The limit counts
+	// the lines found invalid before (on import, or gone from S3), so
+	// vision.Train is given the larger of the two sets' allowances and the
+	// counts are checked here again.
+	limit := max(trainSet.rejectShare(), testSet.rejectShare())
+	if limit <= 0 {
+		limit = -1 // no image may fail
+	}
 	model, ev, err := vision.Train(ctx, vision.TrainConfig{Backbone: bb, Train: trainSet.examples, Test: testSet.examples,
-		Seed: uint64(seedOf(v.ARN)), Logger: c.log})
-	if err != nil {
+		Seed: uint64(seedOf(v.ARN)), Logger: c.log, RejectLimit: limit})
+	var rejected []vision.Rejected
+	var tooMany *vision.TooManyRejectedError
+	switch {
+	case errors.As(err, &tooMany):
+		rejected = tooMany.Rejected
+	case err != nil:
 		return err
+	default:
+		rejected = ev.Rejected
+	}
+	for _, r := range rejected {
+		set := &trainSet
+		if r.Test {
+			set = &testSet
+		}
+		c.log.Info("image left out of training", "version", v.ARN, "image", set.used[r.Index].SourceRef, "err", r.Err)
+		set.rejectImage(set.used[r.Index], r.Err)
+	}
+	for _, f := range []struct {
+		set  *exampleSet
+		name string
+	}{{&trainSet, "training"}, {&testSet, "testing"}} {
+		if !f.set.tooManyInvalid() {
+			continue
+		}
+		if err := c.writeTrainingOutput(ctx, v, nil, trainSet, testSet); err != nil {
+			return err
+		}
+		return ocellus.Errorf(ocellus.Invalid, "%s: %s The %s dataset has %d invalid of %d lines (%d images cannot be decoded: %s); at most 20%% may be invalid.",
+			manifest.CodeTooManyInvalidRowsInManifest, manifest.Message(manifest.CodeTooManyInvalidRowsInManifest), f.name,
+			f.set.sum.InvalidLines, f.set.sum.TotalLines, countRejected(rejected, f.set == &testSet), firstRejected(f.set))
+	}
+	if err != nil {
+		return err // vision failed for a reason the counts do not show
 	}
 	rel, err := c.saveArtifact(v, model)
 	if err != nil {
@@ -317,8 +427,9 @@ func (c *Control) putOutput(ctx context.Context, v *ocellus.ProjectVersion, key 
 	return c.blobs.Put(ctx, v.Account, v.OutputBucket, key, "application/json", bytes.NewReader(body))
 }
 
-// writeTrainingOutput writes the files AWS writes to OutputConfig.
-func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVersion, summary any, trainSet, testSet exampleSet) error {
+// writeTrainingOutput writes the files AWS writes to OutputConfig; without
+// an evaluation summary (training failed on its data) the others only.
+func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVersion, summary *eval.Summary, trainSet, testSet exampleSet) error {
 	p, err := c.store.Project(ctx, v.ProjectARN)
 	if err != nil {
 		return err
@@ -338,12 +449,14 @@ func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVer
 		}
 		return &ocellus.S3Location{Bucket: v.OutputBucket, Key: key}, nil
 	}
-	evalJSON, err := json.MarshalIndent(summary, "", "  ")
-	if err != nil {
-		return err
-	}
-	if v.EvaluationResult, err = put(name("EvaluationResultSummary"), evalJSON); err != nil {
-		return err
+	if summary != nil {
+		evalJSON, err := json.MarshalIndent(summary, "", "  ")
+		if err != nil {
+			return err
+		}
+		if v.EvaluationResult, err = put(name("EvaluationResultSummary"), evalJSON); err != nil {
+			return err
+		}
 	}
 	ms, err := manifest.MarshalManifestSummary(&trainSet.sum, &testSet.sum, nil)
 	if err != nil {
@@ -357,12 +470,11 @@ func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVer
 		result *ocellus.DataResult
 		gt, mv string
 	}{{trainSet, &v.Training, "TrainingGroundTruth", "TrainingManifestWithValidation"}, {testSet, &v.Testing, "TestingGroundTruth", "TestingManifestWithValidation"}} {
-		body := bytes.Join(f.set.lines, []byte("\n"))
-		gt, err := put(name(f.gt), body)
+		gt, err := put(name(f.gt), f.set.groundTruth())
 		if err != nil {
 			return err
 		}
-		mv, err := put(name(f.mv), body)
+		mv, err := put(name(f.mv), f.set.validation())
 		if err != nil {
 			return err
 		}
@@ -396,7 +508,9 @@ func (c *Control) datasetExamples(ctx context.Context, account, datasetARN strin
 			return set, err
 		}
 		for _, e := range es {
-			entries = append(entries, manifest.ParseLine([]byte(e.Line), manifest.ParseOptions{Service: manifest.CustomLabels}))
+			pe := manifest.ParseLine([]byte(e.Line), manifest.ParseOptions{Service: manifest.CustomLabels})
+			pe.Line = len(entries) + 1 // its line in the validation manifest
+			entries = append(entries, pe)
 		}
 		if next == "" {
 			break
@@ -434,13 +548,16 @@ func (c *Control) manifestExamples(ctx context.Context, account string, locs []o
 
 // examplesOf fetches the images of the usable entries, 8 at a time.
 func (c *Control) examplesOf(ctx context.Context, account string, entries []*manifest.Entry) (exampleSet, error) {
-	set := exampleSet{sum: manifest.Summary{UseCase: manifest.UseCaseNotDetermined}}
+	set := exampleSet{sum: manifest.Summary{UseCase: manifest.UseCaseNotDetermined}, all: entries}
 	var usable []*manifest.Entry
 	for _, e := range entries {
 		set.sum.TotalLines++
 		if e.Invalid() || !e.Labeled() {
 			if e.Invalid() {
 				set.sum.InvalidLines++
+				if e.Line > 0 {
+					set.sum.ErrorLineIndices = append(set.sum.ErrorLineIndices, e.Line)
+				}
 			} else {
 				set.sum.IgnoredLines++
 			}
@@ -451,7 +568,6 @@ func (c *Control) examplesOf(ctx context.Context, account string, entries []*man
 			set.sum.UseCase = e.UseCase
 		}
 		usable = append(usable, e)
-		set.lines = append(set.lines, e.JSONLine())
 	}
 	set.examples = make([]vision.Example, len(usable))
 	errs := make([]error, len(usable))
@@ -467,12 +583,44 @@ func (c *Control) examplesOf(ctx context.Context, account string, entries []*man
 		}(i, e)
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
+	// An image that is gone from S3 is an invalid line, as one that
+	// cannot be decoded (vision.Train finds those).
+	kept := set.examples[:0]
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			kept = append(kept, set.examples[i])
+			set.used = append(set.used, usable[i])
+		case ocellus.KindOf(err) == ocellus.InvalidS3Object:
+			set.rejectImage(usable[i], fmt.Errorf("%s cannot be read: %s", usable[i].SourceRef, ocellus.MessageOf(err)))
+		default:
 			return set, err
 		}
 	}
+	set.examples = kept
 	return set, nil
+}
+
+func countRejected(rs []vision.Rejected, test bool) int {
+	n := 0
+	for _, r := range rs {
+		if r.Test == test {
+			n++
+		}
+	}
+	return n
+}
+
+// firstRejected names the set's first line with ERROR_INVALID_IMAGE.
+func firstRejected(s *exampleSet) string {
+	for _, e := range s.all {
+		for _, is := range e.Issues {
+			if is.Code == manifest.CodeInvalidImage {
+				return "first " + e.SourceRef + ": " + is.Message
+			}
+		}
+	}
+	return "none"
 }
 
 func (c *Control) example(ctx context.Context, account string, e *manifest.Entry) (vision.Example, error) {

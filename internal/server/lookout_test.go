@@ -637,6 +637,8 @@ func TestLookoutModelLifecycle(t *testing.T) {
 	wantL4VErr(t, err, "ValidationException", 400)
 	_, err = detect(c, "image/png", []byte("not an image"))
 	wantL4VErr(t, err, "ValidationException", 400)
+	_, err = detect(c, "image/jpeg", jb.Bytes()[:jb.Len()*2/3]) // truncated
+	wantL4VErr(t, err, "ValidationException", 400)
 	// A few KB claiming 60,000 x 60,000 pixels is refused from its header.
 	_, err = detect(c, "image/jpeg", jpegBomb(t, jb.Bytes(), 60000, 60000))
 	wantL4VErr(t, err, "ValidationException", 400)

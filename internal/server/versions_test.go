@@ -380,6 +380,7 @@ func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red [
 		code string
 	}{
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: []byte("not an image")}}, "InvalidImageFormatException"},
+		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: red[:len(red)*2/3]}}, "InvalidImageFormatException"}, // truncated
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: bytes.Repeat([]byte{0xff}, 4<<20+1)}}, "ImageTooLargeException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: jpegBomb(t, red, 60000, 60000)}}, "ImageTooLargeException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("train"), Name: aws.String("missing.jpg")}}}, "InvalidS3ObjectException"},

@@ -102,6 +102,46 @@ type TrainConfig struct {
 	Workers int          // default GOMAXPROCS
 	Logger  *slog.Logger // default: discard
 	Now     func() time.Time
+	// RejectLimit is the share of Train (and, separately, of Test) whose
+	// images may fail to decode: such examples are left out and listed in
+	// Evaluation.Rejected, and above the limit Train fails with a
+	// *TooManyRejectedError. 0 means MaxRejectedShare (AWS's limit); a
+	// negative value refuses any undecodable image.
+	RejectLimit float64
+	// OnReject, if set, is called for each rejected example, in order,
+	// before training starts.
+	OnReject func(Rejected)
+}
+
+// MaxRejectedShare is the default TrainConfig.RejectLimit: Custom Labels
+// fails a dataset with more than 20% invalid lines
+// (ERROR_TOO_MANY_INVALID_ROWS_IN_MANIFEST).
+const MaxRejectedShare = 0.2
+
+// Rejected is an example Train left out because its image cannot be read
+// or decoded (truncated, corrupt, empty, not a JPEG or PNG, too large).
+type Rejected struct {
+	Test  bool  // the example is cfg.Test[Index]; else cfg.Train[Index]
+	Index int   // position in cfg.Train or cfg.Test
+	Err   error // why; wraps imageio's or the file system's error
+}
+
+// TooManyRejectedError is Train's error when more than RejectLimit of a
+// set's images cannot be decoded.
+type TooManyRejectedError struct {
+	Test     bool // the test set (else the training set)
+	Rejected []Rejected
+	Total    int     // examples in the set
+	Limit    float64 // the share allowed
+}
+
+func (e *TooManyRejectedError) Error() string {
+	set := "training"
+	if e.Test {
+		set = "test"
+	}
+	return fmt.Sprintf("vision: %d of the %d %s images cannot be decoded (at most %.0f%% may be): first: %v",
+		len(e.Rejected), e.Total, set, e.Limit*100, e.Rejected[0].Err)
 }
 
 // Evaluation is the test-set evaluation of a trained model.
@@ -110,6 +150,9 @@ type Evaluation struct {
 	TrainingImages int          `json:"trainingImages"`
 	End            time.Time    `json:"end"`
 	TrainSeconds   float64      `json:"trainSeconds"` // feature extraction + head fitting
+	// Rejected are the examples left out because their images cannot be
+	// decoded (see TrainConfig.RejectLimit).
+	Rejected []Rejected `json:"-"`
 }
 
 // Summary returns the Custom Labels evaluation-summary document.
@@ -137,6 +180,19 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	if len(cfg.Train) == 0 {
 		return nil, nil, errors.New("vision: no training images")
 	}
+	cfg, rejected, err := screenConfig(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, ev, err := train(ctx, cfg, log, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev.Rejected = rejected
+	return m, ev, nil
+}
+
+func train(ctx context.Context, cfg TrainConfig, log *slog.Logger, now func() time.Time) (*Model, *Evaluation, error) {
 	kind := cfg.Kind
 	if kind == "" {
 		kind = Classification
@@ -269,6 +325,110 @@ func Train(ctx context.Context, cfg TrainConfig) (*Model, *Evaluation, error) {
 	m.Evaluation = ev
 	log.Info("trained", "f1", rep.F1, "accuracy", rep.Accuracy, "seconds", trainSecs)
 	return m, ev, nil
+}
+
+// screenConfig decodes every image of cfg.Train and cfg.Test once and
+// returns cfg without the examples whose images cannot be decoded, which
+// it reports (OnReject, then the returned list) or, above RejectLimit,
+// fails on. Real data sets hold a few broken files; one of them must not
+// fail a whole training run.
+//
+// A truncated JPEG is refused, not used, with either decoder: image/jpeg
+// cannot decode it at all, and libjpeg-turbo, which could, runs with
+// TJFLAG_STOPONWARNING ("Premature end of JPEG file" is a warning) and
+// hands the file to image/jpeg, so both decoders give the same verdict
+// (imageio.Decode). The part libjpeg would fill in is flat grey, and boxes
+// or labels there would be learnt from pixels that are not the object;
+// DetectCustomLabels refuses the same file the same way.
+//
+// The cost is one extra decode per image (the trainers decode again when
+// they run the backbone: keeping every decoded image in memory instead
+// would take gigabytes for a thousand photos).
+func screenConfig(ctx context.Context, cfg TrainConfig) (TrainConfig, []Rejected, error) {
+	limit := cfg.RejectLimit
+	if limit == 0 {
+		limit = MaxRejectedShare
+	}
+	limit = max(limit, 0)
+	hadTest := len(cfg.Test) > 0
+	var all []Rejected
+	for _, test := range []bool{false, true} {
+		set := cfg.Train
+		if test {
+			set = cfg.Test
+		}
+		kept, rej, err := screen(ctx, set, cfg.Workers)
+		if err != nil {
+			return cfg, nil, err
+		}
+		for i := range rej {
+			rej[i].Test = test
+		}
+		if len(rej) > 0 && float64(len(rej)) > limit*float64(len(set)) {
+			return cfg, nil, &TooManyRejectedError{Test: test, Rejected: rej, Total: len(set), Limit: limit}
+		}
+		if test {
+			cfg.Test = kept
+		} else {
+			cfg.Train = kept
+		}
+		all = append(all, rej...)
+	}
+	if cfg.OnReject != nil {
+		for _, r := range all {
+			cfg.OnReject(r)
+		}
+	}
+	if len(cfg.Train) == 0 {
+		return cfg, nil, errors.New("vision: no training images can be decoded")
+	}
+	if len(cfg.Test) == 0 && hadTest {
+		return cfg, nil, errors.New("vision: no test images can be decoded")
+	}
+	return cfg, all, nil
+}
+
+// screen decodes ex on all workers and returns the examples that decode
+// and the positions and errors of those that do not. Examples given as an
+// image.Image are not decoded.
+func screen(ctx context.Context, ex []Example, workers int) ([]Example, []Rejected, error) {
+	errs := make([]error, len(ex))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if ex[i].Image == nil {
+					_, errs[i] = ex[i].load()
+				}
+			}
+		}()
+	}
+loop:
+	for i := range ex {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	var rej []Rejected
+	kept := make([]Example, 0, len(ex))
+	for i, err := range errs {
+		if err != nil {
+			rej = append(rej, Rejected{Index: i, Err: err})
+			continue
+		}
+		kept = append(kept, ex[i])
+	}
+	return kept, rej, nil
 }
 
 // Split moves a fraction of examples (deterministic for a seed) to a test set.
