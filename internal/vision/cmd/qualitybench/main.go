@@ -11,7 +11,6 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"flag"
 	"fmt"
@@ -35,6 +34,7 @@ import (
 	"github.com/ocellus/ocellus/internal/vision/anomaly"
 	"github.com/ocellus/ocellus/internal/vision/anomaly/anomalydata"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/fashionmnist"
 	"github.com/ocellus/ocellus/internal/vision/head"
 	"github.com/ocellus/ocellus/internal/vision/imageio"
 	vmanifest "github.com/ocellus/ocellus/internal/vision/manifest"
@@ -411,36 +411,11 @@ func (b *bench) signs() error {
 	return b.custom("sign-language-digits (70/30)", pick(all, tr), pick(all, ts))
 }
 
-var fashionLabels = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
-
 // fashion reads Fashion-MNIST as scripts/bench-vision.sh does: the first
 // 200 training images of each class, the 10,000 test images.
 func (b *bench) fashion(dir string) error {
 	read := func(split string, perClass int) ([]vision.Example, error) {
-		imgs, err := readIDX(filepath.Join(dir, split+"-images-idx3-ubyte.gz"))
-		if err != nil {
-			return nil, err
-		}
-		labs, err := readIDX(filepath.Join(dir, split+"-labels-idx1-ubyte.gz"))
-		if err != nil {
-			return nil, err
-		}
-		const side = 28
-		if len(imgs) != len(labs)*side*side {
-			return nil, fmt.Errorf("fashion-mnist %s: size mismatch", split)
-		}
-		count := make([]int, 10)
-		var out []vision.Example
-		for i, l := range labs {
-			if int(l) >= len(count) || (perClass > 0 && count[l] >= perClass) {
-				continue
-			}
-			count[l]++
-			g := image.NewGray(image.Rect(0, 0, side, side))
-			copy(g.Pix, imgs[i*side*side:(i+1)*side*side])
-			out = append(out, vision.Example{Image: g, Labels: []string{fashionLabels[l]}})
-		}
-		return out, nil
+		return fashionmnist.Read(dir, split, perClass, 0)
 	}
 	train, err := read("train", 200)
 	if err != nil {
@@ -451,26 +426,6 @@ func (b *bench) fashion(dir string) error {
 		return err
 	}
 	return b.custom("fashion-mnist (200/class)", train, test)
-}
-
-func readIDX(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(z)
-	if err != nil {
-		return nil, err
-	}
-	if len(data) < 4 || len(data) < 4+4*int(data[3]) {
-		return nil, fmt.Errorf("%s: short IDX header", p)
-	}
-	return data[4+4*int(data[3]):], nil
 }
 
 func encodePNG(img image.Image) ([]byte, error) {

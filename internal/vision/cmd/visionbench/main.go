@@ -6,16 +6,12 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/binary"
-	"errors"
 	"flag"
 	"fmt"
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -27,12 +23,11 @@ import (
 
 	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/fashionmnist"
 	"github.com/ocellus/ocellus/internal/vision/head"
 	"github.com/ocellus/ocellus/internal/vision/imageio"
 	"github.com/ocellus/ocellus/internal/vision/synth"
 )
-
-var fashionLabels = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"}
 
 func main() {
 	wd, _ := os.Getwd()
@@ -92,11 +87,11 @@ func main() {
 		return
 	}
 	if !*skipAcc {
-		train, err := fashion(*data, "train", *perClass, 0)
+		train, err := fashionmnist.Read(*data, "train", *perClass, 0)
 		if err != nil {
 			fatal(err)
 		}
-		test, err := fashion(*data, "t10k", 0, *testN)
+		test, err := fashionmnist.Read(*data, "t10k", 0, *testN)
 		if err != nil {
 			fatal(err)
 		}
@@ -120,7 +115,7 @@ func main() {
 		}
 	} else {
 		// A tiny model so latency is measured through the same code path.
-		train, err := fashion(*data, "train", 5, 0)
+		train, err := fashionmnist.Read(*data, "train", 5, 0)
 		if err != nil {
 			fatal(err)
 		}
@@ -212,67 +207,6 @@ func latencyJPEG(path string) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// fashion reads an IDX split: perClass > 0 takes the first perClass images
-// of each class, else the first limit images.
-func fashion(dir, split string, perClass, limit int) ([]vision.Example, error) {
-	imgs, err := readIDX(filepath.Join(dir, split+"-images-idx3-ubyte.gz"))
-	if err != nil {
-		return nil, err
-	}
-	labs, err := readIDX(filepath.Join(dir, split+"-labels-idx1-ubyte.gz"))
-	if err != nil {
-		return nil, err
-	}
-	const side = 28
-	n := len(labs)
-	if len(imgs) != n*side*side {
-		return nil, errors.New("fashion-mnist: size mismatch")
-	}
-	count := make([]int, 10)
-	var out []vision.Example
-	for i := 0; i < n; i++ {
-		l := int(labs[i])
-		if perClass > 0 {
-			if count[l] >= perClass {
-				continue
-			}
-			count[l]++
-		} else if len(out) >= limit {
-			break
-		}
-		g := image.NewGray(image.Rect(0, 0, side, side))
-		copy(g.Pix, imgs[i*side*side:(i+1)*side*side])
-		out = append(out, vision.Example{Image: g, Labels: []string{fashionLabels[l]}})
-	}
-	return out, nil
-}
-
-func readIDX(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, err
-	}
-	b, err := io.ReadAll(z)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < 4 {
-		return nil, errors.New("idx: short file")
-	}
-	dims := int(b[3])
-	off := 4 + 4*dims
-	if len(b) < off {
-		return nil, errors.New("idx: short header")
-	}
-	_ = binary.BigEndian
-	return b[off:], nil
 }
 
 func benchDetection(ctx context.Context, bb backbone.Backbone, ntrain, ntest int, seed uint64, log *slog.Logger) *vision.Model {
