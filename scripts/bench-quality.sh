@@ -7,7 +7,7 @@
 # models/mobilenetv2-12-int8.onnx), Debian dataset-fashion-mnist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-onnxruntime.sh
+OCELLUS_APT_PACKAGES="dataset-fashion-mnist" bash scripts/install-deps.sh
 if [[ ! -d ../shared/datasets ]]; then
 	echo "bench-quality: ../shared/datasets not present" >&2
 	exit 1
