@@ -23,67 +23,6 @@ import (
 // Models, their artifacts, idempotency tokens and packaging jobs are
 // Lookout-only state (store.LookoutStore).
 
-// Model statuses (ModelStatus).
-const (
-	ModelTraining        = "TRAINING"
-	ModelTrained         = "TRAINED"
-	ModelTrainingFailed  = "TRAINING_FAILED"
-	ModelStartingHosting = "STARTING_HOSTING"
-	ModelHosted          = "HOSTED"
-	ModelHostingFailed   = "HOSTING_FAILED"
-	ModelStoppingHosting = "STOPPING_HOSTING"
-	ModelDeleting        = "DELETING"
-)
-
-// Packaging job statuses (ModelPackagingJobStatus).
-const (
-	JobCreated   = "CREATED"
-	JobRunning   = "RUNNING"
-	JobSucceeded = "SUCCEEDED"
-	JobFailed    = "FAILED"
-)
-
-// ModelStatusMessage is the StatusMessage of a model in state status when
-// no more specific one was stored (a failure stores its reason). Lookout for
-// Vision sends StatusMessage in every state, training included.
-func ModelStatusMessage(status string) string {
-	switch status {
-	case ModelTraining:
-		return "The model is being trained."
-	case ModelTrained:
-		return "Training completed successfully."
-	case ModelTrainingFailed:
-		return "The model could not be trained."
-	case ModelStartingHosting:
-		return "The model is being hosted."
-	case ModelHosted:
-		return "The model is running."
-	case ModelHostingFailed:
-		return "The model could not be hosted."
-	case ModelStoppingHosting:
-		return "The model is being stopped."
-	case ModelDeleting:
-		return "The model is being deleted."
-	}
-	return "The model is " + status + "."
-}
-
-// PackagingStatusMessage is the StatusMessage of a model packaging job in
-// state status when no more specific one was stored.
-func PackagingStatusMessage(status string) string {
-	switch status {
-	case JobCreated:
-		return "The model packaging job was created."
-	case JobRunning:
-		return "The model is being packaged."
-	case JobSucceeded:
-		return "The model package was written to S3."
-	case JobFailed:
-		return "The model could not be packaged."
-	}
-	return "The model packaging job is " + status + "."
-}
-
 // Resource types of Lookout for Vision errors (ResourceType).
 const (
 	ResourceProject    = "PROJECT"
@@ -374,33 +313,33 @@ func (l *Lookout) LookoutTags(ctx context.Context, account, arn string) (map[str
 // before a restart is HOSTED after it), a stop finishes, packaging jobs
 // run again.
 func (l *Lookout) Recover(ctx context.Context) error {
-	ms, err := l.c.store.LookoutModelsByStatus(ctx, ModelTraining, ModelStartingHosting, ModelHosted, ModelStoppingHosting, ModelDeleting)
+	ms, err := l.c.store.LookoutModelsByStatus(ctx, ocellus.ModelTraining, ocellus.ModelStartingHosting, ocellus.ModelHosted, ocellus.ModelStoppingHosting, ocellus.ModelDeleting)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
 		m := m
 		switch m.Status {
-		case ModelTraining:
+		case ocellus.ModelTraining:
 			l.c.log.Info("resuming model training", "model", m.ARN)
 			l.c.background(func(ctx context.Context) { l.runTraining(ctx, m) })
-		case ModelStartingHosting, ModelHosted:
+		case ocellus.ModelStartingHosting, ocellus.ModelHosted:
 			l.c.log.Info("hosting model again", "model", m.ARN)
 			if err := l.host(ctx, m); err != nil {
 				return err
 			}
-		case ModelStoppingHosting:
-			m.Status, m.Message = ModelTrained, "The model is trained and not hosted."
+		case ocellus.ModelStoppingHosting:
+			m.Status, m.StatusMessage = ocellus.ModelTrained, "The model is trained and not hosted."
 			if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 				return err
 			}
-		case ModelDeleting:
+		case ocellus.ModelDeleting:
 			if err := l.c.store.DeleteLookoutModel(ctx, m.ProjectARN, m.Version); err != nil && ocellus.KindOf(err) != ocellus.NotFound {
 				return err
 			}
 		}
 	}
-	js, err := l.c.store.PackagingJobsByStatus(ctx, JobCreated, JobRunning)
+	js, err := l.c.store.PackagingJobsByStatus(ctx, ocellus.PackagingCreated, ocellus.PackagingRunning)
 	if err != nil {
 		return err
 	}

@@ -110,7 +110,7 @@ func (l *Lookout) DeleteLookoutDataset(ctx context.Context, account, project str
 	if err != nil {
 		return err
 	}
-	ms, err := l.c.store.LookoutModelsByStatus(ctx, ModelTraining)
+	ms, err := l.c.store.LookoutModelsByStatus(ctx, ocellus.ModelTraining)
 	if err != nil {
 		return err
 	}

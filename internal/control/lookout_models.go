@@ -49,12 +49,12 @@ type CreateModelInput struct {
 }
 
 // model loads a project's model by version label ("latest" = the newest).
-func (l *Lookout) model(ctx context.Context, account, project, version string) (*ocellus.Project, *store.LookoutModel, error) {
+func (l *Lookout) model(ctx context.Context, account, project, version string) (*ocellus.Project, *ocellus.Model, error) {
 	p, err := l.LookoutProject(ctx, account, project)
 	if err != nil {
 		return nil, nil, err
 	}
-	var m *store.LookoutModel
+	var m *ocellus.Model
 	if version == "latest" {
 		ms, err := l.c.store.LookoutModels(ctx, p.ARN, 0, 0)
 		if err != nil {
@@ -78,12 +78,6 @@ func (l *Lookout) model(ctx context.Context, account, project, version string) (
 		}
 	}
 	return p, m, nil
-}
-
-// LookoutModelARN builds a model ARN.
-func LookoutModelARN(region, account, project string, version int) string {
-	return ocellus.ARN{Partition: "aws", Service: ocellus.LookoutVision, Region: region, Account: account,
-		Resource: "model/" + project + "/" + strconv.Itoa(version)}.String()
 }
 
 // trainingSet is what a model trains and is evaluated on.
@@ -251,7 +245,7 @@ func (l *Lookout) checkImageSizes(ctx context.Context, account string, ts *train
 
 // CreateLookoutModel checks the datasets against Lookout for Vision's rules,
 // saves a new model version in TRAINING and trains it in the background.
-func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in CreateModelInput) (*store.LookoutModel, error) {
+func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in CreateModelInput) (*ocellus.Model, error) {
 	p, err := l.LookoutProject(ctx, account, in.Project)
 	if err != nil {
 		return nil, err
@@ -267,9 +261,9 @@ func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in Cre
 		return nil, err
 	}
 	now := ocellus.Now(l.c.now)
-	m := &store.LookoutModel{ProjectARN: p.ARN, Account: account, Description: in.Description, Status: ModelTraining,
-		Message: "The model is being trained.", Created: now, OutputBucket: in.OutputBucket, OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID}
-	if err := l.c.store.CreateLookoutModel(ctx, m, func(v int) string { return LookoutModelARN(l.c.region, account, p.Name, v) }); err != nil {
+	m := &ocellus.Model{ProjectARN: p.ARN, Account: account, Description: in.Description, Status: ocellus.ModelTraining,
+		StatusMessage: "The model is being trained.", Created: now, OutputBucket: in.OutputBucket, OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID}
+	if err := l.c.store.CreateLookoutModel(ctx, m, func(v int) string { return ocellus.LookoutModelARN(l.c.region, account, p.Name, v) }); err != nil {
 		return nil, err
 	}
 	if len(in.Tags) > 0 {
@@ -287,13 +281,13 @@ func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in Cre
 }
 
 // DescribeLookoutModel returns a model.
-func (l *Lookout) DescribeLookoutModel(ctx context.Context, account, project, version string) (*store.LookoutModel, error) {
+func (l *Lookout) DescribeLookoutModel(ctx context.Context, account, project, version string) (*ocellus.Model, error) {
 	_, m, err := l.model(ctx, account, project, version)
 	return m, err
 }
 
 // ListLookoutModels pages a project's models by version.
-func (l *Lookout) ListLookoutModels(ctx context.Context, account, project, nextToken string, maxResults int) ([]*store.LookoutModel, string, error) {
+func (l *Lookout) ListLookoutModels(ctx context.Context, account, project, nextToken string, maxResults int) ([]*ocellus.Model, string, error) {
 	p, err := l.LookoutProject(ctx, account, project)
 	if err != nil {
 		return nil, "", err
@@ -330,12 +324,12 @@ func (l *Lookout) DeleteLookoutModel(ctx context.Context, account, project, vers
 		return "", err
 	}
 	switch m.Status {
-	case ModelHosted, ModelStartingHosting, ModelStoppingHosting:
+	case ocellus.ModelHosted, ocellus.ModelStartingHosting, ocellus.ModelStoppingHosting:
 		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; stop it before deleting it.", m.ARN, m.Status)
-	case ModelTraining:
+	case ocellus.ModelTraining:
 		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is still training; delete it once training has finished.", m.ARN)
 	}
-	js, err := l.c.store.PackagingJobsByStatus(ctx, JobCreated, JobRunning)
+	js, err := l.c.store.PackagingJobsByStatus(ctx, ocellus.PackagingCreated, ocellus.PackagingRunning)
 	if err != nil {
 		return "", err
 	}
@@ -354,7 +348,7 @@ func (l *Lookout) DeleteLookoutModel(ctx context.Context, account, project, vers
 
 // runTraining trains a TRAINING model and saves the outcome. A shutdown
 // leaves it TRAINING; Recover trains it again.
-func (l *Lookout) runTraining(ctx context.Context, m *store.LookoutModel) {
+func (l *Lookout) runTraining(ctx context.Context, m *ocellus.Model) {
 	select {
 	case l.slot <- struct{}{}:
 		defer func() { <-l.slot }()
@@ -373,7 +367,7 @@ func (l *Lookout) runTraining(ctx context.Context, m *store.LookoutModel) {
 		} else {
 			l.c.log.Error("model training", "model", m.ARN, "err", err)
 		}
-		m.Status, m.Message = ModelTrainingFailed, msg
+		m.Status, m.StatusMessage = ocellus.ModelTrainingFailed, msg
 	}
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		l.c.log.Error("save model status", "model", m.ARN, "err", err)
@@ -506,7 +500,7 @@ func (l *Lookout) example(ctx context.Context, account string, e *manifest.Entry
 	return ex, nil
 }
 
-func (l *Lookout) train(ctx context.Context, m *store.LookoutModel) error {
+func (l *Lookout) train(ctx context.Context, m *ocellus.Model) error {
 	p, err := l.c.store.Project(ctx, m.ProjectARN)
 	if err != nil {
 		return err
@@ -550,7 +544,7 @@ func (l *Lookout) train(ctx context.Context, m *store.LookoutModel) error {
 	}
 	m.HasPerformance, m.F1, m.Recall, m.Precision = true, finite(ev.F1), finite(ev.Recall), finite(ev.Precision)
 	m.EvaluationEnd = end
-	m.Status, m.Message = ModelTrained, "Training completed successfully."
+	m.Status, m.StatusMessage = ocellus.ModelTrained, "Training completed successfully."
 	return nil
 }
 
@@ -564,7 +558,7 @@ func finite(v float64) float64 {
 // writeEvaluation writes the evaluation manifest (one JSON line per
 // evaluated image with the model's answer) and the evaluation result
 // (metrics, threshold, per-image scores) to the model's output location.
-func (l *Lookout) writeEvaluation(ctx context.Context, m *store.LookoutModel, p *ocellus.Project, ev *anomaly.Evaluation, meta anomaly.Meta, end time.Time, nTrain, nTest int, excluded []badImage) error {
+func (l *Lookout) writeEvaluation(ctx context.Context, m *ocellus.Model, p *ocellus.Project, ev *anomaly.Evaluation, meta anomaly.Meta, end time.Time, nTrain, nTest int, excluded []badImage) error {
 	base := m.OutputPrefix + p.Name + "/model/" + strconv.Itoa(m.Version) + "/"
 	var man bytes.Buffer
 	for _, r := range ev.Images {
@@ -630,7 +624,7 @@ func (l *Lookout) writeEvaluation(ctx context.Context, m *store.LookoutModel, p 
 
 // StartLookoutModel starts hosting a trained model: STARTING_HOSTING now,
 // HOSTED once it is loaded (HOSTING_FAILED if it cannot be).
-func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, version string, minUnits, maxUnits int) (string, error) {
+func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, version string, minUnits, maxUnits int) (ocellus.ModelStatus, error) {
 	_, m, err := l.model(ctx, account, project, version)
 	if err != nil {
 		return "", err
@@ -638,9 +632,9 @@ func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, versi
 	if maxUnits != 0 && maxUnits < minUnits {
 		return "", ocellus.Errorf(ocellus.Invalid, "MaxInferenceUnits (%d) must not be less than MinInferenceUnits (%d).", maxUnits, minUnits)
 	}
-	switch m.Status {
-	case ModelTrained, ModelHostingFailed:
-	case ModelHosted, ModelStartingHosting:
+	switch {
+	case m.Status.CanBecome(ocellus.ModelStartingHosting):
+	case m.Status.Hosting():
 		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is already %s.", m.ARN, m.Status)
 	default:
 		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; only a TRAINED model can be started.", m.ARN, m.Status)
@@ -659,13 +653,13 @@ func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, versi
 		}
 		return "", err
 	}
-	return ModelStartingHosting, nil
+	return ocellus.ModelStartingHosting, nil
 }
 
 // host saves m as STARTING_HOSTING and starts loading it into the pool;
 // hostingState records the outcome.
-func (l *Lookout) host(ctx context.Context, m *store.LookoutModel) error {
-	m.Status, m.Message = ModelStartingHosting, "The model is being hosted."
+func (l *Lookout) host(ctx context.Context, m *ocellus.Model) error {
+	m.Status, m.StatusMessage = ocellus.ModelStartingHosting, "The model is being hosted."
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return err
 	}
@@ -683,12 +677,13 @@ func (l *Lookout) host(ctx context.Context, m *store.LookoutModel) error {
 // DescribeModel sees HOSTED, HOSTING_FAILED and, after a stop, TRAINED.
 func (l *Lookout) hostingState(arn string, st serve.Status) {
 	ctx := context.Background()
-	var status, msg string
+	var status ocellus.ModelStatus
+	var msg string
 	switch st.State {
 	case serve.Running:
-		status, msg = ModelHosted, "The model is running."
+		status, msg = ocellus.ModelHosted, "The model is running."
 	case serve.Failed:
-		status, msg = ModelHostingFailed, "The model could not be hosted: "+st.Message
+		status, msg = ocellus.ModelHostingFailed, "The model could not be hosted: "+st.Message
 	case serve.Stopped:
 		l.mu.Lock()
 		closing := l.closing
@@ -696,7 +691,7 @@ func (l *Lookout) hostingState(arn string, st serve.Status) {
 		if closing {
 			return // shutting down: Recover hosts it again on the next start
 		}
-		status, msg = ModelTrained, "The model is trained and not hosted."
+		status, msg = ocellus.ModelTrained, "The model is trained and not hosted."
 	default:
 		return // STARTING_HOSTING and STOPPING_HOSTING are written by Start and Stop
 	}
@@ -704,14 +699,14 @@ func (l *Lookout) hostingState(arn string, st serve.Status) {
 	if err != nil {
 		return // deleted meanwhile
 	}
-	m.Status, m.Message = status, msg
+	m.Status, m.StatusMessage = status, msg
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		l.c.log.Error("save hosting state", "model", arn, "err", err)
 	}
 }
 
 // modelByARN loads a model from its ARN (model/{project}/{version}).
-func (l *Lookout) modelByARN(ctx context.Context, arn string) (*store.LookoutModel, error) {
+func (l *Lookout) modelByARN(ctx context.Context, arn string) (*ocellus.Model, error) {
 	a, err := ocellus.ParseARN(arn)
 	if err != nil {
 		return nil, err
@@ -729,15 +724,15 @@ func (l *Lookout) modelByARN(ctx context.Context, arn string) (*store.LookoutMod
 
 // StopLookoutModel stops hosting a model: STOPPING_HOSTING now (requests in
 // flight finish), TRAINED once it is unloaded.
-func (l *Lookout) StopLookoutModel(ctx context.Context, account, project, version string) (string, error) {
+func (l *Lookout) StopLookoutModel(ctx context.Context, account, project, version string) (ocellus.ModelStatus, error) {
 	_, m, err := l.model(ctx, account, project, version)
 	if err != nil {
 		return "", err
 	}
-	if m.Status != ModelHosted && m.Status != ModelHostingFailed && m.Status != ModelStartingHosting {
+	if !m.Status.CanBecome(ocellus.ModelStoppingHosting) {
 		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; only a HOSTED model can be stopped.", m.ARN, m.Status)
 	}
-	m.Status, m.Message = ModelStoppingHosting, "The model is being stopped."
+	m.Status, m.StatusMessage = ocellus.ModelStoppingHosting, "The model is being stopped."
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return "", err
 	}
@@ -746,12 +741,12 @@ func (l *Lookout) StopLookoutModel(ctx context.Context, account, project, versio
 			return "", err
 		}
 		// Not in the pool: nothing to unload.
-		m.Status, m.Message = ModelTrained, "The model is trained and not hosted."
+		m.Status, m.StatusMessage = ocellus.ModelTrained, "The model is trained and not hosted."
 		if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 			return "", err
 		}
 	}
-	return ModelStoppingHosting, nil
+	return ocellus.ModelStoppingHosting, nil
 }
 
 // Detection is DetectAnomalies' answer.
@@ -768,7 +763,7 @@ func (l *Lookout) DetectAnomalies(ctx context.Context, account, project, version
 	if err != nil {
 		return nil, err
 	}
-	if m.Status != ModelHosted {
+	if m.Status != ocellus.ModelHosted {
 		return nil, lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; start it (StartModel) and wait for HOSTED before calling DetectAnomalies.", m.ARN, m.Status)
 	}
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(contentType, ";")[0]))

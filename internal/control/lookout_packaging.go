@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
-	"github.com/ocellus/ocellus/internal/store"
 	"github.com/ocellus/ocellus/internal/vision/anomaly"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 )
@@ -53,14 +52,12 @@ type StartPackagingInput struct {
 
 // StartModelPackagingJob records a job (CREATED) and runs it in the
 // background: CREATED -> RUNNING -> SUCCEEDED | FAILED.
-func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in StartPackagingInput) (*store.PackagingJob, error) {
+func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in StartPackagingInput) (*ocellus.PackagingJob, error) {
 	p, m, err := l.model(ctx, account, in.Project, in.Version)
 	if err != nil {
 		return nil, err
 	}
-	switch m.Status {
-	case ModelTrained, ModelHosted, ModelStartingHosting, ModelStoppingHosting, ModelHostingFailed:
-	default:
+	if !m.Status.Trained() {
 		return nil, lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; only a trained model can be packaged.", m.ARN, m.Status)
 	}
 	gg := &in.Config.Greengrass
@@ -90,8 +87,8 @@ func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in
 		return nil, err
 	}
 	now := ocellus.Now(l.c.now)
-	j := &store.PackagingJob{ProjectARN: p.ARN, Account: account, Name: name, ModelVersion: m.Version, Description: in.Description,
-		Method: "Greengrass", Config: cfg, Status: JobCreated, Message: "The model packaging job was created.", Created: now, Updated: now}
+	j := &ocellus.PackagingJob{ProjectARN: p.ARN, Account: account, Name: name, ModelVersion: m.Version, Description: in.Description,
+		Method: "Greengrass", Config: cfg, Status: ocellus.PackagingCreated, StatusMessage: "The model packaging job was created.", Created: now, Updated: now}
 	if err := l.c.store.CreatePackagingJob(ctx, j); err != nil {
 		if ocellus.KindOf(err) == ocellus.AlreadyExists {
 			return nil, lookoutErr(ocellus.AlreadyExists, ResourcePackageJob, name, "The project %s already has a model packaging job named %s.", p.Name, name)
@@ -104,7 +101,7 @@ func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in
 }
 
 // DescribeModelPackagingJob returns a job.
-func (l *Lookout) DescribeModelPackagingJob(ctx context.Context, account, project, name string) (*store.PackagingJob, error) {
+func (l *Lookout) DescribeModelPackagingJob(ctx context.Context, account, project, name string) (*ocellus.PackagingJob, error) {
 	p, err := l.LookoutProject(ctx, account, project)
 	if err != nil {
 		return nil, err
@@ -117,7 +114,7 @@ func (l *Lookout) DescribeModelPackagingJob(ctx context.Context, account, projec
 }
 
 // ListModelPackagingJobs pages a project's jobs in creation order.
-func (l *Lookout) ListModelPackagingJobs(ctx context.Context, account, project, nextToken string, maxResults int) ([]*store.PackagingJob, string, error) {
+func (l *Lookout) ListModelPackagingJobs(ctx context.Context, account, project, nextToken string, maxResults int) ([]*ocellus.PackagingJob, string, error) {
 	p, err := l.LookoutProject(ctx, account, project)
 	if err != nil {
 		return nil, "", err
@@ -143,8 +140,8 @@ func (l *Lookout) ListModelPackagingJobs(ctx context.Context, account, project, 
 // runPackaging writes the package and records the outcome. A shutdown
 // leaves the job CREATED or RUNNING; Recover runs it again (the objects
 // are simply written again).
-func (l *Lookout) runPackaging(ctx context.Context, j *store.PackagingJob) {
-	j.Status, j.Message, j.Updated = JobRunning, "The model is being packaged.", ocellus.Now(l.c.now)
+func (l *Lookout) runPackaging(ctx context.Context, j *ocellus.PackagingJob) {
+	j.Status, j.StatusMessage, j.Updated = ocellus.PackagingRunning, "The model is being packaged.", ocellus.Now(l.c.now)
 	if err := l.c.store.UpdatePackagingJob(ctx, j); err != nil {
 		l.c.log.Error("save packaging job", "job", j.Name, "err", err)
 		return
@@ -157,10 +154,10 @@ func (l *Lookout) runPackaging(ctx context.Context, j *store.PackagingJob) {
 		if ocellus.KindOf(err) == ocellus.Internal {
 			l.c.log.Error("model packaging", "job", j.Name, "err", err)
 		}
-		j.Status, j.Message = JobFailed, "The model could not be packaged: "+ocellus.MessageOf(err)
+		j.Status, j.StatusMessage = ocellus.PackagingFailed, "The model could not be packaged: "+ocellus.MessageOf(err)
 	} else {
 		j.Output, _ = json.Marshal(out)
-		j.Status, j.Message = JobSucceeded, "The model package was written to S3."
+		j.Status, j.StatusMessage = ocellus.PackagingSucceeded, "The model package was written to S3."
 	}
 	j.Updated = ocellus.Now(l.c.now)
 	if err := l.c.store.UpdatePackagingJob(ctx, j); err != nil {
@@ -171,7 +168,7 @@ func (l *Lookout) runPackaging(ctx context.Context, j *store.PackagingJob) {
 // writePackage writes a self-contained package under the job's S3 output
 // location: the model file, the backbone it needs (when it is an ONNX
 // file), a manifest with their digests, and a README.
-func (l *Lookout) writePackage(ctx context.Context, j *store.PackagingJob) (*PackagingOutput, error) {
+func (l *Lookout) writePackage(ctx context.Context, j *ocellus.PackagingJob) (*PackagingOutput, error) {
 	var cfg PackagingConfig
 	if err := json.Unmarshal(j.Config, &cfg); err != nil {
 		return nil, err
@@ -181,7 +178,7 @@ func (l *Lookout) writePackage(ctx context.Context, j *store.PackagingJob) (*Pac
 	if err != nil {
 		return nil, err
 	}
-	arn := LookoutModelARN(l.c.region, j.Account, p.Name, j.ModelVersion)
+	arn := ocellus.LookoutModelARN(l.c.region, j.Account, p.Name, j.ModelVersion)
 	model, err := l.c.store.ModelArtifact(ctx, arn)
 	if err != nil {
 		return nil, err
@@ -236,7 +233,7 @@ func (l *Lookout) writePackage(ctx context.Context, j *store.PackagingJob) (*Pac
 	return out, nil
 }
 
-func packageReadme(project string, j *store.PackagingJob, meta anomaly.Meta, withBackbone bool) string {
+func packageReadme(project string, j *ocellus.PackagingJob, meta anomaly.Meta, withBackbone bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Ocellus anomaly model package: %s, model %d\n\n", project, j.ModelVersion)
 	fmt.Fprintf(&b, "Written by the Lookout for Vision model packaging job `%s`.\n\n", j.Name)

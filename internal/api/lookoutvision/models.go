@@ -7,7 +7,7 @@ import (
 
 	"github.com/ocellus/ocellus/internal/awsproto"
 	"github.com/ocellus/ocellus/internal/control"
-	"github.com/ocellus/ocellus/internal/store"
+	"github.com/ocellus/ocellus/internal/ocellus"
 )
 
 type s3Location struct {
@@ -57,40 +57,23 @@ type modelDescription struct {
 	MaxInferenceUnits      int             `json:",omitempty"`
 }
 
-func perfOf(m *store.LookoutModel) *performance {
+func perfOf(m *ocellus.Model) *performance {
 	if !m.HasPerformance {
 		return nil
 	}
 	return &performance{F1Score: m.F1, Recall: m.Recall, Precision: m.Precision}
 }
 
-func modelMetadataOf(m *store.LookoutModel) modelMetadata {
+func modelMetadataOf(m *ocellus.Model) modelMetadata {
 	return modelMetadata{CreationTimestamp: awsproto.Time(m.Created), ModelVersion: strconv.Itoa(m.Version), ModelArn: m.ARN,
-		Description: m.Description, Status: m.Status, StatusMessage: modelMessage(m), Performance: perfOf(m)}
+		Description: m.Description, Status: string(m.Status), StatusMessage: m.Message(), Performance: perfOf(m)}
 }
 
-// modelMessage is the model's stored status message, or its state's default.
-func modelMessage(m *store.LookoutModel) string {
-	if m.Message != "" {
-		return m.Message
-	}
-	return control.ModelStatusMessage(m.Status)
-}
-
-// jobMessage is the packaging job's stored status message, or its state's
-// default.
-func jobMessage(j *store.PackagingJob) string {
-	if j.Message != "" {
-		return j.Message
-	}
-	return control.PackagingStatusMessage(j.Status)
-}
-
-func modelDescriptionOf(m *store.LookoutModel) modelDescription {
+func modelDescriptionOf(m *ocellus.Model) modelDescription {
 	d := modelDescription{ModelVersion: strconv.Itoa(m.Version), ModelArn: m.ARN, CreationTimestamp: awsproto.Time(m.Created),
-		Description: m.Description, Status: m.Status, StatusMessage: modelMessage(m), Performance: perfOf(m), KmsKeyId: m.KmsKeyID,
+		Description: m.Description, Status: string(m.Status), StatusMessage: m.Message(), Performance: perfOf(m), KmsKeyId: m.KmsKeyID,
 		EvaluationEndTimestamp: awsproto.TimePtr(m.EvaluationEnd)}
-	if m.Status == control.ModelHosted || m.Status == control.ModelStartingHosting {
+	if m.Status.Hosting() {
 		d.MinInferenceUnits, d.MaxInferenceUnits = m.MinUnits, m.MaxUnits
 	}
 	if m.OutputBucket != "" {
@@ -193,7 +176,7 @@ func (a *API) startModel(ctx context.Context, id awsproto.Identity, in *startMod
 	if err != nil {
 		return nil, err
 	}
-	return &statusOutput{Status: st}, nil
+	return &statusOutput{Status: string(st)}, nil
 }
 
 func (a *API) stopModel(ctx context.Context, id awsproto.Identity, in *modelInput) (*statusOutput, error) {
@@ -201,7 +184,7 @@ func (a *API) stopModel(ctx context.Context, id awsproto.Identity, in *modelInpu
 	if err != nil {
 		return nil, err
 	}
-	return &statusOutput{Status: st}, nil
+	return &statusOutput{Status: string(st)}, nil
 }
 
 type detectAnomaliesInput struct {
@@ -313,7 +296,7 @@ func (a *API) describeModelPackagingJob(ctx context.Context, id awsproto.Identit
 	}
 	d := packagingDescription{JobName: j.Name, ProjectName: in.ProjectName, ModelVersion: strconv.Itoa(j.ModelVersion),
 		ModelPackagingConfiguration: json.RawMessage(j.Config), ModelPackagingJobDescription: j.Description, ModelPackagingMethod: j.Method,
-		Status: j.Status, StatusMessage: jobMessage(j), CreationTimestamp: awsproto.Time(j.Created), LastUpdatedTimestamp: awsproto.Time(j.Updated)}
+		Status: string(j.Status), StatusMessage: j.Message(), CreationTimestamp: awsproto.Time(j.Created), LastUpdatedTimestamp: awsproto.Time(j.Updated)}
 	if len(j.Output) > 0 {
 		var out control.PackagingOutput
 		if err := json.Unmarshal(j.Output, &out); err != nil {
@@ -357,7 +340,7 @@ func (a *API) listModelPackagingJobs(ctx context.Context, id awsproto.Identity, 
 	for _, j := range js {
 		out.ModelPackagingJobs = append(out.ModelPackagingJobs, packagingJobMetadata{JobName: j.Name, ProjectName: in.ProjectName,
 			ModelVersion: strconv.Itoa(j.ModelVersion), ModelPackagingJobDescription: j.Description, ModelPackagingMethod: j.Method,
-			Status: j.Status, StatusMessage: jobMessage(j), CreationTimestamp: awsproto.Time(j.Created), LastUpdatedTimestamp: awsproto.Time(j.Updated)})
+			Status: string(j.Status), StatusMessage: j.Message(), CreationTimestamp: awsproto.Time(j.Created), LastUpdatedTimestamp: awsproto.Time(j.Updated)})
 	}
 	return out, nil
 }

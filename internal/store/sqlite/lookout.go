@@ -37,10 +37,10 @@ func (s *Store) PutClientToken(ctx context.Context, t *store.ClientToken) error 
 const modelCols = `project_arn, version, arn, account, description, status, message, created_ms, output_bucket, output_prefix,
 	kms_key_id, min_units, max_units, has_performance, f1, recall, precision_, eval_manifest, eval_result, eval_end_ms`
 
-func scanModel(row scanner) (*store.LookoutModel, error) {
-	var m store.LookoutModel
+func scanModel(row scanner) (*ocellus.Model, error) {
+	var m ocellus.Model
 	var created, evalEnd int64
-	err := row.Scan(&m.ProjectARN, &m.Version, &m.ARN, &m.Account, &m.Description, &m.Status, &m.Message, &created,
+	err := row.Scan(&m.ProjectARN, &m.Version, &m.ARN, &m.Account, &m.Description, &m.Status, &m.StatusMessage, &created,
 		&m.OutputBucket, &m.OutputPrefix, &m.KmsKeyID, &m.MinUnits, &m.MaxUnits, &m.HasPerformance, &m.F1, &m.Recall,
 		&m.Precision, &m.EvaluationManifest, &m.EvaluationResult, &evalEnd)
 	if err != nil {
@@ -62,7 +62,7 @@ func msOrZero(t time.Time) int64 {
 
 // CreateLookoutModel numbers and inserts a model in one transaction, so two
 // concurrent CreateModel calls never get the same version.
-func (s *Store) CreateLookoutModel(ctx context.Context, m *store.LookoutModel, arn func(version int) string) error {
+func (s *Store) CreateLookoutModel(ctx context.Context, m *ocellus.Model, arn func(version int) string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var last int
 		err := tx.QueryRowContext(ctx, `SELECT last_version FROM l4v_model_counters WHERE project_arn = ?`, m.ProjectARN).Scan(&last)
@@ -75,7 +75,7 @@ func (s *Store) CreateLookoutModel(ctx context.Context, m *store.LookoutModel, a
 			return ocellus.Wrap(err, "save model counter")
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO l4v_models (`+modelCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			m.ProjectARN, m.Version, m.ARN, m.Account, m.Description, m.Status, m.Message, m.Created.UnixMilli(), m.OutputBucket,
+			m.ProjectARN, m.Version, m.ARN, m.Account, m.Description, m.Status, m.StatusMessage, m.Created.UnixMilli(), m.OutputBucket,
 			m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance, m.F1, m.Recall, m.Precision,
 			m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd))
 		if isUnique(err) {
@@ -86,7 +86,7 @@ func (s *Store) CreateLookoutModel(ctx context.Context, m *store.LookoutModel, a
 }
 
 // LookoutModel returns one model.
-func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int) (*store.LookoutModel, error) {
+func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int) (*ocellus.Model, error) {
 	m, err := scanModel(s.db.QueryRowContext(ctx, `SELECT `+modelCols+` FROM l4v_models WHERE project_arn = ? AND version = ?`, projectARN, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model version %d does not exist.", version)
@@ -94,13 +94,13 @@ func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int
 	return m, ocellus.Wrap(err, "read model")
 }
 
-func (s *Store) queryModels(ctx context.Context, q string, args ...any) ([]*store.LookoutModel, error) {
+func (s *Store) queryModels(ctx context.Context, q string, args ...any) ([]*ocellus.Model, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+modelCols+` FROM l4v_models WHERE `+q, args...)
 	if err != nil {
 		return nil, ocellus.Wrap(err, "list models")
 	}
 	defer rows.Close()
-	var out []*store.LookoutModel
+	var out []*ocellus.Model
 	for rows.Next() {
 		m, err := scanModel(rows)
 		if err != nil {
@@ -112,7 +112,7 @@ func (s *Store) queryModels(ctx context.Context, q string, args ...any) ([]*stor
 }
 
 // LookoutModels pages a project's models by version.
-func (s *Store) LookoutModels(ctx context.Context, projectARN string, after, limit int) ([]*store.LookoutModel, error) {
+func (s *Store) LookoutModels(ctx context.Context, projectARN string, after, limit int) ([]*ocellus.Model, error) {
 	q := `project_arn = ? AND version > ? ORDER BY version`
 	if limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, limit)
@@ -121,7 +121,7 @@ func (s *Store) LookoutModels(ctx context.Context, projectARN string, after, lim
 }
 
 // LookoutModelsByStatus lists models in any of the statuses.
-func (s *Store) LookoutModelsByStatus(ctx context.Context, statuses ...string) ([]*store.LookoutModel, error) {
+func (s *Store) LookoutModelsByStatus(ctx context.Context, statuses ...ocellus.ModelStatus) ([]*ocellus.Model, error) {
 	if len(statuses) == 0 {
 		return nil, nil
 	}
@@ -133,11 +133,11 @@ func (s *Store) LookoutModelsByStatus(ctx context.Context, statuses ...string) (
 }
 
 // UpdateLookoutModel saves a model's mutable fields.
-func (s *Store) UpdateLookoutModel(ctx context.Context, m *store.LookoutModel) error {
+func (s *Store) UpdateLookoutModel(ctx context.Context, m *ocellus.Model) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE l4v_models SET description = ?, status = ?, message = ?, output_bucket = ?, output_prefix = ?,
 		kms_key_id = ?, min_units = ?, max_units = ?, has_performance = ?, f1 = ?, recall = ?, precision_ = ?, eval_manifest = ?,
 		eval_result = ?, eval_end_ms = ? WHERE project_arn = ? AND version = ?`,
-		m.Description, m.Status, m.Message, m.OutputBucket, m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance,
+		m.Description, m.Status, m.StatusMessage, m.OutputBucket, m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance,
 		m.F1, m.Recall, m.Precision, m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd), m.ProjectARN, m.Version)
 	if err != nil {
 		return ocellus.Wrap(err, "update model")
@@ -186,11 +186,11 @@ func (s *Store) ModelArtifact(ctx context.Context, modelARN string) ([]byte, err
 
 const jobCols = `project_arn, account, name, model_version, description, method, config, status, message, output, created_ms, updated_ms`
 
-func scanJob(row scanner) (*store.PackagingJob, error) {
-	var j store.PackagingJob
+func scanJob(row scanner) (*ocellus.PackagingJob, error) {
+	var j ocellus.PackagingJob
 	var created, updated int64
 	if err := row.Scan(&j.ProjectARN, &j.Account, &j.Name, &j.ModelVersion, &j.Description, &j.Method, &j.Config, &j.Status,
-		&j.Message, &j.Output, &created, &updated); err != nil {
+		&j.StatusMessage, &j.Output, &created, &updated); err != nil {
 		return nil, err
 	}
 	j.Created, j.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
@@ -198,9 +198,9 @@ func scanJob(row scanner) (*store.PackagingJob, error) {
 }
 
 // CreatePackagingJob inserts a job.
-func (s *Store) CreatePackagingJob(ctx context.Context, j *store.PackagingJob) error {
+func (s *Store) CreatePackagingJob(ctx context.Context, j *ocellus.PackagingJob) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO l4v_packaging_jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		j.ProjectARN, j.Account, j.Name, j.ModelVersion, j.Description, j.Method, nonNil(j.Config), j.Status, j.Message,
+		j.ProjectARN, j.Account, j.Name, j.ModelVersion, j.Description, j.Method, nonNil(j.Config), j.Status, j.StatusMessage,
 		nonNil(j.Output), j.Created.UnixMilli(), j.Updated.UnixMilli())
 	if isUnique(err) {
 		return ocellus.Errorf(ocellus.AlreadyExists, "A model packaging job named %s already exists.", j.Name)
@@ -216,7 +216,7 @@ func nonNil(b []byte) []byte {
 }
 
 // PackagingJob returns one job.
-func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*store.PackagingJob, error) {
+func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*ocellus.PackagingJob, error) {
 	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobCols+` FROM l4v_packaging_jobs WHERE project_arn = ? AND name = ?`, projectARN, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model packaging job %s does not exist.", name)
@@ -224,13 +224,13 @@ func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*sto
 	return j, ocellus.Wrap(err, "read packaging job")
 }
 
-func (s *Store) queryJobs(ctx context.Context, q string, args ...any) ([]*store.PackagingJob, error) {
+func (s *Store) queryJobs(ctx context.Context, q string, args ...any) ([]*ocellus.PackagingJob, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+jobCols+` FROM l4v_packaging_jobs WHERE `+q, args...)
 	if err != nil {
 		return nil, ocellus.Wrap(err, "list packaging jobs")
 	}
 	defer rows.Close()
-	var out []*store.PackagingJob
+	var out []*ocellus.PackagingJob
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {
@@ -242,7 +242,7 @@ func (s *Store) queryJobs(ctx context.Context, q string, args ...any) ([]*store.
 }
 
 // PackagingJobs pages a project's jobs in creation order.
-func (s *Store) PackagingJobs(ctx context.Context, projectARN, after string, limit int) ([]*store.PackagingJob, error) {
+func (s *Store) PackagingJobs(ctx context.Context, projectARN, after string, limit int) ([]*ocellus.PackagingJob, error) {
 	q := `project_arn = ?`
 	args := []any{projectARN}
 	if after != "" {
@@ -257,7 +257,7 @@ func (s *Store) PackagingJobs(ctx context.Context, projectARN, after string, lim
 }
 
 // PackagingJobsByStatus lists jobs in any of the statuses.
-func (s *Store) PackagingJobsByStatus(ctx context.Context, statuses ...string) ([]*store.PackagingJob, error) {
+func (s *Store) PackagingJobsByStatus(ctx context.Context, statuses ...ocellus.PackagingStatus) ([]*ocellus.PackagingJob, error) {
 	if len(statuses) == 0 {
 		return nil, nil
 	}
@@ -269,9 +269,9 @@ func (s *Store) PackagingJobsByStatus(ctx context.Context, statuses ...string) (
 }
 
 // UpdatePackagingJob saves a job's status and output.
-func (s *Store) UpdatePackagingJob(ctx context.Context, j *store.PackagingJob) error {
+func (s *Store) UpdatePackagingJob(ctx context.Context, j *ocellus.PackagingJob) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE l4v_packaging_jobs SET status = ?, message = ?, output = ?, updated_ms = ? WHERE project_arn = ? AND name = ?`,
-		j.Status, j.Message, nonNil(j.Output), j.Updated.UnixMilli(), j.ProjectARN, j.Name)
+		j.Status, j.StatusMessage, nonNil(j.Output), j.Updated.UnixMilli(), j.ProjectARN, j.Name)
 	if err != nil {
 		return ocellus.Wrap(err, "update packaging job")
 	}

@@ -38,9 +38,9 @@ func testLookout(t *testing.T, s store.Store) {
 	// Models: versions 1, 2, 3; a deleted version is not reused.
 	const proj = "arn:aws:lookoutvision:us-east-1:111111111111:project/p"
 	arn := func(v int) string { return fmt.Sprintf("arn:aws:lookoutvision:us-east-1:111111111111:model/p/%d", v) }
-	var ms []*store.LookoutModel
+	var ms []*ocellus.Model
 	for i := 0; i < 3; i++ {
-		m := &store.LookoutModel{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now, OutputBucket: "b", OutputPrefix: "out/"}
+		m := &ocellus.Model{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now, OutputBucket: "b", OutputPrefix: "out/"}
 		if err := s.CreateLookoutModel(ctx, m, arn); err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func testLookout(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	wantKind(t, s.DeleteLookoutModel(ctx, proj, 3), ocellus.NotFound)
-	m4 := &store.LookoutModel{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now}
+	m4 := &ocellus.Model{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now}
 	if err := s.CreateLookoutModel(ctx, m4, arn); err != nil || m4.Version != 4 {
 		t.Fatalf("after delete: version %d, %v", m4.Version, err)
 	}
@@ -96,13 +96,13 @@ func testLookout(t *testing.T, s store.Store) {
 
 	// Packaging jobs.
 	for i, name := range []string{"j1", "j2", "j3"} {
-		j := &store.PackagingJob{ProjectARN: proj, Account: "111111111111", Name: name, ModelVersion: 2, Config: []byte(`{"x":1}`),
+		j := &ocellus.PackagingJob{ProjectARN: proj, Account: "111111111111", Name: name, ModelVersion: 2, Config: []byte(`{"x":1}`),
 			Status: "CREATED", Created: now.Add(time.Duration(i) * time.Second), Updated: now}
 		if err := s.CreatePackagingJob(ctx, j); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wantKind(t, s.CreatePackagingJob(ctx, &store.PackagingJob{ProjectARN: proj, Name: "j1", Status: "CREATED", Created: now, Updated: now}), ocellus.AlreadyExists)
+	wantKind(t, s.CreatePackagingJob(ctx, &ocellus.PackagingJob{ProjectARN: proj, Name: "j1", Status: "CREATED", Created: now, Updated: now}), ocellus.AlreadyExists)
 	js, _ := s.PackagingJobs(ctx, proj, "j1", 10)
 	if len(js) != 2 || js[0].Name != "j2" {
 		t.Fatalf("jobs after j1 = %+v", js)
@@ -124,7 +124,7 @@ func testLookout(t *testing.T, s store.Store) {
 	if js, _ := s.PackagingJobs(ctx, proj, "", 0); len(js) != 0 {
 		t.Fatalf("jobs after project delete = %d", len(js))
 	}
-	m5 := &store.LookoutModel{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now}
+	m5 := &ocellus.Model{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now}
 	if err := s.DeleteLookoutModel(ctx, proj, 2); err != nil {
 		t.Fatal(err)
 	}
