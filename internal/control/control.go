@@ -46,6 +46,9 @@ type Config struct {
 	// Space stops background writes (dataset imports, model artifacts)
 	// while the data volume is within its reserve. nil: no check.
 	Space *space.Guard
+	// Artifacts keeps the trained models of both products. Default:
+	// NewArtifacts(DataDir, Keyring, Space).
+	Artifacts *Artifacts
 }
 
 // Control is the control plane.
@@ -63,7 +66,7 @@ type Control struct {
 	queue    Queue // nil: jobs run in-process (see enqueue)
 	pool     *serve.Pool[*vision.Model]
 	closing  atomic.Bool // set by Close: hosting stops are not recorded
-	keys     *keyring.Keyring
+	arts     *Artifacts
 
 	bg     context.Context // background work; cancelled by Close
 	cancel context.CancelFunc
@@ -72,20 +75,26 @@ type Control struct {
 
 // New returns a control plane over st, reading and writing S3 through blobs.
 func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
-	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, keys: cfg.Keyring}
+	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, arts: cfg.Artifacts}
 	if c.detector == nil {
 		c.detector = c.backbone
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
 	}
 	if c.dataDir == "" {
 		c.dataDir = "./data"
 	}
-	if c.keys == nil {
-		k, err := keyring.Open(c.dataDir, "")
-		if err != nil {
-			// resolveKey reports it on the first use.
-			c.log.Error("open the service-managed key", "dir", c.dataDir, "err", err)
+	if c.arts == nil {
+		k := cfg.Keyring
+		if k == nil {
+			var err error
+			if k, err = keyring.Open(c.dataDir, ""); err != nil {
+				// resolveKey reports it on the first use.
+				c.log.Error("open the service-managed key", "dir", c.dataDir, "err", err)
+			}
 		}
-		c.keys = k
+		c.arts = NewArtifacts(c.dataDir, k, c.space)
 	}
 	c.bg, c.cancel = context.WithCancel(context.Background())
 	if c.region == "" {
@@ -93,9 +102,6 @@ func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
 	}
 	if c.now == nil {
 		c.now = time.Now
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
 	}
 	c.pool = c.newPool()
 	return c

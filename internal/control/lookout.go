@@ -20,8 +20,9 @@ import (
 // project ARN: arn:aws:lookoutvision:{region}:{account}:project/{name}/dataset/{train|test}/{epochMillis};
 // the Lookout for Vision API never shows it, and a project has at most one
 // dataset of each type, so the API finds it by project and type.
-// Models, their artifacts, idempotency tokens and packaging jobs are
-// Lookout-only state (store.LookoutStore).
+// Models, idempotency tokens and packaging jobs are Lookout-only state
+// (store.LookoutStore); a trained model's artifact is a sealed file of the
+// artifact store both products share (Artifacts).
 
 // Resource types of Lookout for Vision errors (ResourceType).
 const (
@@ -335,6 +336,9 @@ func (l *Lookout) Recover(ctx context.Context) error {
 			}
 		case ocellus.ModelDeleting:
 			if err := l.c.store.DeleteLookoutModel(ctx, m.ProjectARN, m.Version); err != nil && ocellus.KindOf(err) != ocellus.NotFound {
+				return err
+			}
+			if err := l.c.arts.Delete(m.Artifact); err != nil {
 				return err
 			}
 		}

@@ -253,6 +253,9 @@ func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in Cre
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
+	if _, err := l.c.resolveKey(in.KmsKeyID); err != nil {
+		return nil, err
+	}
 	ts, err := l.collect(ctx, p)
 	if err != nil {
 		return nil, err
@@ -340,6 +343,9 @@ func (l *Lookout) DeleteLookoutModel(ctx context.Context, account, project, vers
 	}
 	if err := l.c.store.DeleteLookoutModel(ctx, p.ARN, m.Version); err != nil {
 		return "", err
+	}
+	if err := l.c.arts.Delete(m.Artifact); err != nil {
+		l.c.log.Error("remove model artifact", "model", m.ARN, "err", err)
 	}
 	return m.ARN, nil
 }
@@ -533,15 +539,22 @@ func (l *Lookout) train(ctx context.Context, m *ocellus.Model) error {
 	if err != nil {
 		return err
 	}
-	if err := l.c.store.PutModelArtifact(ctx, m.ARN, data); err != nil {
+	// Sealed with the model's KmsKeyId (the service-managed key when none
+	// was given), in the artifact store Custom Labels uses.
+	rel, err := l.c.arts.Put(m.ARN, m.KmsKeyID, data)
+	if err != nil {
 		return err
 	}
 	end := ocellus.Now(l.c.now)
 	if m.OutputBucket != "" {
 		if err := l.writeEvaluation(ctx, m, p, ev, model.Meta(), end, len(train), len(test), excluded); err != nil {
+			if derr := l.c.arts.Delete(rel); derr != nil {
+				l.c.log.Error("remove model artifact", "model", m.ARN, "err", derr)
+			}
 			return err
 		}
 	}
+	m.Artifact = rel
 	m.HasPerformance, m.F1, m.Recall, m.Precision = true, finite(ev.F1), finite(ev.Recall), finite(ev.Precision)
 	m.EvaluationEnd = end
 	m.Status, m.StatusMessage = ocellus.ModelTrained, "Training completed successfully."
@@ -663,9 +676,9 @@ func (l *Lookout) host(ctx context.Context, m *ocellus.Model) error {
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return err
 	}
-	arn := m.ARN
-	return l.pool.Start(ctx, arn, m.MinUnits, m.MaxUnits, func(ctx context.Context) (*anomaly.Model, error) {
-		data, err := l.c.store.ModelArtifact(ctx, arn)
+	rel := m.Artifact
+	return l.pool.Start(ctx, m.ARN, m.MinUnits, m.MaxUnits, func(ctx context.Context) (*anomaly.Model, error) {
+		data, err := l.c.arts.Get(rel)
 		if err != nil {
 			return nil, err
 		}

@@ -178,8 +178,12 @@ func (l *Lookout) writePackage(ctx context.Context, j *ocellus.PackagingJob) (*P
 	if err != nil {
 		return nil, err
 	}
-	arn := ocellus.LookoutModelARN(l.c.region, j.Account, p.Name, j.ModelVersion)
-	model, err := l.c.store.ModelArtifact(ctx, arn)
+	m, err := l.c.store.LookoutModel(ctx, j.ProjectARN, j.ModelVersion)
+	if err != nil {
+		return nil, err
+	}
+	arn := m.ARN
+	model, err := l.c.arts.Get(m.Artifact)
 	if err != nil {
 		return nil, err
 	}

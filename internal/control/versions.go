@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -189,7 +187,7 @@ func (c *Control) DeleteProjectVersion(ctx context.Context, account, arn string)
 		return "", err
 	}
 	if v.Artifact != "" && !c.artifactShared(ctx, v) {
-		if err := os.Remove(filepath.Join(c.dataDir, v.Artifact)); err != nil && !os.IsNotExist(err) {
+		if err := c.arts.Delete(v.Artifact); err != nil {
 			c.log.Error("remove model artifact", "version", arn, "err", err)
 		}
 	}

@@ -505,7 +505,10 @@ func TestLookoutDatasetEntries(t *testing.T) {
 }
 
 func TestLookoutModelLifecycle(t *testing.T) {
-	ts := startLookout(t, "", "")
+	// The model's KmsKeyId names a key of the server's keyring: its
+	// artifact is sealed with it (TestLookoutModelArtifactSealedWithKmsKey).
+	keys := writeKeyring(t, t.TempDir(), "abc", "", 3)
+	ts := startWith(t, server.Config{Keyring: keys})
 	c, s := l4v(ts, alice), s3c(ts, alice)
 	mkBucket(t, s, "data")
 	mkBucket(t, s, "out")
@@ -686,7 +689,7 @@ func TestLookoutModelLifecycle(t *testing.T) {
 
 	// A hosted model is hosted again after a restart.
 	ts.stop()
-	ts2 := startLookout(t, ts.DataDir, "")
+	ts2 := startWith(t, server.Config{DataDir: ts.DataDir, Keyring: keys})
 	c2 := l4v(ts2, alice)
 	if md := waitModel(t, c2, "life", "1", 2*time.Minute, "STARTING_HOSTING"); *md.Status != "HOSTED" {
 		t.Fatalf("after restart = %v", md)

@@ -111,9 +111,18 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		return c, ok
 	}}
 
+	// One keyring seals model artifacts and S3 objects (SSE-S3, SSE-KMS).
+	// It is opened first: opening a database of an older Ocellus seals the
+	// Lookout for Vision artifacts it kept unsealed into the artifact store.
+	kr, err := keyring.Open(dir, cfg.Keyring)
+	if err != nil {
+		return nil, fmt.Errorf("--keyring: %w", err)
+	}
+	arts := control.NewArtifacts(dir, kr, s.space)
+
 	switch {
 	case cfg.Database == "":
-		st, err := sqlite.Open(ctx, filepath.Join(dir, "ocellus.db"))
+		st, err := sqlite.OpenWith(ctx, filepath.Join(dir, "ocellus.db"), sqlite.Options{MoveArtifact: arts.SealLegacy})
 		if err != nil {
 			return nil, err
 		}
@@ -125,12 +134,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.close = append(s.close, s.store.Close)
 
-	// One keyring seals model artifacts and S3 objects (SSE-S3, SSE-KMS).
-	kr, err := keyring.Open(dir, cfg.Keyring)
-	if err != nil {
-		s.Close()
-		return nil, fmt.Errorf("--keyring: %w", err)
-	}
 	if err := s.openS3(verifier, kr); err != nil {
 		s.Close()
 		return nil, err
@@ -163,7 +166,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.close = append(s.close, det.Close)
 		detector = det
 	}
-	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr, Space: s.space})
+	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr, Space: s.space, Artifacts: arts})
 	s.close = append(s.close, ctl.Close)
 	if err := s.openQueue(ctx, ctl); err != nil {
 		s.Close()

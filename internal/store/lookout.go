@@ -29,11 +29,10 @@ type LookoutStore interface {
 	// recovery after a restart).
 	LookoutModelsByStatus(ctx context.Context, statuses ...ocellus.ModelStatus) ([]*ocellus.Model, error)
 	UpdateLookoutModel(ctx context.Context, m *ocellus.Model) error
-	// DeleteLookoutModel removes a model with its artifact and tags.
+	// DeleteLookoutModel removes a model with its tags. Its trained
+	// artifact is a sealed file of the control plane's artifact store
+	// (Model.Artifact), not the store's.
 	DeleteLookoutModel(ctx context.Context, projectARN string, version int) error
-	// PutModelArtifact stores a trained model's file.
-	PutModelArtifact(ctx context.Context, modelARN string, data []byte) error
-	ModelArtifact(ctx context.Context, modelARN string) ([]byte, error)
 
 	// CreatePackagingJob saves a new job (AlreadyExists for a name the
 	// project already used).

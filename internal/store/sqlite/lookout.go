@@ -35,14 +35,14 @@ func (s *Store) PutClientToken(ctx context.Context, t *store.ClientToken) error 
 }
 
 const modelCols = `project_arn, version, arn, account, description, status, message, created_ms, output_bucket, output_prefix,
-	kms_key_id, min_units, max_units, has_performance, f1, recall, precision_, eval_manifest, eval_result, eval_end_ms`
+	kms_key_id, min_units, max_units, has_performance, f1, recall, precision_, eval_manifest, eval_result, eval_end_ms, artifact`
 
 func scanModel(row scanner) (*ocellus.Model, error) {
 	var m ocellus.Model
 	var created, evalEnd int64
 	err := row.Scan(&m.ProjectARN, &m.Version, &m.ARN, &m.Account, &m.Description, &m.Status, &m.StatusMessage, &created,
 		&m.OutputBucket, &m.OutputPrefix, &m.KmsKeyID, &m.MinUnits, &m.MaxUnits, &m.HasPerformance, &m.F1, &m.Recall,
-		&m.Precision, &m.EvaluationManifest, &m.EvaluationResult, &evalEnd)
+		&m.Precision, &m.EvaluationManifest, &m.EvaluationResult, &evalEnd, &m.Artifact)
 	if err != nil {
 		return nil, err
 	}
@@ -74,10 +74,10 @@ func (s *Store) CreateLookoutModel(ctx context.Context, m *ocellus.Model, arn fu
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO l4v_model_counters (project_arn, last_version) VALUES (?, ?)`, m.ProjectARN, m.Version); err != nil {
 			return ocellus.Wrap(err, "save model counter")
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO l4v_models (`+modelCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO l4v_models (`+modelCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ProjectARN, m.Version, m.ARN, m.Account, m.Description, m.Status, m.StatusMessage, m.Created.UnixMilli(), m.OutputBucket,
 			m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance, m.F1, m.Recall, m.Precision,
-			m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd))
+			m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd), m.Artifact)
 		if isUnique(err) {
 			return ocellus.Errorf(ocellus.AlreadyExists, "The model %s already exists.", m.ARN)
 		}
@@ -136,9 +136,9 @@ func (s *Store) LookoutModelsByStatus(ctx context.Context, statuses ...ocellus.M
 func (s *Store) UpdateLookoutModel(ctx context.Context, m *ocellus.Model) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE l4v_models SET description = ?, status = ?, message = ?, output_bucket = ?, output_prefix = ?,
 		kms_key_id = ?, min_units = ?, max_units = ?, has_performance = ?, f1 = ?, recall = ?, precision_ = ?, eval_manifest = ?,
-		eval_result = ?, eval_end_ms = ? WHERE project_arn = ? AND version = ?`,
+		eval_result = ?, eval_end_ms = ?, artifact = ? WHERE project_arn = ? AND version = ?`,
 		m.Description, m.Status, m.StatusMessage, m.OutputBucket, m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance,
-		m.F1, m.Recall, m.Precision, m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd), m.ProjectARN, m.Version)
+		m.F1, m.Recall, m.Precision, m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd), m.Artifact, m.ProjectARN, m.Version)
 	if err != nil {
 		return ocellus.Wrap(err, "update model")
 	}
@@ -148,7 +148,8 @@ func (s *Store) UpdateLookoutModel(ctx context.Context, m *ocellus.Model) error 
 	return nil
 }
 
-// DeleteLookoutModel removes a model, its artifact and its tags.
+// DeleteLookoutModel removes a model and its tags (its artifact file is the
+// artifact store's).
 func (s *Store) DeleteLookoutModel(ctx context.Context, projectARN string, version int) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var arn string
@@ -159,29 +160,13 @@ func (s *Store) DeleteLookoutModel(ctx context.Context, projectARN string, versi
 		if err != nil {
 			return ocellus.Wrap(err, "read model")
 		}
-		for _, q := range []string{`DELETE FROM l4v_models WHERE arn = ?`, `DELETE FROM l4v_model_artifacts WHERE model_arn = ?`, `DELETE FROM tags WHERE arn = ?`} {
+		for _, q := range []string{`DELETE FROM l4v_models WHERE arn = ?`, `DELETE FROM tags WHERE arn = ?`} {
 			if _, err := tx.ExecContext(ctx, q, arn); err != nil {
 				return ocellus.Wrap(err, "delete model")
 			}
 		}
 		return nil
 	})
-}
-
-// PutModelArtifact stores a model file.
-func (s *Store) PutModelArtifact(ctx context.Context, modelARN string, data []byte) error {
-	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO l4v_model_artifacts (model_arn, data) VALUES (?, ?)`, modelARN, data)
-	return ocellus.Wrap(err, "save model artifact")
-}
-
-// ModelArtifact reads a model file.
-func (s *Store) ModelArtifact(ctx context.Context, modelARN string) ([]byte, error) {
-	var b []byte
-	err := s.db.QueryRowContext(ctx, `SELECT data FROM l4v_model_artifacts WHERE model_arn = ?`, modelARN).Scan(&b)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ocellus.Errorf(ocellus.NotFound, "The model %s has no trained artifact.", modelARN)
-	}
-	return b, ocellus.Wrap(err, "read model artifact")
 }
 
 const jobCols = `project_arn, account, name, model_version, description, method, config, status, message, output, created_ms, updated_ms`
@@ -291,4 +276,62 @@ func (s *Store) DeleteLookoutProject(ctx context.Context, projectARN string) err
 		}
 		return nil
 	})
+}
+
+// artifactsMigration is the migration that takes Lookout for Vision model
+// artifacts out of the database.
+const artifactsMigration = "0005_lookout_artifacts"
+
+// moveArtifacts runs, in the migration's transaction, before
+// artifactsMigration drops the BLOB table: it hands every stored artifact
+// to Options.MoveArtifact and returns the step that records the sealed
+// files' paths on their models once the column exists. A crash before the
+// commit leaves the BLOBs where they were (the files are written again on
+// the next open); after it, the rows name the files.
+func (s *Store) moveArtifacts(ctx context.Context, tx *sql.Tx) (func() error, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT a.model_arn, COALESCE(m.kms_key_id, ''), a.data, m.arn IS NOT NULL
+		FROM l4v_model_artifacts a LEFT JOIN l4v_models m ON m.arn = a.model_arn ORDER BY a.model_arn`)
+	if err != nil {
+		return nil, err
+	}
+	type moved struct{ arn, path string }
+	var done []moved
+	n := 0
+	for rows.Next() {
+		var arn, key string
+		var data []byte
+		var hasModel bool
+		if err := rows.Scan(&arn, &key, &data, &hasModel); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if !hasModel {
+			continue // an artifact whose model is gone: nothing to keep
+		}
+		n++
+		if s.opts.MoveArtifact == nil {
+			continue
+		}
+		path, err := s.opts.MoveArtifact(arn, key, data)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("seal the artifact of %s: %w", arn, err)
+		}
+		done = append(done, moved{arn, path})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if n > 0 && s.opts.MoveArtifact == nil {
+		return nil, fmt.Errorf("the database holds %d unsealed Lookout for Vision model artifact(s) from an older Ocellus; open it with the server (which seals them into the data dir's models/) rather than without an artifact store", n)
+	}
+	return func() error {
+		for _, m := range done {
+			if _, err := tx.ExecContext(ctx, `UPDATE l4v_models SET artifact = ? WHERE arn = ?`, m.path, m.arn); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
 }

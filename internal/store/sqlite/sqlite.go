@@ -24,21 +24,38 @@ var migrations embed.FS
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	opts Options
 }
 
 var _ store.Store = (*Store)(nil)
 
+// Options configures Open. The zero value opens a database made by this
+// version, or one with nothing left to move.
+type Options struct {
+	// MoveArtifact takes a Lookout for Vision model artifact that an
+	// Ocellus before migration 0005 kept unsealed in the database, seals
+	// it into the artifact store with the model's KmsKeyId and returns the
+	// path to record on the model. Nil: Open refuses a database that still
+	// holds such artifacts, rather than lose them.
+	MoveArtifact func(modelARN, kmsKeyID string, data []byte) (string, error)
+}
+
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations in order.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	s := &Store{db: db}
+	s := &Store{db: db, opts: opts}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -72,8 +89,19 @@ func (s *Store) migrate(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			var after func() error
+			if version == artifactsMigration {
+				if after, err = s.moveArtifacts(ctx, tx); err != nil {
+					return fmt.Errorf("migration %s: %w", version, err)
+				}
+			}
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", version, err)
+			}
+			if after != nil {
+				if err := after(); err != nil {
+					return fmt.Errorf("migration %s: %w", version, err)
+				}
 			}
 			_, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)`, version, time.Now().UnixMilli())
 			return err

@@ -11,7 +11,8 @@ import (
 )
 
 // testLookout covers the Lookout-for-Vision-only state: idempotency
-// tokens, model versions (never reused), artifacts, packaging jobs.
+// tokens, model versions (never reused) with their artifact paths,
+// packaging jobs.
 func testLookout(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	now := time.UnixMilli(5000).UTC()
@@ -40,7 +41,7 @@ func testLookout(t *testing.T, s store.Store) {
 	arn := func(v int) string { return fmt.Sprintf("arn:aws:lookoutvision:us-east-1:111111111111:model/p/%d", v) }
 	var ms []*ocellus.Model
 	for i := 0; i < 3; i++ {
-		m := &ocellus.Model{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now, OutputBucket: "b", OutputPrefix: "out/"}
+		m := &ocellus.Model{ProjectARN: proj, Account: "111111111111", Status: ocellus.ModelTraining, Created: now, OutputBucket: "b", OutputPrefix: "out/"}
 		if err := s.CreateLookoutModel(ctx, m, arn); err != nil {
 			t.Fatal(err)
 		}
@@ -53,16 +54,16 @@ func testLookout(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	wantKind(t, s.DeleteLookoutModel(ctx, proj, 3), ocellus.NotFound)
-	m4 := &ocellus.Model{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now}
+	m4 := &ocellus.Model{ProjectARN: proj, Account: "111111111111", Status: ocellus.ModelTraining, Created: now}
 	if err := s.CreateLookoutModel(ctx, m4, arn); err != nil || m4.Version != 4 {
 		t.Fatalf("after delete: version %d, %v", m4.Version, err)
 	}
-	ms[0].Status, ms[0].HasPerformance, ms[0].F1, ms[0].EvaluationEnd = "TRAINED", true, 0.5, now
+	ms[0].Status, ms[0].HasPerformance, ms[0].F1, ms[0].EvaluationEnd = ocellus.ModelTrained, true, 0.5, now
 	if err := s.UpdateLookoutModel(ctx, ms[0]); err != nil {
 		t.Fatal(err)
 	}
 	m1, err := s.LookoutModel(ctx, proj, 1)
-	if err != nil || m1.Status != "TRAINED" || !m1.HasPerformance || m1.F1 != 0.5 || !m1.EvaluationEnd.Equal(now) || m1.OutputPrefix != "out/" {
+	if err != nil || m1.Status != ocellus.ModelTrained || !m1.HasPerformance || m1.F1 != 0.5 || !m1.EvaluationEnd.Equal(now) || m1.OutputPrefix != "out/" {
 		t.Fatalf("model 1 = %+v, %v", m1, err)
 	}
 	page, _ := s.LookoutModels(ctx, proj, 0, 2)
@@ -73,15 +74,17 @@ func testLookout(t *testing.T, s store.Store) {
 	if len(rest) != 1 || rest[0].Version != 4 {
 		t.Fatalf("rest = %+v", rest)
 	}
-	training, _ := s.LookoutModelsByStatus(ctx, "TRAINING", "STARTING_HOSTING")
+	training, _ := s.LookoutModelsByStatus(ctx, ocellus.ModelTraining, ocellus.ModelStartingHosting)
 	if len(training) != 2 {
 		t.Fatalf("training = %d", len(training))
 	}
-	if err := s.PutModelArtifact(ctx, m1.ARN, []byte("model")); err != nil {
+	// The record names its sealed artifact file (the artifact store's).
+	m1.Artifact = "models/abc.ocellus-model"
+	if err := s.UpdateLookoutModel(ctx, m1); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := s.ModelArtifact(ctx, m1.ARN); err != nil || string(b) != "model" {
-		t.Fatalf("artifact = %q, %v", b, err)
+	if got, err := s.LookoutModel(ctx, proj, 1); err != nil || got.Artifact != m1.Artifact {
+		t.Fatalf("artifact path = %+v, %v", got, err)
 	}
 	if err := s.SetTags(ctx, m1.ARN, map[string]string{"k": "v"}, 10); err != nil {
 		t.Fatal(err)
@@ -89,7 +92,7 @@ func testLookout(t *testing.T, s store.Store) {
 	if err := s.DeleteLookoutModel(ctx, proj, 1); err != nil {
 		t.Fatal(err)
 	}
-	wantKind(t, func() error { _, err := s.ModelArtifact(ctx, m1.ARN); return err }(), ocellus.NotFound)
+	wantKind(t, func() error { _, err := s.LookoutModel(ctx, proj, 1); return err }(), ocellus.NotFound)
 	if tags, _ := s.Tags(ctx, m1.ARN); len(tags) != 0 {
 		t.Fatalf("tags left on a deleted model: %v", tags)
 	}
@@ -97,25 +100,25 @@ func testLookout(t *testing.T, s store.Store) {
 	// Packaging jobs.
 	for i, name := range []string{"j1", "j2", "j3"} {
 		j := &ocellus.PackagingJob{ProjectARN: proj, Account: "111111111111", Name: name, ModelVersion: 2, Config: []byte(`{"x":1}`),
-			Status: "CREATED", Created: now.Add(time.Duration(i) * time.Second), Updated: now}
+			Status: ocellus.PackagingCreated, Created: now.Add(time.Duration(i) * time.Second), Updated: now}
 		if err := s.CreatePackagingJob(ctx, j); err != nil {
 			t.Fatal(err)
 		}
 	}
-	wantKind(t, s.CreatePackagingJob(ctx, &ocellus.PackagingJob{ProjectARN: proj, Name: "j1", Status: "CREATED", Created: now, Updated: now}), ocellus.AlreadyExists)
+	wantKind(t, s.CreatePackagingJob(ctx, &ocellus.PackagingJob{ProjectARN: proj, Name: "j1", Status: ocellus.PackagingCreated, Created: now, Updated: now}), ocellus.AlreadyExists)
 	js, _ := s.PackagingJobs(ctx, proj, "j1", 10)
 	if len(js) != 2 || js[0].Name != "j2" {
 		t.Fatalf("jobs after j1 = %+v", js)
 	}
 	j2 := js[0]
-	j2.Status, j2.Output, j2.Updated = "SUCCEEDED", []byte(`{"k":"v"}`), now.Add(time.Minute)
+	j2.Status, j2.Output, j2.Updated = ocellus.PackagingSucceeded, []byte(`{"k":"v"}`), now.Add(time.Minute)
 	if err := s.UpdatePackagingJob(ctx, j2); err != nil {
 		t.Fatal(err)
 	}
-	if j, err := s.PackagingJob(ctx, proj, "j2"); err != nil || j.Status != "SUCCEEDED" || string(j.Output) != `{"k":"v"}` || string(j.Config) != `{"x":1}` {
+	if j, err := s.PackagingJob(ctx, proj, "j2"); err != nil || j.Status != ocellus.PackagingSucceeded || string(j.Output) != `{"k":"v"}` || string(j.Config) != `{"x":1}` {
 		t.Fatalf("job = %+v, %v", j, err)
 	}
-	if open, _ := s.PackagingJobsByStatus(ctx, "CREATED", "RUNNING"); len(open) != 2 {
+	if open, _ := s.PackagingJobsByStatus(ctx, ocellus.PackagingCreated, ocellus.PackagingRunning); len(open) != 2 {
 		t.Fatalf("open jobs = %d", len(open))
 	}
 	if err := s.DeleteLookoutProject(ctx, proj); err != nil {
@@ -124,7 +127,7 @@ func testLookout(t *testing.T, s store.Store) {
 	if js, _ := s.PackagingJobs(ctx, proj, "", 0); len(js) != 0 {
 		t.Fatalf("jobs after project delete = %d", len(js))
 	}
-	m5 := &ocellus.Model{ProjectARN: proj, Account: "111111111111", Status: "TRAINING", Created: now}
+	m5 := &ocellus.Model{ProjectARN: proj, Account: "111111111111", Status: ocellus.ModelTraining, Created: now}
 	if err := s.DeleteLookoutModel(ctx, proj, 2); err != nil {
 		t.Fatal(err)
 	}
