@@ -2,6 +2,8 @@ package control
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -145,4 +147,9 @@ func (c *Control) loadModel(v *ocellus.ProjectVersion) (*vision.Model, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+func hashName(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:12])
 }

@@ -11,17 +11,18 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
 	"github.com/ocellus/ocellus/internal/blob"
 	"github.com/ocellus/ocellus/internal/keyring"
 	"github.com/ocellus/ocellus/internal/serve"
 	"github.com/ocellus/ocellus/internal/space"
 	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
-	"log/slog"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/store"
@@ -133,9 +134,57 @@ func decodeToken(list, tok string) (string, error) {
 		err = json.Unmarshal(b, &pt)
 	}
 	if err != nil || pt.List != list || pt.After == "" {
-		return "", ocellus.Errorf(ocellus.InvalidPaginationToken, "The pagination token %q is invalid.", tok)
+		return "", invalidToken(tok)
 	}
 	return pt.After, nil
+}
+
+// invalidToken is the error for a NextToken we did not issue for the
+// listing: InvalidPaginationTokenException in Custom Labels, a
+// ValidationException in Lookout for Vision (each API's error table).
+func invalidToken(tok string) error {
+	return ocellus.Errorf(ocellus.InvalidPaginationToken, "The pagination token %q is invalid.", tok)
+}
+
+// pageLimit applies the default (and largest) page size of the List and
+// Describe operations, 100.
+func pageLimit(maxResults int) int {
+	if maxResults <= 0 || maxResults > 100 {
+		return 100
+	}
+	return maxResults
+}
+
+// cutPage keeps the first limit items of a listing read with limit+1 and
+// returns the token that continues after the last one kept ("" when the
+// listing is complete).
+func cutPage[T any](items []T, limit int, list string, key func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, encodeToken(list, key(items[limit-1]))
+}
+
+// s3Fetchers is how many S3 reads one training set's images are fetched
+// with at a time.
+const s3Fetchers = 8
+
+// forEach runs fn(i) for i in [0, n), at most width at a time, and waits
+// for all of them.
+func forEach(n, width int, fn func(i int)) {
+	sem := make(chan struct{}, width)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
 
 func randomHex(n int) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/serve"
@@ -21,15 +22,26 @@ const (
 // newPool creates the hosting pool; state changes are saved as version
 // statuses so DescribeProjectVersions (and its waiters) see them.
 func (c *Control) newPool() *serve.Pool[*vision.Model] {
-	return serve.New[*vision.Model](serve.Config{Logger: c.log, Now: c.now, OnState: c.hostingState})
+	return serve.New[*vision.Model](c.hostingConfig(0, c.hostingState))
+}
+
+// hostingConfig is the configuration of a hosting pool of either product:
+// inference-unit admission, auto-scaling and graceful stop are the same
+// for a Custom Labels version and a Lookout for Vision model. slotWait is
+// how long a request may wait for a free slot (0: serve's default). The
+// pool's state changes go to save, except while Close stops the pools:
+// the stored statuses (RUNNING, HOSTED) then stay as they are, so that the
+// next start hosts those models again.
+func (c *Control) hostingConfig(slotWait time.Duration, save func(arn string, st serve.Status)) serve.Config {
+	return serve.Config{Logger: c.log, Now: c.now, SlotWait: slotWait, OnState: func(arn string, st serve.Status) {
+		if c.closing.Load() {
+			return
+		}
+		save(arn, st)
+	}}
 }
 
 func (c *Control) hostingState(arn string, st serve.Status) {
-	if c.closing.Load() {
-		// The pool stops every model on shutdown; they stay RUNNING in the
-		// store so that recoverHosting starts them again.
-		return
-	}
 	ctx := context.Background()
 	v, err := c.store.Version(ctx, arn)
 	if err != nil {

@@ -153,7 +153,7 @@ func (l *Lookout) ListLookoutEntries(ctx context.Context, account, project strin
 		return nil, "", err
 	}
 	list := "l4v-entries:" + d.ARN
-	after, err := decodeLookoutToken(list, in.NextToken)
+	after, err := decodeToken(list, in.NextToken)
 	if err != nil {
 		return nil, "", err
 	}

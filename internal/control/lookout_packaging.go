@@ -120,7 +120,7 @@ func (l *Lookout) ListModelPackagingJobs(ctx context.Context, account, project, 
 		return nil, "", err
 	}
 	list := "l4v-jobs:" + p.ARN
-	after, err := decodeLookoutToken(list, nextToken)
+	after, err := decodeToken(list, nextToken)
 	if err != nil {
 		return nil, "", err
 	}
@@ -129,11 +129,7 @@ func (l *Lookout) ListModelPackagingJobs(ctx context.Context, account, project, 
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(js) > limit {
-		js = js[:limit]
-		next = encodeToken(list, js[limit-1].Name)
-	}
+	js, next := cutPage(js, limit, list, func(j *ocellus.PackagingJob) string { return j.Name })
 	return js, next, nil
 }
 

@@ -67,22 +67,17 @@ func (c *Control) DescribeProjects(ctx context.Context, account string, in Descr
 	if err != nil {
 		return nil, "", err
 	}
-	limit := in.MaxResults
-	if limit <= 0 {
-		limit = 100
-	}
+	limit := pageLimit(in.MaxResults)
 	ps, err := c.store.ListProjects(ctx, store.ProjectFilter{Account: account, Service: ocellus.Rekognition,
 		Names: in.Names, Features: in.Features, After: after, Limit: limit + 1})
 	if err != nil {
 		return nil, "", err
 	}
-	next := ""
-	if len(ps) > limit {
-		ps = ps[:limit]
-		next = encodeToken("projects", ps[limit-1].ARN)
-	}
+	ps, next := cutPage(ps, limit, "projects", projectARN)
 	return ps, next, nil
 }
+
+func projectARN(p *ocellus.Project) string { return p.ARN }
 
 // project loads a project the caller owns.
 func (c *Control) project(ctx context.Context, account, arn string) (*ocellus.Project, error) {
