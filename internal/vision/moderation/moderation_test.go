@@ -1,0 +1,162 @@
+package moderation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+)
+
+// requireAssets reports whether a missing asset fails the test: `make test`
+// sets OCELLUS_MAKE_TEST, so there the golden test cannot skip silently.
+func missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("OCELLUS_MAKE_TEST") != "" {
+		t.Fatalf("%s (make test installs it: scripts/install-nsfwjs.sh)", what)
+	}
+	t.Skipf("%s: run scripts/install-nsfwjs.sh or set OCELLUS_NSFWJS_TGZ", what)
+}
+
+// packageBytes reads the npm tarball: $OCELLUS_NSFWJS_TGZ, else lib/ of the
+// module (where scripts/install-nsfwjs.sh puts it).
+func packageBytes(t testing.TB) []byte {
+	t.Helper()
+	p := os.Getenv("OCELLUS_NSFWJS_TGZ")
+	if p == "" {
+		wd, _ := os.Getwd()
+		p = filepath.Join(backbone.ModuleRoot(wd), "lib", PackageFile)
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		missing(t, "npm package "+PackageFile+" not at "+p)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type golden struct {
+	Classes []string `json:"classes"`
+	Models  map[string]struct {
+		Size    int                  `json:"size"`
+		Outputs map[string][]float64 `json:"outputs"`
+	} `json:"models"`
+}
+
+func readGolden(t testing.TB) golden {
+	t.Helper()
+	wd, _ := os.Getwd()
+	p := filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "models", "nsfwjs-golden.json")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		missing(t, "no "+p)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g golden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// goldenInput builds the deterministic inputs nsfwjs-golden.json defines,
+// as the converted graph reads them: [1, 3, size, size], pixels/255.
+func goldenInput(name string, size int) []float32 {
+	x := make([]float32, 3*size*size)
+	put := func(y, xx, c int, v uint32) { x[(c*size+y)*size+xx] = float32(v) / 255 }
+	switch name {
+	case "lcg1", "lcg2":
+		s := uint32(1)
+		if name == "lcg2" {
+			s = 2
+		}
+		for y := 0; y < size; y++ {
+			for xx := 0; xx < size; xx++ {
+				for c := 0; c < 3; c++ {
+					s = 1664525*s + 1013904223
+					put(y, xx, c, uint32(uint64(s)*256>>32))
+				}
+			}
+		}
+	case "gradient":
+		for y := 0; y < size; y++ {
+			for xx := 0; xx < size; xx++ {
+				put(y, xx, 0, uint32(xx*255/size))
+				put(y, xx, 1, uint32(y*255/size))
+				put(y, xx, 2, uint32((xx+y)*255/(2*size)))
+			}
+		}
+	default:
+		return nil
+	}
+	return x
+}
+
+var goldenNames = map[string]string{"mobilenet_v2": "MobileNetV2", "inception_v3": "InceptionV3"}
+
+// TestGolden converts each layers model of the npm package and compares
+// its ONNX Runtime outputs with tfjs's own (../shared/models/nsfwjs-golden.json).
+func TestGolden(t *testing.T) {
+	g := readGolden(t)
+	tgz := packageBytes(t)
+	if len(g.Classes) != 5 {
+		t.Fatalf("golden classes %v", g.Classes)
+	}
+	for i, c := range Classes() {
+		if g.Classes[i] != c {
+			t.Fatalf("class %d: %s, golden %s", i, c, g.Classes[i])
+		}
+	}
+	for _, v := range Variants() {
+		t.Run(v.Name, func(t *testing.T) {
+			if testing.Short() && v.Name != DefaultVariant {
+				t.Skip("-short: the default model only")
+			}
+			want, ok := g.Models[goldenNames[v.Name]]
+			if !ok || want.Size != v.Size {
+				t.Fatalf("golden file has no %s at %d px", goldenNames[v.Name], v.Size)
+			}
+			onnx, err := Convert(tgz, v.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := Open(onnx, v.Name, backbone.ORTConfig{})
+			if errors.Is(err, backbone.ErrNoLibrary) {
+				missing(t, err.Error())
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			for name, exp := range want.Outputs {
+				x := goldenInput(name, v.Size)
+				if x == nil {
+					t.Fatalf("golden input %q is not defined here", name)
+				}
+				sc, feats, err := m.Classify(context.Background(), x, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(feats[0]) != v.FeatLen {
+					t.Errorf("%s: %d features, want %d", name, len(feats[0]), v.FeatLen)
+				}
+				worst := 0.0
+				for i, e := range exp {
+					worst = math.Max(worst, math.Abs(float64(sc[0][i])-e))
+				}
+				t.Logf("%s %s: %v (max |diff| %.2g)", v.Name, name, sc[0], worst)
+				if worst > 1e-4 {
+					t.Errorf("%s: scores %v, tfjs %v (max |diff| %.3g > 1e-4)", name, sc[0], exp, worst)
+				}
+			}
+		})
+	}
+}
