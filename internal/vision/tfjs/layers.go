@@ -69,6 +69,10 @@ type layerConfig struct {
 	PoolSize        []int           `json:"pool_size"`
 }
 
+// maxSide bounds image sides and paddings, so that shapes of a hostile
+// topology cannot overflow.
+const maxSide = 1 << 15
+
 // shape is a tensor's shape in Keras terms, without the batch: [H, W, C]
 // for images, [C] for vectors.
 type shape []int
@@ -140,7 +144,10 @@ func ConvertLayers(m *Model, weights map[string]*Tensor) (*onnxedit.Model, error
 			return nil, fmt.Errorf("tfjs: layer %q (%s): %w", l.Name, l.ClassName, err)
 		}
 	}
-	outLayer, _ := mc.Config.OutputLayers[0][0].(string)
+	var outLayer string
+	if ol := mc.Config.OutputLayers[0]; len(ol) > 0 {
+		outLayer, _ = ol[0].(string)
+	}
 	out, ok := c.tensor(outLayer)
 	if !ok {
 		return nil, fmt.Errorf("tfjs: output layer %q not found", outLayer)
@@ -248,18 +255,21 @@ func (c *converter) image(l *kerasLayer) (string, shape, error) {
 }
 
 func pair(v []int, def int, what string) ([2]int, error) {
+	var p [2]int
 	switch len(v) {
 	case 0:
-		return [2]int{def, def}, nil
+		p = [2]int{def, def}
 	case 1:
-		return [2]int{v[0], v[0]}, nil
+		p = [2]int{v[0], v[0]}
 	case 2:
-		if v[0] <= 0 || v[1] <= 0 {
-			return [2]int{}, fmt.Errorf("%s %v", what, v)
-		}
-		return [2]int{v[0], v[1]}, nil
+		p = [2]int{v[0], v[1]}
+	default:
+		return p, fmt.Errorf("%s %v", what, v)
 	}
-	return [2]int{}, fmt.Errorf("%s %v", what, v)
+	if p[0] <= 0 || p[1] <= 0 || p[0] > maxSide || p[1] > maxSide {
+		return p, fmt.Errorf("%s %v", what, v)
+	}
+	return p, nil
 }
 
 func (lc *layerConfig) padding() (string, error) {
@@ -279,7 +289,7 @@ func (lc *layerConfig) dilation() ([2]int, error) {
 	}
 	var one int
 	if json.Unmarshal(lc.DilationRate, &one) == nil {
-		return [2]int{one, one}, nil
+		return pair([]int{one}, 1, "dilation_rate")
 	}
 	var v []int
 	if err := json.Unmarshal(lc.DilationRate, &v); err != nil {
@@ -321,6 +331,9 @@ func (c *converter) layer(l *kerasLayer) error {
 			return errors.New("a second input")
 		}
 		h, w, ch := *s[1], *s[2], *s[3]
+		if h > maxSide || w > maxSide || ch > maxSide {
+			return fmt.Errorf("batch_input_shape %v: sides up to %d are supported", lc.BatchInputShape, maxSide)
+		}
 		vi := onnxedit.NewValueInfo(InputName, onnxedit.Float, -1, int64(ch), int64(h), int64(w))
 		vi.Shape[0] = onnxedit.Dim{Param: "batch"}
 		c.g.Inputs = append(c.g.Inputs, vi)
@@ -348,7 +361,7 @@ func (c *converter) layer(l *kerasLayer) error {
 			return fmt.Errorf("padding %s", lc.PaddingRaw)
 		}
 		for _, v := range p {
-			if v < 0 {
+			if v < 0 || v > maxSide {
 				return fmt.Errorf("padding %s", lc.PaddingRaw)
 			}
 		}
@@ -455,11 +468,19 @@ func (c *converter) layer(l *kerasLayer) error {
 			return err
 		}
 		ch := s[len(s)-1]
-		ones, zeros := make([]float32, ch), make([]float32, ch)
-		for i := range ones {
-			ones[i] = 1
+		// The statistics come first: their lengths, real data, bound ch.
+		mean, err := c.weight(l.Name, "moving_mean", ch)
+		if err != nil {
+			return err
 		}
-		gamma, beta := ones, zeros
+		vr, err := c.weight(l.Name, "moving_variance", ch)
+		if err != nil {
+			return err
+		}
+		gamma, beta := make([]float32, ch), make([]float32, ch)
+		for i := range gamma {
+			gamma[i] = 1
+		}
 		if lc.Scale == nil || *lc.Scale {
 			t, err := c.weight(l.Name, "gamma", ch)
 			if err != nil {
@@ -473,14 +494,6 @@ func (c *converter) layer(l *kerasLayer) error {
 				return err
 			}
 			beta = t.Data
-		}
-		mean, err := c.weight(l.Name, "moving_mean", ch)
-		if err != nil {
-			return err
-		}
-		vr, err := c.weight(l.Name, "moving_variance", ch)
-		if err != nil {
-			return err
 		}
 		eps := 1e-3
 		if lc.Epsilon != nil {
