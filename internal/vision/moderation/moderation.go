@@ -18,7 +18,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
@@ -235,3 +237,35 @@ func (m *Model) Classify(ctx context.Context, x []float32, n int) ([]Scores, [][
 
 // Close releases the ONNX Runtime session.
 func (m *Model) Close() error { return m.ort.Close() }
+
+// InstallDir is the folder, under a backbone directory, converted base
+// models are stored in: apart from the feature backbones, which are looked
+// up by scanning the backbone directory's *.onnx files.
+const InstallDir = "moderation"
+
+// BackboneName is the name `ocellus backbone list/pull` gives a variant.
+func BackboneName(variant string) string { return PackageName + "-" + variant }
+
+// InstalledPath is where a converted variant is stored under a backbone
+// directory.
+func InstalledPath(backboneDir, variant string) string {
+	return filepath.Join(backboneDir, InstallDir, PackageName+"_"+variant+".onnx")
+}
+
+// ErrNotInstalled is returned by OpenInstalled when the base model has not
+// been converted on this machine.
+var ErrNotInstalled = errors.New("moderation: the base model is not installed")
+
+// OpenInstalled opens a variant converted into backboneDir.
+func OpenInstalled(backboneDir, variant string, cfg backbone.ORTConfig) (*Model, error) {
+	p := InstalledPath(backboneDir, variant)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: no %s; run `ocellus backbone pull %s` (downloads the npm package %s@%s and converts it)",
+			ErrNotInstalled, p, BackboneName(variant), PackageName, PackageVersion)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("moderation: %w", err)
+	}
+	return Open(b, variant, cfg)
+}

@@ -117,8 +117,8 @@ func TestGolden(t *testing.T) {
 	}
 	for _, v := range Variants() {
 		t.Run(v.Name, func(t *testing.T) {
-			if testing.Short() && v.Name != DefaultVariant {
-				t.Skip("-short: the default model only")
+			if (testing.Short() || raceEnabled) && v.Name != DefaultVariant {
+				t.Skip("-short or -race: the default model only (make test runs this test again without -race)")
 			}
 			want, ok := g.Models[goldenNames[v.Name]]
 			if !ok || want.Size != v.Size {
