@@ -124,15 +124,22 @@ func runBackbone(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
+		// Flags may also follow NAME, as the usage line shows.
+		name := fs.Arg(0)
+		if fs.NArg() > 0 {
+			if err := fs.Parse(fs.Args()[1:]); err != nil {
+				return err
+			}
+		}
+		if name == "" || fs.NArg() != 0 {
 			return errors.New("usage: ocellus backbone pull NAME [--dir DIR] [--from NPM_TGZ]")
 		}
 		var path string
 		var err error
-		if variant, ok := strings.CutPrefix(fs.Arg(0), moderation.PackageName+"-"); ok {
+		if variant, ok := strings.CutPrefix(name, moderation.PackageName+"-"); ok {
 			path, err = pullModeration(ctx, http.DefaultClient, moderation.PackageURL, *from, variant, *dir, stderr)
 		} else {
-			path, err = pullBackbone(ctx, http.DefaultClient, backbone.KnownBackbones(), fs.Arg(0), *dir)
+			path, err = pullBackbone(ctx, http.DefaultClient, backbone.KnownBackbones(), name, *dir)
 		}
 		if err != nil {
 			return err

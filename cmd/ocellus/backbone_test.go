@@ -145,3 +145,23 @@ func TestPullModeration(t *testing.T) {
 	}
 	t.Log(strings.TrimSpace(log.String()))
 }
+
+// TestBackbonePullFlagsAfterName: `pull NAME --dir DIR`, as the usage line
+// reads, uses DIR (flag parsing stops at the first argument otherwise).
+func TestBackbonePullFlagsAfterName(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb strings.Builder
+	err := runBackbone(context.Background(), []string{"pull", "nsfwjs-nope", "--dir", dir}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "unknown base model") {
+		t.Fatalf("got %v", err)
+	}
+	if err := runBackbone(context.Background(), []string{"pull", "a", "b"}, &out, &errb); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Fatalf("two names: %v", err)
+	}
+	src := filepath.Join(dir, "not-a-tarball.tgz")
+	os.WriteFile(src, []byte("x"), 0o644)
+	err = runBackbone(context.Background(), []string{"pull", "nsfwjs-mobilenet_v2", "--dir", dir, "--from", src}, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("--from after NAME not used: %v", err)
+	}
+}
