@@ -52,12 +52,13 @@ type Variant struct {
 	FeatLen  int
 }
 
-// Variants lists the models that convert. The package's third model,
-// mobilenet_v2_mid, is a TensorFlow graph model; the converter reads Keras
-// layers models only.
+// Variants lists the package's three models: two Keras layers models and
+// mobilenet_v2_mid, a TensorFlow graph model (a 1.4-width MobileNetV2).
 func Variants() []Variant {
 	return []Variant{
 		{Name: "mobilenet_v2", Dir: "mobilenet_v2", Size: 224, Features: "flatten_1", FeatLen: 1280},
+		{Name: "mobilenet_v2_mid", Dir: "mobilenet_v2_mid", Size: 224, FeatLen: 1792,
+			Features: "StatefulPartitionedCall/sequential/keras_layer/StatefulPartitionedCall/StatefulPartitionedCall/StatefulPartitionedCall/predict/feature_vector/SpatialSqueeze"},
 		{Name: "inception_v3", Dir: "inception_v3", Size: 299, Features: "flatten_1", FeatLen: 2048},
 	}
 }
@@ -121,7 +122,11 @@ func Convert(tgz []byte, variant string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	om, err := tfjs.ConvertLayers(m, w)
+	convert := tfjs.ConvertLayers
+	if m.Format == "graph-model" {
+		convert = tfjs.ConvertGraph
+	}
+	om, err := convert(m, w)
 	if err != nil {
 		return nil, err
 	}

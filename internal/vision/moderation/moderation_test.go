@@ -100,7 +100,7 @@ func goldenInput(name string, size int) []float32 {
 	return x
 }
 
-var goldenNames = map[string]string{"mobilenet_v2": "MobileNetV2", "inception_v3": "InceptionV3"}
+var goldenNames = map[string]string{"mobilenet_v2": "MobileNetV2", "mobilenet_v2_mid": "MobileNetV2Mid", "inception_v3": "InceptionV3"}
 
 // TestGolden converts each layers model of the npm package and compares
 // its ONNX Runtime outputs with tfjs's own (../shared/models/nsfwjs-golden.json).

@@ -152,26 +152,8 @@ func ConvertLayers(m *Model, weights map[string]*Tensor) (*onnxedit.Model, error
 	if !ok {
 		return nil, fmt.Errorf("tfjs: output layer %q not found", outLayer)
 	}
-	c.g.AddNode("Identity", "output", []string{out}, []string{OutputName})
-	os := c.shapes[out]
-	dims := []int64{-1}
-	for _, d := range os {
-		dims = append(dims, int64(d))
-	}
-	if len(os) == 3 { // NCHW in the graph
-		dims = []int64{-1, int64(os[2]), int64(os[0]), int64(os[1])}
-	}
-	c.g.Outputs = []*onnxedit.ValueInfo{onnxedit.NewValueInfo(OutputName, onnxedit.Float, dims...)}
-	c.g.Outputs[0].Shape[0] = onnxedit.Dim{Param: "batch"}
-	var unused []string
-	for name := range weights {
-		if !c.used[name] {
-			unused = append(unused, name)
-		}
-	}
-	if len(unused) > 0 {
-		sort.Strings(unused)
-		return nil, fmt.Errorf("tfjs: weights no layer uses: %s", strings.Join(unused, ", "))
+	if err := c.finish(out); err != nil {
+		return nil, err
 	}
 	return &onnxedit.Model{IRVersion: irVersion, Opsets: map[string]int64{"": opset}, Graph: c.g}, nil
 }
@@ -407,17 +389,7 @@ func (c *converter) layer(l *kerasLayer) error {
 			if err != nil {
 				return err
 			}
-			// [kh, kw, cin, cout] -> [cout, cin, kh, kw]
-			wt = make([]float32, len(kt.Data))
-			for y := 0; y < k[0]; y++ {
-				for x := 0; x < k[1]; x++ {
-					for ci := 0; ci < cin; ci++ {
-						for co := 0; co < cout; co++ {
-							wt[((co*cin+ci)*k[0]+y)*k[1]+x] = kt.Data[((y*k[1]+x)*cin+ci)*cout+co]
-						}
-					}
-				}
-			}
+			wt = hwioToOIHW(kt.Data, k, cin, cout)
 		} else {
 			mult := max(lc.DepthMultiplier, 1)
 			cout, group = cin*mult, cin
@@ -425,38 +397,21 @@ func (c *converter) layer(l *kerasLayer) error {
 			if err != nil {
 				return err
 			}
-			// [kh, kw, cin, mult] -> [cin*mult, 1, kh, kw], channel ci*mult+m
-			wt = make([]float32, len(kt.Data))
-			for y := 0; y < k[0]; y++ {
-				for x := 0; x < k[1]; x++ {
-					for ci := 0; ci < cin; ci++ {
-						for m := 0; m < mult; m++ {
-							wt[((ci*mult+m)*k[0]+y)*k[1]+x] = kt.Data[((y*k[1]+x)*cin+ci)*mult+m]
-						}
-					}
-				}
-			}
+			wt = depthwiseToOIHW(kt.Data, k, cin, mult)
 		}
-		cpg := int64(cin / group)
-		inputs := []string{in, c.init(l.Name+"/W", wt, int64(cout), cpg, int64(k[0]), int64(k[1]))}
+		var bias []float32
 		if lc.UseBias == nil || *lc.UseBias {
 			b, err := c.weight(l.Name, "bias", cout)
 			if err != nil {
 				return err
 			}
-			inputs = append(inputs, c.init(l.Name+"/B", b.Data, int64(cout)))
+			bias = b.Data
 		}
 		conv := l.Name
 		if a := lc.Activation; a != "" && a != "linear" {
 			conv = c.tmp(l.Name, "conv")
 		}
-		c.g.AddNode("Conv", l.Name, inputs, []string{conv},
-			onnxedit.IntsAttr("kernel_shape", int64(k[0]), int64(k[1])),
-			onnxedit.IntsAttr("strides", int64(st[0]), int64(st[1])),
-			onnxedit.IntsAttr("dilations", int64(d[0]), int64(d[1])),
-			onnxedit.IntsAttr("pads", pads[0], pads[1], pads[2], pads[3]),
-			onnxedit.IntAttr("group", int64(group)))
-		c.shapes[conv] = shape{out[0], out[1], cout}
+		c.conv(l.Name, in, conv, wt, bias, cout, group, k, st, d, pads, out)
 		return c.activation(l.Name, conv, lc.Activation)
 
 	case "BatchNormalization":
@@ -579,7 +534,7 @@ func (c *converter) layer(l *kerasLayer) error {
 		return nil
 
 	case "AveragePooling2D", "MaxPooling2D":
-		in, s, err := c.image(l)
+		in, _, err := c.image(l)
 		if err != nil {
 			return err
 		}
@@ -597,24 +552,7 @@ func (c *converter) layer(l *kerasLayer) error {
 		if err != nil {
 			return err
 		}
-		out, pads, err := window([2]int{s[0], s[1]}, k, st, [2]int{1, 1}, padding)
-		if err != nil {
-			return err
-		}
-		op := "MaxPool"
-		attrs := []*onnxedit.Attribute{
-			onnxedit.IntsAttr("kernel_shape", int64(k[0]), int64(k[1])),
-			onnxedit.IntsAttr("strides", int64(st[0]), int64(st[1])),
-			onnxedit.IntsAttr("pads", pads[0], pads[1], pads[2], pads[3]),
-		}
-		if l.ClassName == "AveragePooling2D" {
-			// TF leaves padded cells out of the mean.
-			op = "AveragePool"
-			attrs = append(attrs, onnxedit.IntAttr("count_include_pad", 0))
-		}
-		c.g.AddNode(op, l.Name, []string{in}, []string{l.Name}, attrs...)
-		c.shapes[l.Name] = shape{out[0], out[1], s[2]}
-		return nil
+		return c.pool(l.Name, in, l.ClassName == "AveragePooling2D", k, st, padding)
 
 	case "GlobalAveragePooling2D", "GlobalMaxPooling2D":
 		in, s, err := c.image(l)
@@ -746,5 +684,108 @@ func (c *converter) activationTo(layer, x, act, out string) error {
 		return fmt.Errorf("activation %q is not supported", act)
 	}
 	c.shapes[out] = s
+	return nil
+}
+
+// hwioToOIHW reorders a TF kernel [kh, kw, cin, cout] to ONNX's
+// [cout, cin, kh, kw].
+func hwioToOIHW(src []float32, k [2]int, cin, cout int) []float32 {
+	wt := make([]float32, len(src))
+	for y := 0; y < k[0]; y++ {
+		for x := 0; x < k[1]; x++ {
+			for ci := 0; ci < cin; ci++ {
+				for co := 0; co < cout; co++ {
+					wt[((co*cin+ci)*k[0]+y)*k[1]+x] = src[((y*k[1]+x)*cin+ci)*cout+co]
+				}
+			}
+		}
+	}
+	return wt
+}
+
+// depthwiseToOIHW reorders a TF depthwise kernel [kh, kw, cin, mult] to
+// ONNX's grouped [cin*mult, 1, kh, kw]; output channel ci*mult+m, as TF
+// orders them.
+func depthwiseToOIHW(src []float32, k [2]int, cin, mult int) []float32 {
+	wt := make([]float32, len(src))
+	for y := 0; y < k[0]; y++ {
+		for x := 0; x < k[1]; x++ {
+			for ci := 0; ci < cin; ci++ {
+				for m := 0; m < mult; m++ {
+					wt[((ci*mult+m)*k[0]+y)*k[1]+x] = src[((y*k[1]+x)*cin+ci)*mult+m]
+				}
+			}
+		}
+	}
+	return wt
+}
+
+// conv emits an ONNX Conv writing out ([out[0], out[1], cout]); w is in
+// OIHW order, bias may be nil.
+func (c *converter) conv(name, in, outName string, w, bias []float32, cout, group int, k, st, d [2]int, pads [4]int64, out [2]int) {
+	cin := c.shapes[in][2]
+	inputs := []string{in, c.init(name+"/W", w, int64(cout), int64(cin/group), int64(k[0]), int64(k[1]))}
+	if bias != nil {
+		inputs = append(inputs, c.init(name+"/B", bias, int64(cout)))
+	}
+	c.g.AddNode("Conv", name, inputs, []string{outName},
+		onnxedit.IntsAttr("kernel_shape", int64(k[0]), int64(k[1])),
+		onnxedit.IntsAttr("strides", int64(st[0]), int64(st[1])),
+		onnxedit.IntsAttr("dilations", int64(d[0]), int64(d[1])),
+		onnxedit.IntsAttr("pads", pads[0], pads[1], pads[2], pads[3]),
+		onnxedit.IntAttr("group", int64(group)))
+	c.shapes[outName] = shape{out[0], out[1], cout}
+}
+
+// pool emits a TF max or average pooling of image tensor in, named name.
+func (c *converter) pool(name, in string, avg bool, k, st [2]int, padding string) error {
+	s := c.shapes[in]
+	out, pads, err := window([2]int{s[0], s[1]}, k, st, [2]int{1, 1}, padding)
+	if err != nil {
+		return err
+	}
+	op := "MaxPool"
+	attrs := []*onnxedit.Attribute{
+		onnxedit.IntsAttr("kernel_shape", int64(k[0]), int64(k[1])),
+		onnxedit.IntsAttr("strides", int64(st[0]), int64(st[1])),
+		onnxedit.IntsAttr("pads", pads[0], pads[1], pads[2], pads[3]),
+	}
+	if avg {
+		// TF leaves padded cells out of the mean.
+		op = "AveragePool"
+		attrs = append(attrs, onnxedit.IntAttr("count_include_pad", 0))
+	}
+	c.g.AddNode(op, name, []string{in}, []string{name}, attrs...)
+	c.shapes[name] = shape{out[0], out[1], s[2]}
+	return nil
+}
+
+// finish names the graph output after tensor out and checks that every
+// weight of the manifest was used.
+func (c *converter) finish(out string) error {
+	c.g.AddNode("Identity", "output", []string{out}, []string{OutputName})
+	os, ok := c.shapes[out]
+	if !ok {
+		return fmt.Errorf("tfjs: output %q has no shape", out)
+	}
+	dims := []int64{-1}
+	for _, d := range os {
+		dims = append(dims, int64(d))
+	}
+	if len(os) == 3 { // NCHW in the graph
+		dims = []int64{-1, int64(os[2]), int64(os[0]), int64(os[1])}
+	}
+	c.g.Outputs = []*onnxedit.ValueInfo{onnxedit.NewValueInfo(OutputName, onnxedit.Float, dims...)}
+	c.g.Outputs[0].Shape[0] = onnxedit.Dim{Param: "batch"}
+	var unused []string
+	for name := range c.weights {
+		if !c.used[name] {
+			unused = append(unused, name)
+		}
+	}
+	if len(unused) > 0 {
+		sort.Strings(unused)
+		return fmt.Errorf("tfjs: weights the model does not use: %s", strings.Join(unused, ", "))
+	}
 	return nil
 }
