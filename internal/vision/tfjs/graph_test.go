@@ -1,17 +1,12 @@
 package tfjs
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"testing"
-
-	"github.com/ocellus/ocellus/internal/vision/backbone"
-	"github.com/ocellus/ocellus/internal/vision/onnxedit"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -80,7 +75,7 @@ func tinyGraph() (model, shard []byte, w map[string][]float32) {
 	}
 	model = []byte(`e.exports={format:"graph-model",generatedBy:"2.2.0",convertedBy:"test",modelTopology:{node:[` + strings.Join(nodes, ",") +
 		`],versions:{producer:175}},weightsManifest:[{paths:["g1"],weights:[` + strings.Join(man, ",") + `]}]}`)
-	return model, bin, w
+	return model, []byte(`h.exports="` + base64.StdEncoding.EncodeToString(bin) + `"`), w
 }
 
 func refGraph(in nhwc, w map[string][]float32) []float64 {
@@ -93,70 +88,27 @@ func refGraph(in nhwc, w map[string][]float32) []float64 {
 	for i, v := range res.d { // 3 x 3 VALID average pool to 1 x 1
 		feat[i%4] += v / 9
 	}
-	logits := make([]float64, 5)
-	var z float64
-	for j := range logits {
-		l := float64(w["fc/b"][j])
-		for i, v := range feat {
-			l += v * float64(w["fc/w"][i*5+j])
-		}
-		logits[j] = math.Exp(l)
-		z += logits[j]
-	}
-	for j := range logits {
-		logits[j] /= z
-	}
-	return logits
+	return refDense(feat, w["fc/w"], w["fc/b"])
 }
 
 func TestConvertGraphOnORT(t *testing.T) {
 	model, shard, want := tinyGraph()
-	m, err := ParseModel(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wts, err := m.Weights(func(string) ([]byte, error) { return shard, nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ConvertLayers(m, wts); err == nil {
+	m, w := parse(t, model, shard)
+	if _, err := ConvertLayers(m, w); err == nil {
 		t.Fatal("a graph model converted as a layers model")
 	}
-	om, err := ConvertGraph(m, wts)
+	om, err := ConvertGraph(m, w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := om.Graph
-	g.Initializers = append(g.Initializers, onnxedit.Int64Tensor("nc11", []int64{0, -1, 1, 1}, 4))
-	g.AddNode("Reshape", "out4d", []string{OutputName, "nc11"}, []string{"out4d"})
-	o, err := backbone.NewORT("tinygraph", om.Encode(), backbone.ORTConfig{Known: &backbone.Known{
-		Input: InputName, Size: 6, Std: [3]float32{1, 1, 1},
-		Maps: []backbone.Map{{Name: "out4d", C: 5, H: 1, W: 1, Stride: 6, Grids: []int{1}}},
-	}})
-	if errors.Is(err, backbone.ErrNoLibrary) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
 	rng := lcg(5)
 	x := make([]float32, 3*36)
 	for i := range x {
 		x[i] = rng.next()
 	}
-	outs, err := o.Forward(context.Background(), x, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := nhwc{6, 6, 3, make([]float64, 108)}
-	for c := 0; c < 3; c++ {
-		for p := 0; p < 36; p++ {
-			in.d[p*3+c] = float64(x[c*36+p])
-		}
-	}
-	for j, r := range refGraph(in, want) {
-		if got := float64(outs[0][j]); math.Abs(got-r) > 1e-5 {
+	out := runORT(t, om, 6, 5, x, 1)
+	for j, r := range refGraph(toNHWC(x, 0, 3, 6), want) {
+		if got := float64(out[j]); math.Abs(got-r) > 1e-5 {
 			t.Errorf("class %d: ORT %.6f, reference %.6f", j, got, r)
 		}
 	}
@@ -171,14 +123,7 @@ func TestConvertGraphRefuses(t *testing.T) {
 		{`{name:"Identity",op:"Identity",input:["prob"]},`, `{name:"Identity",op:"Identity",input:["prob"]},{name:"extra",op:"Identity",input:["prob"]},`, "2 outputs"},
 	} {
 		src := strings.Replace(string(model), c.from, c.to, 1)
-		m, err := ParseModel([]byte(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		w, err := m.Weights(func(string) ([]byte, error) { return shard, nil })
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, w := parse(t, []byte(src), shard)
 		if _, err := ConvertGraph(m, w); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s -> %s: %v, want an error with %q", c.from, c.to, err, c.want)
 		}

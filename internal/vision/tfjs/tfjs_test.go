@@ -178,14 +178,7 @@ func tinyFiles() (model, shard []byte, want map[string][]float32) {
 
 func TestWeightsDecode(t *testing.T) {
 	model, shard, want := tinyFiles()
-	m, err := ParseModel(model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := m.Weights(func(p string) ([]byte, error) { return ParseShard(p+".min.js", shard) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, w := parse(t, model, shard)
 	for name, v := range want {
 		if !reflect.DeepEqual(w[name].Data, v) {
 			t.Errorf("%s: %v, want %v", name, w[name].Data, v)
@@ -322,14 +315,21 @@ func refTiny(in nhwc, w map[string][]float32) []float64 {
 		cat.d = append(cat.d, avg.d[i*6:i*6+6]...)
 	}
 	flat := mapf(cat, func(_ int, v float64) float64 { return math.Tanh(v) }).d // NHWC order
-	logits := make([]float64, 4)
+	return refDense(flat, w["dense/kernel"], w["dense/bias"])
+}
+
+// refDense is a Dense layer with softmax: kernel [len(x), len(bias)].
+func refDense(x []float64, kernel, bias []float32) []float64 {
+	units := len(bias)
+	logits := make([]float64, units)
+	m := math.Inf(-1)
 	for j := range logits {
-		logits[j] = float64(w["dense/bias"][j])
-		for i, v := range flat {
-			logits[j] += v * float64(w["dense/kernel"][i*4+j])
+		logits[j] = float64(bias[j])
+		for i, v := range x {
+			logits[j] += v * float64(kernel[i*units+j])
 		}
+		m = math.Max(m, logits[j])
 	}
-	m := math.Max(math.Max(logits[0], logits[1]), math.Max(logits[2], logits[3]))
 	var z float64
 	for j := range logits {
 		logits[j] = math.Exp(logits[j] - m)
@@ -341,11 +341,21 @@ func refTiny(in nhwc, w map[string][]float32) []float64 {
 	return logits
 }
 
-// TestConvertTinyOnORT converts the tiny model and runs it on ONNX Runtime
-// against the NHWC reference: each semantic the converter must get right
-// changes these outputs.
-func TestConvertTinyOnORT(t *testing.T) {
-	model, shard, want := tinyFiles()
+// toNHWC takes image k of an NCHW batch of c x side x side.
+func toNHWC(x []float32, k, c, side int) nhwc {
+	hw := side * side
+	in := nhwc{side, side, c, make([]float64, hw*c)}
+	for ch := 0; ch < c; ch++ {
+		for p := 0; p < hw; p++ {
+			in.d[p*c+ch] = float64(x[(k*c+ch)*hw+p])
+		}
+	}
+	return in
+}
+
+// parse reads a model and its single shard.
+func parse(t *testing.T, model, shard []byte) (*Model, map[string]*Tensor) {
+	t.Helper()
 	m, err := ParseModel(model)
 	if err != nil {
 		t.Fatal(err)
@@ -354,24 +364,44 @@ func TestConvertTinyOnORT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	om, err := ConvertLayers(m, w)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return m, w
+}
+
+// runORT runs a converted model with a [N, classes] output on ONNX Runtime
+// (skipping when the library is absent: the structural tests still run).
+func runORT(t *testing.T, om *onnxedit.Model, side, classes int, x []float32, n int) []float32 {
+	t.Helper()
 	g := om.Graph
 	g.Initializers = append(g.Initializers, onnxedit.Int64Tensor("nc11", []int64{0, -1, 1, 1}, 4))
 	g.AddNode("Reshape", "out4d", []string{OutputName, "nc11"}, []string{"out4d"})
-	o, err := backbone.NewORT("tiny", om.Encode(), backbone.ORTConfig{Known: &backbone.Known{
-		Input: InputName, Size: 5, Std: [3]float32{1, 1, 1},
-		Maps: []backbone.Map{{Name: "out4d", C: 4, H: 1, W: 1, Stride: 5, Grids: []int{1}}},
+	o, err := backbone.NewORT("test", om.Encode(), backbone.ORTConfig{Known: &backbone.Known{
+		Input: InputName, Size: side, Std: [3]float32{1, 1, 1},
+		Maps: []backbone.Map{{Name: "out4d", C: classes, H: 1, W: 1, Stride: side, Grids: []int{1}}},
 	}})
 	if errors.Is(err, backbone.ErrNoLibrary) {
-		t.Skip(err) // the converter's structure is still covered by the tests above
+		t.Skip(err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer o.Close()
+	outs, err := o.Forward(context.Background(), x, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outs[0]
+}
+
+// TestConvertTinyOnORT converts the tiny model and runs it on ONNX Runtime
+// against the NHWC reference: each semantic the converter must get right
+// changes these outputs.
+func TestConvertTinyOnORT(t *testing.T) {
+	model, shard, want := tinyFiles()
+	m, w := parse(t, model, shard)
+	om, err := ConvertLayers(m, w)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Two images in one batch: the batch dimension is symbolic.
 	rng := lcg(99)
 	const n = 2
@@ -379,20 +409,10 @@ func TestConvertTinyOnORT(t *testing.T) {
 	for i := range x {
 		x[i] = rng.next()
 	}
-	outs, err := o.Forward(context.Background(), x, n)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := runORT(t, om, 5, 4, x, n)
 	for k := 0; k < n; k++ {
-		in := nhwc{5, 5, 3, make([]float64, 5*5*3)}
-		for c := 0; c < 3; c++ {
-			for p := 0; p < 25; p++ {
-				in.d[p*3+c] = float64(x[(k*3+c)*25+p])
-			}
-		}
-		ref := refTiny(in, want)
-		for j, r := range ref {
-			if got := float64(outs[0][k*4+j]); math.Abs(got-r) > 1e-5 {
+		for j, r := range refTiny(toNHWC(x, k, 3, 5), want) {
+			if got := float64(out[k*4+j]); math.Abs(got-r) > 1e-5 {
 				t.Errorf("image %d class %d: ORT %.6f, reference %.6f", k, j, got, r)
 			}
 		}
