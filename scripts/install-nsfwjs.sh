@@ -17,18 +17,11 @@ dest="$root/lib/nsfwjs-$NSFWJS_VERSION.tgz"
 if [[ -f "$dest" && "$(sha256sum "$dest" | cut -d' ' -f1)" == "$NSFWJS_TGZ_SHA256" ]]; then
 	exit 0
 fi
-command -v npm >/dev/null || { echo "install-nsfwjs: npm is required" >&2; exit 1; }
+source "$root/scripts/npm-pack-pinned.sh"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-echo "install-nsfwjs: fetching nsfwjs@$NSFWJS_VERSION" >&2
-(cd "$tmp" && npm pack --silent "nsfwjs@$NSFWJS_VERSION" >/dev/null)
-tgz="$tmp/nsfwjs-$NSFWJS_VERSION.tgz"
-got="$(sha256sum "$tgz" | cut -d' ' -f1)"
-if [[ "$got" != "$NSFWJS_TGZ_SHA256" ]]; then
-	echo "install-nsfwjs: SHA-256 mismatch: got $got want $NSFWJS_TGZ_SHA256" >&2
-	exit 1
-fi
+tgz="$(npm_pack_pinned nsfwjs "$NSFWJS_VERSION" "$NSFWJS_TGZ_SHA256" "$tmp")"
 mkdir -p "$root/lib"
 install -m 0644 "$tgz" "$dest.tmp"
 mv -f "$dest.tmp" "$dest"
