@@ -12,14 +12,15 @@ import (
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 )
 
-// requireAssets reports whether a missing asset fails the test: `make test`
-// sets OCELLUS_MAKE_TEST, so there the golden test cannot skip silently.
-func missing(t testing.TB, what string) {
+// missing skips a test whose input is absent, saying how to get it, except
+// under `make test` (OCELLUS_MAKE_TEST set, after `make deps` installed
+// everything), where it fails: there the golden test cannot skip silently.
+func missing(t testing.TB, what, fix string) {
 	t.Helper()
 	if os.Getenv("OCELLUS_MAKE_TEST") != "" {
-		t.Fatalf("%s (make test installs it: scripts/install-nsfwjs.sh)", what)
+		t.Fatalf("%s (%s)", what, fix)
 	}
-	t.Skipf("%s: run scripts/install-nsfwjs.sh or set OCELLUS_NSFWJS_TGZ", what)
+	t.Skipf("%s: %s", what, fix)
 }
 
 // packageBytes reads the npm tarball: $OCELLUS_NSFWJS_TGZ, else lib/ of the
@@ -33,7 +34,7 @@ func packageBytes(t testing.TB) []byte {
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		missing(t, "npm package "+PackageFile+" not at "+p)
+		missing(t, "npm package "+PackageFile+" not at "+p, "run scripts/install-nsfwjs.sh or set OCELLUS_NSFWJS_TGZ")
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +56,7 @@ func readGolden(t testing.TB) golden {
 	p := filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "models", "nsfwjs-golden.json")
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		missing(t, "no "+p)
+		missing(t, "no "+p, "the shared models folder beside the checkout")
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func TestGolden(t *testing.T) {
 			}
 			m, err := Open(onnx, v.Name, backbone.ORTConfig{})
 			if errors.Is(err, backbone.ErrNoLibrary) {
-				missing(t, err.Error())
+				missing(t, err.Error(), "run scripts/install-onnxruntime.sh")
 			}
 			if err != nil {
 				t.Fatal(err)
