@@ -1,12 +1,16 @@
 package moderation
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
@@ -159,5 +163,50 @@ func TestGolden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestConvertRefuses(t *testing.T) {
+	if _, err := Convert([]byte("not a tarball"), DefaultVariant); err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("unpinned bytes: %v", err)
+	}
+	if _, err := Convert(nil, "resnet50"); err == nil || !strings.Contains(err.Error(), "unknown base model") {
+		t.Fatalf("unknown variant: %v", err)
+	}
+	if _, err := Open([]byte{0x08, 0x07}, DefaultVariant, backbone.ORTConfig{}); err == nil {
+		t.Fatal("an ONNX file without a graph opened")
+	}
+	dir := t.TempDir()
+	_, err := OpenInstalled(dir, DefaultVariant, backbone.ORTConfig{})
+	if !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "ocellus backbone pull nsfwjs-mobilenet_v2") {
+		t.Fatalf("not installed: %v", err)
+	}
+}
+
+// TestReadModelDir: only regular files directly in the model's folder are
+// read, within the size bound.
+func TestReadModelDir(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for _, f := range []struct{ name, body string }{
+		{"package/dist/models/m/model.min.js", "{}"},
+		{"package/dist/models/m/sub/x.js", "no"},
+		{"package/dist/models/other/model.min.js", "no"},
+	} {
+		tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(f.body))
+	}
+	tw.Close()
+	zw.Close()
+	files, err := readModelDir(bytes.NewReader(buf.Bytes()), "package/dist/models/m/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 || string(files["model.min.js"]) != "{}" {
+		t.Fatalf("read %v", files)
+	}
+	if _, err := readModelDir(strings.NewReader("garbage"), "x/"); err == nil {
+		t.Fatal("garbage read as a tarball")
 	}
 }
