@@ -120,7 +120,7 @@ func (l *Lookout) Recover(ctx context.Context) error {
 				return err
 			}
 		case ocellus.ModelStoppingHosting:
-			m.Status, m.StatusMessage = ocellus.ModelTrained, "The model is trained and not hosted."
+			m.Status, m.StatusMessage = ocellus.ModelTrained, msgNotHosted
 			if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 				return err
 			}

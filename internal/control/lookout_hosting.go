@@ -11,6 +11,10 @@ import (
 // Hosting Lookout for Vision models: StartModel, StopModel and the pool's
 // state changes saved as model statuses.
 
+// msgNotHosted is the status message of a model back in TRAINED after
+// hosting stopped.
+const msgNotHosted = "The model is trained and not hosted."
+
 // StartLookoutModel starts hosting a trained model: STARTING_HOSTING now,
 // HOSTED once it is loaded (HOSTING_FAILED if it cannot be).
 func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, version string, minUnits, maxUnits int) (ocellus.ModelStatus, error) {
@@ -48,7 +52,7 @@ func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, versi
 // host saves m as STARTING_HOSTING and starts loading it into the pool;
 // hostingState records the outcome.
 func (l *Lookout) host(ctx context.Context, m *ocellus.Model) error {
-	m.Status, m.StatusMessage = ocellus.ModelStartingHosting, "The model is being hosted."
+	m.Status, m.StatusMessage = ocellus.ModelStartingHosting, ocellus.ModelStartingHosting.Message()
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return err
 	}
@@ -70,11 +74,11 @@ func (l *Lookout) hostingState(arn string, st serve.Status) {
 	var msg string
 	switch st.State {
 	case serve.Running:
-		status, msg = ocellus.ModelHosted, "The model is running."
+		status, msg = ocellus.ModelHosted, ocellus.ModelHosted.Message()
 	case serve.Failed:
 		status, msg = ocellus.ModelHostingFailed, "The model could not be hosted: "+st.Message
 	case serve.Stopped:
-		status, msg = ocellus.ModelTrained, "The model is trained and not hosted."
+		status, msg = ocellus.ModelTrained, msgNotHosted
 	default:
 		return // STARTING_HOSTING and STOPPING_HOSTING are written by Start and Stop
 	}
@@ -98,7 +102,7 @@ func (l *Lookout) StopLookoutModel(ctx context.Context, account, project, versio
 	if !m.Status.CanBecome(ocellus.ModelStoppingHosting) {
 		return "", lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is %s; only a HOSTED model can be stopped.", m.ARN, m.Status)
 	}
-	m.Status, m.StatusMessage = ocellus.ModelStoppingHosting, "The model is being stopped."
+	m.Status, m.StatusMessage = ocellus.ModelStoppingHosting, ocellus.ModelStoppingHosting.Message()
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return "", err
 	}
@@ -107,7 +111,7 @@ func (l *Lookout) StopLookoutModel(ctx context.Context, account, project, versio
 			return "", err
 		}
 		// Not in the pool: nothing to unload.
-		m.Status, m.StatusMessage = ocellus.ModelTrained, "The model is trained and not hosted."
+		m.Status, m.StatusMessage = ocellus.ModelTrained, msgNotHosted
 		if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 			return "", err
 		}

@@ -75,7 +75,7 @@ func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in Cre
 	}
 	now := ocellus.Now(l.c.now)
 	m := &ocellus.Model{ProjectARN: p.ARN, Account: account, Description: in.Description, Status: ocellus.ModelTraining,
-		StatusMessage: "The model is being trained.", Created: now, OutputBucket: in.OutputBucket, OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID}
+		StatusMessage: ocellus.ModelTraining.Message(), Created: now, OutputBucket: in.OutputBucket, OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID}
 	if err := l.c.store.CreateLookoutModel(ctx, m, func(v int) string { return ocellus.LookoutModelARN(l.c.region, account, p.Name, v) }); err != nil {
 		return nil, err
 	}

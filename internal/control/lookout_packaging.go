@@ -88,7 +88,7 @@ func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in
 	}
 	now := ocellus.Now(l.c.now)
 	j := &ocellus.PackagingJob{ProjectARN: p.ARN, Account: account, Name: name, ModelVersion: m.Version, Description: in.Description,
-		Method: "Greengrass", Config: cfg, Status: ocellus.PackagingCreated, StatusMessage: "The model packaging job was created.", Created: now, Updated: now}
+		Method: "Greengrass", Config: cfg, Status: ocellus.PackagingCreated, StatusMessage: ocellus.PackagingCreated.Message(), Created: now, Updated: now}
 	if err := l.c.store.CreatePackagingJob(ctx, j); err != nil {
 		if ocellus.KindOf(err) == ocellus.AlreadyExists {
 			return nil, lookoutErr(ocellus.AlreadyExists, ResourcePackageJob, name, "The project %s already has a model packaging job named %s.", p.Name, name)
@@ -137,7 +137,7 @@ func (l *Lookout) ListModelPackagingJobs(ctx context.Context, account, project, 
 // leaves the job CREATED or RUNNING; Recover runs it again (the objects
 // are simply written again).
 func (l *Lookout) runPackaging(ctx context.Context, j *ocellus.PackagingJob) {
-	j.Status, j.StatusMessage, j.Updated = ocellus.PackagingRunning, "The model is being packaged.", ocellus.Now(l.c.now)
+	j.Status, j.StatusMessage, j.Updated = ocellus.PackagingRunning, ocellus.PackagingRunning.Message(), ocellus.Now(l.c.now)
 	if err := l.c.store.UpdatePackagingJob(ctx, j); err != nil {
 		l.c.log.Error("save packaging job", "job", j.Name, "err", err)
 		return
@@ -153,7 +153,7 @@ func (l *Lookout) runPackaging(ctx context.Context, j *ocellus.PackagingJob) {
 		j.Status, j.StatusMessage = ocellus.PackagingFailed, "The model could not be packaged: "+ocellus.MessageOf(err)
 	} else {
 		j.Output, _ = json.Marshal(out)
-		j.Status, j.StatusMessage = ocellus.PackagingSucceeded, "The model package was written to S3."
+		j.Status, j.StatusMessage = ocellus.PackagingSucceeded, ocellus.PackagingSucceeded.Message()
 	}
 	j.Updated = ocellus.Now(l.c.now)
 	if err := l.c.store.UpdatePackagingJob(ctx, j); err != nil {

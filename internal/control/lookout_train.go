@@ -101,7 +101,7 @@ func (l *Lookout) train(ctx context.Context, m *ocellus.Model) error {
 	m.Artifact = rel
 	m.HasPerformance, m.F1, m.Recall, m.Precision = true, finite(ev.F1), finite(ev.Recall), finite(ev.Precision)
 	m.EvaluationEnd = end
-	m.Status, m.StatusMessage = ocellus.ModelTrained, "Training completed successfully."
+	m.Status, m.StatusMessage = ocellus.ModelTrained, ocellus.ModelTrained.Message()
 	return nil
 }
 
