@@ -121,7 +121,7 @@ func (c *Control) JobFailed(kind, key string, payload []byte, err error) {
 		if gerr != nil || v.Status != ocellus.VersionCopyingInProgress {
 			return
 		}
-		v.Status, v.StatusMessage = ocellus.VersionCopyingFailed, "Copy failed: "+ocellus.MessageOf(err)
+		v.Status, v.StatusMessage = ocellus.VersionCopyingFailed, "Copy failed: "+jobFailure(err)
 		logErr("mark copy failed", c.store.UpdateVersion(ctx, v))
 	case JobImport:
 		d, gerr := c.store.Dataset(ctx, string(payload))
@@ -130,14 +130,14 @@ func (c *Control) JobFailed(kind, key string, payload []byte, err error) {
 		}
 		logErr("clear failed dataset", c.store.ClearEntries(ctx, d.ARN))
 		logErr("mark import failed", c.finishDataset(ctx, d, ocellus.DatasetCreateFailed, ocellus.StatusServiceError,
-			"An internal error occurred while creating the dataset: "+ocellus.MessageOf(err)))
+			"An internal error occurred while creating the dataset: "+jobFailure(err)))
 	case JobUpdate:
 		d, gerr := c.store.Dataset(ctx, string(payload))
 		if gerr != nil || d.Status != ocellus.DatasetUpdateInProgress {
 			return
 		}
 		logErr("mark update failed", c.finishDataset(ctx, d, ocellus.DatasetUpdateFailed, ocellus.StatusServiceError,
-			"An internal error occurred while updating the dataset; its entries are unchanged: "+ocellus.MessageOf(err)))
+			"An internal error occurred while updating the dataset; its entries are unchanged: "+jobFailure(err)))
 		logErr("drop update lines", c.store.EndDatasetUpdate(ctx, d.ARN))
 	case JobTrainLookout:
 		var j lookoutModelJob
@@ -148,7 +148,7 @@ func (c *Control) JobFailed(kind, key string, payload []byte, err error) {
 		if gerr != nil || m.Status != ModelTraining {
 			return
 		}
-		m.Status, m.Message = ModelTrainingFailed, "The model could not be trained: "+ocellus.MessageOf(err)
+		m.Status, m.Message = ModelTrainingFailed, "The model could not be trained: "+jobFailure(err)
 		logErr("mark model training failed", c.store.UpdateLookoutModel(ctx, m))
 	case JobPackage:
 		var p packagingJob
@@ -159,9 +159,19 @@ func (c *Control) JobFailed(kind, key string, payload []byte, err error) {
 		if gerr != nil || (j.Status != JobCreated && j.Status != JobRunning) {
 			return
 		}
-		j.Status, j.Message, j.Updated = JobFailed, "The model could not be packaged: "+ocellus.MessageOf(err), ocellus.Now(c.now)
+		j.Status, j.Message, j.Updated = JobFailed, "The model could not be packaged: "+jobFailure(err), ocellus.Now(c.now)
 		logErr("mark packaging failed", c.store.UpdatePackagingJob(ctx, j))
 	}
+}
+
+// jobFailure is the status message part for a job's final error: the
+// user-facing message of an *ocellus.Error, or the queue's own reason (a
+// timeout, a panic, every attempt interrupted by a crash).
+func jobFailure(err error) string {
+	if ocellus.KindOf(err) != ocellus.Internal {
+		return ocellus.MessageOf(err)
+	}
+	return err.Error()
 }
 
 // UseQueue makes the control plane enqueue its jobs on q. It is required:

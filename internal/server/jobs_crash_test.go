@@ -19,6 +19,7 @@ import (
 	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
 
 	"github.com/ocellus/ocellus/internal/control"
+	"github.com/ocellus/ocellus/internal/jobs"
 	"github.com/ocellus/ocellus/internal/server"
 )
 
@@ -55,11 +56,23 @@ func startCrashRig(t *testing.T, hold string) *crashRig {
 
 // kill9AndRestart kills the process with SIGKILL and starts it again on the
 // same data dir, recording hold points but holding nothing.
-func (c *crashRig) kill9AndRestart() {
+func (c *crashRig) kill9AndRestart() { c.kill9AndRestartHolding("record") }
+
+// kill9AndRestartHolding kills the process with SIGKILL and starts it again
+// on the same data dir, holding jobs at hold.
+func (c *crashRig) kill9AndRestartHolding(hold string) {
 	c.t.Helper()
 	c.p.kill9()
+	// The held job's announcement is the dead process's; a job held by the
+	// next one writes its own.
+	held, _ := filepath.Glob(filepath.Join(c.data, server.HoldDir, "*.*-*"))
+	for _, f := range held {
+		if err := os.Remove(f); err != nil {
+			c.t.Fatal(err)
+		}
+	}
 	c.before = len(holdCalls(c.t, c.data))
-	c.p = startProcess(c.t, c.data, c.accounts, server.TestHoldEnv+"=record")
+	c.p = startProcess(c.t, c.data, c.accounts, server.TestHoldEnv+"="+hold)
 }
 
 // runsAfterRestart counts the hold points that jobs of kind reached after
@@ -74,12 +87,11 @@ func (c *crashRig) runsAfterRestart(kind string) map[string]int {
 	return n
 }
 
-// wantOneRun checks that the job of kind ran once, to its end, after the
-// restart. The queue may only give it back before the status is read, so
-// wait a little for a second run that should not come.
+// wantOneRun checks, once the resource is final, that the job of kind did
+// its work once after the restart: a run that finds the resource no longer
+// in progress stops before its first hold point.
 func (c *crashRig) wantOneRun(kind string) {
 	c.t.Helper()
-	time.Sleep(300 * time.Millisecond) // a second run would start at once: the job is not scheduled later
 	if n := c.runsAfterRestart(kind); n[control.HoldAfterLoad] != 1 || n[control.HoldBeforeSave] != 1 {
 		c.t.Errorf("%s ran %d times after the restart (%d reached its end); want once", kind, n[control.HoldAfterLoad], n[control.HoldBeforeSave])
 	}
@@ -269,6 +281,32 @@ func TestKill9JobImportDataset(t *testing.T) {
 	c.wantOneRun(control.JobImport)
 	if n := countEntries(t, r, ds); n != 12 {
 		t.Errorf("%d entries listed, want 12", n)
+	}
+}
+
+// import-dataset, killed while it runs on every attempt (as work that
+// itself kills the process would): after the last, the restart does not
+// run it again but fails the dataset, with a message; never stuck
+// CREATE_IN_PROGRESS.
+func TestKill9JobAttemptsExhausted(t *testing.T) {
+	hold := control.JobImport + ":" + control.HoldAfterLoad
+	c := startCrashRig(t, hold)
+	project, _ := colourProject(t, c.p.ts, "exhaust", 2)
+	ds := createDataset(t, rek(c.p.ts, alice), project, rtypes.DatasetTypeTrain, "exhaust", "train.manifest")
+	for attempt := 1; attempt <= jobs.DefaultMaxAttempts; attempt++ {
+		waitHeld(t, c.data, control.JobImport, control.HoldAfterLoad)
+		if attempt < jobs.DefaultMaxAttempts {
+			c.kill9AndRestartHolding(hold)
+		}
+	}
+	c.kill9AndRestart()
+	dd := waitDataset(t, rek(c.p.ts, alice), ds)
+	if dd.Status != rtypes.DatasetStatusCreateFailed || dd.StatusMessageCode != rtypes.DatasetStatusMessageCodeServiceError ||
+		!strings.Contains(aws.ToString(dd.StatusMessage), "interrupted by process exit") {
+		t.Fatalf("after %d interrupted attempts: %s %s %q", jobs.DefaultMaxAttempts, dd.Status, dd.StatusMessageCode, aws.ToString(dd.StatusMessage))
+	}
+	if n := c.runsAfterRestart(control.JobImport); n[control.HoldAfterLoad] != 0 {
+		t.Errorf("the import ran %d more times after its attempts were spent", n[control.HoldAfterLoad])
 	}
 }
 
