@@ -250,7 +250,7 @@ func (l *Lookout) checkImageSizes(ctx context.Context, account string, ts *train
 }
 
 // CreateLookoutModel checks the datasets against Lookout for Vision's rules,
-// saves a new model version in TRAINING and trains it in the background.
+// saves a new model version in TRAINING and enqueues its training job.
 func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in CreateModelInput) (*store.LookoutModel, error) {
 	p, err := l.LookoutProject(ctx, account, in.Project)
 	if err != nil {
@@ -710,7 +710,7 @@ func (l *Lookout) hostingState(arn string, st serve.Status) {
 		closing := l.closing
 		l.mu.Unlock()
 		if closing {
-			return // shutting down: Recover hosts it again on the next start
+			return // shutting down: Control.Recover hosts it again on the next start
 		}
 		status, msg = ModelTrained, "The model is trained and not hosted."
 	default:

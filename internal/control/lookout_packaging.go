@@ -51,8 +51,8 @@ type StartPackagingInput struct {
 	Config      PackagingConfig
 }
 
-// StartModelPackagingJob records a job (CREATED) and runs it in the
-// background: CREATED -> RUNNING -> SUCCEEDED | FAILED.
+// StartModelPackagingJob records a job (CREATED) and enqueues its
+// package-model job: CREATED -> RUNNING -> SUCCEEDED | FAILED.
 func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in StartPackagingInput) (*store.PackagingJob, error) {
 	p, m, err := l.model(ctx, account, in.Project, in.Version)
 	if err != nil {
