@@ -40,15 +40,15 @@ func (q *recordQueue) keys() []string {
 // jobWorld is a control plane on SQLite in a temp dir with one resource of
 // each kind in progress and one of each finished.
 type jobWorld struct {
-	c                      *Control
-	st                     store.Store
-	q                      *recordQueue
-	training, copying      *ocellus.ProjectVersion
-	trained                *ocellus.ProjectVersion
-	importing, updating    *ocellus.Dataset
-	complete               *ocellus.Dataset
+	c                       *Control
+	st                      store.Store
+	q                       *recordQueue
+	training, copying       *ocellus.ProjectVersion
+	trained                 *ocellus.ProjectVersion
+	importing, updating     *ocellus.Dataset
+	complete                *ocellus.Dataset
 	l4vTraining, l4vTrained *store.LookoutModel
-	packaging, packaged    *store.PackagingJob
+	packaging, packaged     *store.PackagingJob
 }
 
 func newJobWorld(t *testing.T) *jobWorld {
