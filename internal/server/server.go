@@ -291,9 +291,16 @@ func (s *Server) openQueue(ctx context.Context, ctl *control.Control) error {
 		return fmt.Errorf("job queue: %w", err)
 	}
 	s.close = append(s.close, func() error {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// An interrupted job runs again from scratch at the next start:
+		// waiting long for a training to end would only delay the
+		// shutdown. Jobs get a moment to finish, then are cancelled and
+		// put back without spending an attempt.
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		return q.Close(cctx)
+		if err := q.Close(cctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
 	})
 	ctl.UseQueue(q)
 	return nil
