@@ -47,32 +47,28 @@ type JobHandler func(ctx context.Context, payload []byte) error
 // JobHandlers are the handlers a Queue must run, by kind.
 func (c *Control) JobHandlers() map[string]JobHandler {
 	return map[string]JobHandler{
-		JobTrain:  func(ctx context.Context, p []byte) error { return c.trainVersion(ctx, string(p)) },
-		JobCopy:   func(ctx context.Context, p []byte) error { return c.copyVersion(ctx, string(p)) },
-		JobImport: func(ctx context.Context, p []byte) error { return c.importDataset(ctx, string(p)) },
-		JobUpdate: func(ctx context.Context, p []byte) error { return c.updateDataset(ctx, string(p)) },
-		JobTrainLookout: func(ctx context.Context, p []byte) error {
-			var j lookoutModelJob
-			if err := json.Unmarshal(p, &j); err != nil {
-				return fmt.Errorf("%s payload: %w", JobTrainLookout, err)
-			}
-			l, err := c.lookoutPlane()
-			if err != nil {
-				return err
-			}
-			return l.trainModelJob(ctx, j)
-		},
-		JobPackage: func(ctx context.Context, p []byte) error {
-			var j packagingJob
-			if err := json.Unmarshal(p, &j); err != nil {
-				return fmt.Errorf("%s payload: %w", JobPackage, err)
-			}
-			l, err := c.lookoutPlane()
-			if err != nil {
-				return err
-			}
-			return l.packageJob(ctx, j)
-		},
+		JobTrain:        func(ctx context.Context, p []byte) error { return c.trainVersion(ctx, string(p)) },
+		JobCopy:         func(ctx context.Context, p []byte) error { return c.copyVersion(ctx, string(p)) },
+		JobImport:       func(ctx context.Context, p []byte) error { return c.importDataset(ctx, string(p)) },
+		JobUpdate:       func(ctx context.Context, p []byte) error { return c.updateDataset(ctx, string(p)) },
+		JobTrainLookout: lookoutJob(c, JobTrainLookout, (*Lookout).trainModelJob),
+		JobPackage:      lookoutJob(c, JobPackage, (*Lookout).packageJob),
+	}
+}
+
+// lookoutJob is the handler of a Lookout for Vision job whose payload is a
+// JSON T.
+func lookoutJob[T any](c *Control, kind string, run func(*Lookout, context.Context, T) error) JobHandler {
+	return func(ctx context.Context, p []byte) error {
+		var j T
+		if err := json.Unmarshal(p, &j); err != nil {
+			return fmt.Errorf("%s payload: %w", kind, err)
+		}
+		l, err := c.lookoutPlane()
+		if err != nil {
+			return err
+		}
+		return run(l, ctx, j)
 	}
 }
 

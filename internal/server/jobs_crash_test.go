@@ -188,6 +188,19 @@ func modelFiles(t *testing.T, data string) []string {
 	return fs
 }
 
+// trainVersion starts training a version on manifest m, its test set split
+// from it, its output in the manifest's bucket; it returns the version ARN.
+func trainVersion(t *testing.T, r *rekognition.Client, project, name string, m *rtypes.GroundTruthManifest) string {
+	t.Helper()
+	out, err := r.CreateProjectVersion(context.Background(), &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: &name,
+		OutputConfig: &rtypes.OutputConfig{S3Bucket: m.S3Object.Bucket},
+		TrainingData: &rtypes.TrainingData{Assets: []rtypes.Asset{{GroundTruthManifest: m}}}, TestingData: &rtypes.TestingData{AutoCreate: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.ProjectVersionArn)
+}
+
 // train-version, killed with training done and its result not saved: the
 // version trains again after the restart, once, and has one artifact.
 func TestKill9JobTrainVersion(t *testing.T) {
@@ -195,11 +208,7 @@ func TestKill9JobTrainVersion(t *testing.T) {
 	ctx := context.Background()
 	project, m := colourProject(t, c.p.ts, "train", 10)
 	r := rek(c.p.ts, alice)
-	if _, err := r.CreateProjectVersion(ctx, &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: aws.String("v1"),
-		OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("train")},
-		TrainingData: &rtypes.TrainingData{Assets: []rtypes.Asset{{GroundTruthManifest: m}}}, TestingData: &rtypes.TestingData{AutoCreate: true}}); err != nil {
-		t.Fatal(err)
-	}
+	trainVersion(t, r, project, "v1", m)
 	waitHeld(t, c.data, control.JobTrain, control.HoldBeforeSave)
 	d, err := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project})
 	if err != nil || d.ProjectVersionDescriptions[0].Status != rtypes.ProjectVersionStatusTrainingInProgress {
@@ -222,16 +231,11 @@ func TestKill9JobCopyVersion(t *testing.T) {
 	ctx := context.Background()
 	project, m := colourProject(t, c.p.ts, "copy", 10)
 	r := rek(c.p.ts, alice)
-	out, err := r.CreateProjectVersion(ctx, &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: aws.String("v1"),
-		OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("copy")},
-		TrainingData: &rtypes.TrainingData{Assets: []rtypes.Asset{{GroundTruthManifest: m}}}, TestingData: &rtypes.TestingData{AutoCreate: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := trainVersion(t, r, project, "v1", m)
 	if pv := waitTrained(t, r, project, "v1"); pv.Status != rtypes.ProjectVersionStatusTrainingCompleted {
 		t.Fatalf("source version: %s %s", pv.Status, aws.ToString(pv.StatusMessage))
 	}
-	if _, err := r.CopyProjectVersion(ctx, &rekognition.CopyProjectVersionInput{SourceProjectArn: &project, SourceProjectVersionArn: out.ProjectVersionArn,
+	if _, err := r.CopyProjectVersion(ctx, &rekognition.CopyProjectVersionInput{SourceProjectArn: &project, SourceProjectVersionArn: &src,
 		DestinationProjectArn: &project, VersionName: aws.String("v2"), OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("copy")}}); err != nil {
 		t.Fatal(err)
 	}

@@ -103,8 +103,14 @@ func (s *Store) DatasetsInProgress(ctx context.Context) ([]*ocellus.Dataset, err
 
 // UpdateDataset saves a dataset's mutable fields.
 func (s *Store) UpdateDataset(ctx context.Context, d *ocellus.Dataset) error {
+	return updateDataset(ctx, s.db, d)
+}
+
+func updateDataset(ctx context.Context, db interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, d *ocellus.Dataset) error {
 	src, _ := json.Marshal(d.Source)
-	res, err := s.db.ExecContext(ctx, `UPDATE datasets SET status = ?, status_message = ?, status_message_code = ?, source = ?,
+	res, err := db.ExecContext(ctx, `UPDATE datasets SET status = ?, status_message = ?, status_message_code = ?, source = ?,
 		labeled_entries = ?, total_entries = ?, total_labels = ?, error_entries = ?, updated_ms = ? WHERE arn = ?`,
 		string(d.Status), d.StatusMessage, d.StatusMessageCode, string(src),
 		d.Stats.LabeledEntries, d.Stats.TotalEntries, d.Stats.TotalLabels, d.Stats.ErrorEntries, d.Updated.UnixMilli(), d.ARN)
@@ -120,16 +126,8 @@ func (s *Store) UpdateDataset(ctx context.Context, d *ocellus.Dataset) error {
 // BeginDatasetUpdate saves d and its update's lines in one transaction.
 func (s *Store) BeginDatasetUpdate(ctx context.Context, d *ocellus.Dataset, lines []byte) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		src, _ := json.Marshal(d.Source)
-		res, err := tx.ExecContext(ctx, `UPDATE datasets SET status = ?, status_message = ?, status_message_code = ?, source = ?,
-			labeled_entries = ?, total_entries = ?, total_labels = ?, error_entries = ?, updated_ms = ? WHERE arn = ?`,
-			string(d.Status), d.StatusMessage, d.StatusMessageCode, string(src),
-			d.Stats.LabeledEntries, d.Stats.TotalEntries, d.Stats.TotalLabels, d.Stats.ErrorEntries, d.Updated.UnixMilli(), d.ARN)
-		if err != nil {
-			return ocellus.Wrap(err, "update dataset")
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ocellus.Errorf(ocellus.NotFound, "The dataset %s does not exist.", d.ARN)
+		if err := updateDataset(ctx, tx, d); err != nil {
+			return err
 		}
 		if lines == nil {
 			lines = []byte{} // NOT NULL
