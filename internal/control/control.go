@@ -50,6 +50,11 @@ type Config struct {
 	// Artifacts keeps the trained models of both products. Default:
 	// NewArtifacts(DataDir, Keyring, Space).
 	Artifacts *Artifacts
+	// Hold is a test hook, nil in production: every job calls it with its
+	// kind at each hold point (HoldAfterLoad, HoldBeforeSave), and it may
+	// block there until ctx is done, so that a test can act (kill the
+	// process, call the API) while a job is known to be at that point.
+	Hold func(ctx context.Context, kind, point string)
 }
 
 // Control is the control plane.
@@ -64,19 +69,17 @@ type Control struct {
 	space    *space.Guard
 	backbone backbone.Backbone
 	detector backbone.Backbone
-	queue    Queue // nil: jobs run in-process (see enqueue)
+	queue    Queue                   // required: set by UseQueue
+	lookout  atomic.Pointer[Lookout] // set by NewLookout; runs the Lookout for Vision jobs
+	holdFn   func(ctx context.Context, kind, point string)
 	pool     *serve.Pool[*vision.Model]
 	closing  atomic.Bool // set by Close: hosting stops are not recorded
 	arts     *Artifacts
-
-	bg     context.Context // background work; cancelled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
 }
 
 // New returns a control plane over st, reading and writing S3 through blobs.
 func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
-	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, arts: cfg.Artifacts}
+	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, arts: cfg.Artifacts, holdFn: cfg.Hold}
 	if c.detector == nil {
 		c.detector = c.backbone
 	}
@@ -97,7 +100,6 @@ func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
 		}
 		c.arts = NewArtifacts(c.dataDir, k, c.space)
 	}
-	c.bg, c.cancel = context.WithCancel(context.Background())
 	if c.region == "" {
 		c.region = "us-east-1"
 	}

@@ -73,6 +73,7 @@ func NewLookout(c *Control, cfg LookoutConfig) *Lookout {
 	if l.bb == nil {
 		l.bb = backbone.Builtin{}
 	}
+	c.lookout.Store(l) // Control runs the Lookout for Vision jobs through l
 	// An anomaly model answers in tens to hundreds of milliseconds, several
 	// times slower than a classifier: a request may wait longer for a slot
 	// before it is turned away with a ThrottlingException.
@@ -84,8 +85,8 @@ func NewLookout(c *Control, cfg LookoutConfig) *Lookout {
 func (l *Lookout) Region() string { return l.c.region }
 
 // Close stops hosting (waiting for requests in flight) without changing
-// the stored statuses: a model HOSTED now is hosted again by Recover after
-// a restart.
+// the stored statuses: a model HOSTED now is hosted again by
+// Control.Recover after a restart.
 func (l *Lookout) Close() error {
 	l.c.closing.Store(true)
 	return l.pool.Close()
@@ -99,21 +100,17 @@ func lookoutErr(k ocellus.Kind, typ, id, format string, args ...any) *ocellus.Er
 	return e
 }
 
-// Recover resumes what a previous process left in progress: training runs
-// again from the start, hosted models are loaded again (a model HOSTED
-// before a restart is HOSTED after it), a stop finishes, packaging jobs
-// run again.
-func (l *Lookout) Recover(ctx context.Context) error {
-	ms, err := l.c.store.LookoutModelsByStatus(ctx, ocellus.ModelTraining, ocellus.ModelStartingHosting, ocellus.ModelHosted, ocellus.ModelStoppingHosting, ocellus.ModelDeleting)
+// recoverHosting (called by Control.Recover at start-up) hosts again the
+// models that were hosted or being hosted (a model HOSTED before a restart
+// is HOSTED after it), and finishes stops and deletions. Training and
+// packaging are jobs: the queue and Control's sweep run them again.
+func (l *Lookout) recoverHosting(ctx context.Context) error {
+	ms, err := l.c.store.LookoutModelsByStatus(ctx, ocellus.ModelStartingHosting, ocellus.ModelHosted, ocellus.ModelStoppingHosting, ocellus.ModelDeleting)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
-		m := m
 		switch m.Status {
-		case ocellus.ModelTraining:
-			l.c.log.Info("resuming model training", "model", m.ARN)
-			l.c.background(func(ctx context.Context) { l.runTraining(ctx, m) })
 		case ocellus.ModelStartingHosting, ocellus.ModelHosted:
 			l.c.log.Info("hosting model again", "model", m.ARN)
 			if err := l.host(ctx, m); err != nil {
@@ -132,15 +129,6 @@ func (l *Lookout) Recover(ctx context.Context) error {
 				return err
 			}
 		}
-	}
-	js, err := l.c.store.PackagingJobsByStatus(ctx, ocellus.PackagingCreated, ocellus.PackagingRunning)
-	if err != nil {
-		return err
-	}
-	for _, j := range js {
-		j := j
-		l.c.log.Info("resuming model packaging job", "project", j.ProjectARN, "job", j.Name)
-		l.c.background(func(ctx context.Context) { l.runPackaging(ctx, j) })
 	}
 	return nil
 }

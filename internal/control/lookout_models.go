@@ -54,7 +54,7 @@ func (l *Lookout) model(ctx context.Context, account, project, version string) (
 }
 
 // CreateLookoutModel checks the datasets against Lookout for Vision's rules,
-// saves a new model version in TRAINING and trains it in the background.
+// saves a new model version in TRAINING and enqueues its training job.
 func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in CreateModelInput) (*ocellus.Model, error) {
 	p, err := l.LookoutProject(ctx, account, in.Project)
 	if err != nil {
@@ -87,9 +87,11 @@ func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in Cre
 			return nil, err
 		}
 	}
-	// The background run gets its own copy: the caller reads m while it runs.
-	bg := *m
-	l.c.background(func(ctx context.Context) { l.runTraining(ctx, &bg) })
+	// A crash before the job is stored leaves the model TRAINING: the
+	// sweep at start-up enqueues it then.
+	if err := l.c.enqueueLookoutTraining(ctx, m); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 

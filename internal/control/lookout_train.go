@@ -14,18 +14,34 @@ import (
 // Lookout for Vision training: one run of the anomaly engine for a model
 // in TRAINING, its artifact sealed into the artifact store.
 
-// runTraining trains a TRAINING model and saves the outcome. A shutdown
-// leaves it TRAINING; Recover trains it again.
-func (l *Lookout) runTraining(ctx context.Context, m *ocellus.Model) {
+// trainModelJob is the train-lookout-model job: it trains a TRAINING
+// model from scratch and saves the outcome. A shutdown leaves it TRAINING
+// and the queue runs the job again.
+func (l *Lookout) trainModelJob(ctx context.Context, j lookoutModelJob) error {
+	m, err := l.c.store.LookoutModel(ctx, j.Project, j.Version)
+	if err != nil {
+		if ocellus.KindOf(err) == ocellus.NotFound {
+			return nil
+		}
+		return err
+	}
+	if m.Status != ocellus.ModelTraining {
+		return nil
+	}
 	select {
 	case l.slot <- struct{}{}:
 		defer func() { <-l.slot }()
 	case <-ctx.Done():
-		return
+		return ctx.Err()
 	}
-	err := l.train(ctx, m)
+	l.c.hold(ctx, JobTrainLookout, HoldAfterLoad)
+	err = l.train(ctx, m)
 	if ctx.Err() != nil {
-		return
+		return ctx.Err()
+	}
+	l.c.hold(ctx, JobTrainLookout, HoldBeforeSave)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if err != nil {
 		msg := ocellus.MessageOf(err)
@@ -37,9 +53,7 @@ func (l *Lookout) runTraining(ctx context.Context, m *ocellus.Model) {
 		}
 		m.Status, m.StatusMessage = ocellus.ModelTrainingFailed, msg
 	}
-	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
-		l.c.log.Error("save model status", "model", m.ARN, "err", err)
-	}
+	return l.c.store.UpdateLookoutModel(ctx, m)
 }
 
 // trainingFailure is a problem with the user's data, told to the user as

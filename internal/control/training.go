@@ -32,10 +32,15 @@ func (c *Control) trainVersion(ctx context.Context, arn string) error {
 	if v.Status != ocellus.VersionTrainingInProgress {
 		return nil
 	}
+	c.hold(ctx, JobTrain, HoldAfterLoad)
 	start := time.Now()
 	err = c.train(ctx, v)
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: the job runs again after restart
+	}
+	c.hold(ctx, JobTrain, HoldBeforeSave)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if err != nil {
 		v.Status, v.StatusMessage = ocellus.VersionTrainingFailed, versionFailure(err)

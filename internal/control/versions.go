@@ -100,7 +100,7 @@ func (c *Control) CreateProjectVersion(ctx context.Context, account string, in C
 			return nil, err
 		}
 	}
-	if err := c.enqueue(ctx, jobTrain, v.ARN); err != nil {
+	if err := c.enqueueVersion(ctx, JobTrain, v.ARN); err != nil {
 		return nil, err
 	}
 	return v, nil
