@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	stypes "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/server"
 )
 
@@ -28,9 +29,9 @@ func TestKmsKeyIdEncryptsTrainingOutput(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "keyring.json")
 	os.WriteFile(file, []byte(`[{"KeyId":"out-key","Alias":"alias/training-output","Key":"`+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))+`"}]`), 0o600)
-	ts := startWith(t, server.Config{Keyring: file})
+	ts := e2e.Start(t, server.Config{Keyring: file})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kms-out")})
 	lines := colourDataset(t, s, "kms-out", "img", map[string]color.RGBA{"red": {200, 40, 40, 255}, "blue": {40, 40, 200, 255}}, 8)
 	put(t, s, "kms-out", "train.manifest", []byte(strings.Join(lines, "\n")))

@@ -20,6 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 // colourJPEG draws a noisy image dominated by one colour, so that even the
@@ -54,9 +57,9 @@ func colourDataset(t testing.TB, s *s3.Client, bucket, prefix string, classes ma
 }
 
 func TestTrainDescribeDeleteVersion(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("train")})
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("out")})
 	lines := colourDataset(t, s, "train", "img", map[string]color.RGBA{"red": {200, 40, 40, 255}, "blue": {40, 40, 200, 255}}, 25)
@@ -165,9 +168,9 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	answers := testHosting(t, r, project, arn, red, func() *rekognition.Client {
 		checkMatchesEvaluation(t, r, s, test, arn, body)
 		// A running model comes back RUNNING after a restart.
-		ts.stop()
-		ts = startB(t, ts.DataDir)
-		r, s = rek(ts, alice), s3c(ts, alice)
+		ts.Stop()
+		ts = e2e.Start(t, server.Config{DataDir: ts.DataDir})
+		r, s = ts.Rekognition(alice), ts.S3(alice)
 		waitVersion(t, r, project, "v1", rtypes.ProjectVersionStatusRunning)
 		if out, err := r.DetectCustomLabels(ctx, &rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: red}}); err != nil || len(out.CustomLabels) == 0 {
 			t.Fatalf("detect after restart: %+v, %v", out, err)
@@ -176,7 +179,7 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	})
 	copied := testCopy(t, ts, project, arn)
 	// The copy is an independent model that gives the same answers.
-	b := rek(ts, bob)
+	b := ts.Rekognition(bob)
 	bobsProject := bobProject(t, b)
 	if got := testHostingAnswers(t, b, bobsProject, copied, red); !sameLabels(got, answers) {
 		t.Fatalf("copy answers %+v, source answered %+v", got, answers)
@@ -213,10 +216,10 @@ func bobProject(t *testing.T, b *rekognition.Client) string {
 
 // testCopy copies alice's version into bob's project: refused without a
 // policy, allowed with one, refused again by an explicit Deny.
-func testCopy(t *testing.T, ts *testServer, srcProject, srcVersion string) string {
+func testCopy(t *testing.T, ts *e2e.Server, srcProject, srcVersion string) string {
 	ctx := context.Background()
-	a, b := rek(ts, alice), rek(ts, bob)
-	s3c(ts, bob).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bob-out")})
+	a, b := ts.Rekognition(alice), ts.Rekognition(bob)
+	ts.S3(bob).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bob-out")})
 	dst := createProject(t, b, "bobs-copies")
 	in := &rekognition.CopyProjectVersionInput{SourceProjectArn: &srcProject, SourceProjectVersionArn: &srcVersion,
 		DestinationProjectArn: &dst, VersionName: aws.String("copy1"), OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("bob-out")}}
@@ -261,9 +264,9 @@ func testCopy(t *testing.T, ts *testServer, srcProject, srcVersion string) strin
 }
 
 func TestTrainingFailsClearly(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bkt")})
 	lines := colourDataset(t, s, "bkt", "img", map[string]color.RGBA{"red": {200, 40, 40, 255}}, 6)
 	put(t, s, "bkt", "one-label.manifest", []byte(strings.Join(lines, "\n")))
