@@ -24,7 +24,7 @@ import (
 func cookieInputs(t testing.TB) (dir, bb string) {
 	t.Helper()
 	if testing.Short() || raceBuild {
-		t.Skip("trains a real model on 63 images: not in -short or -race runs")
+		t.Skip("trains a real model on 63 images: not in -short or -race runs; make test runs it without -race")
 	}
 	wd, _ := os.Getwd()
 	root := backbone.ModuleRoot(wd)

@@ -714,7 +714,7 @@ func TestLookoutTagRouteIsEncoded(t *testing.T) {
 // shutdown trains again when the server comes back, and ends TRAINED.
 func TestLookoutTrainingResumesAfterRestart(t *testing.T) {
 	if raceBuild {
-		t.Skip("a second training run adds a minute under -race; TestLookoutModelLifecycle covers the races")
+		t.Skip("a second training run adds a minute under -race (TestLookoutModelLifecycle covers the races); make test runs it without -race")
 	}
 	ts := e2e.Start(t, server.Config{})
 	c, s := ts.LookoutVision(alice), ts.S3(alice)
@@ -757,7 +757,7 @@ func TestLookoutTrainingResumesAfterRestart(t *testing.T) {
 // is evaluated on it (its rules differ from the one-dataset case).
 func TestLookoutTrainAndTestDatasets(t *testing.T) {
 	if raceBuild {
-		t.Skip("one more training run; TestLookoutModelLifecycle covers the races")
+		t.Skip("one more training run (TestLookoutModelLifecycle covers the races); make test runs it without -race")
 	}
 	ts := e2e.Start(t, server.Config{})
 	c, s := ts.LookoutVision(alice), ts.S3(alice)
