@@ -2,7 +2,7 @@
 run with both boto3 1.43 (python3) and Debian's boto3 1.26 / botocore 1.29
 (/usr/bin/python3), since some of them differ by client: metadata names,
 version markers, repeated and conditional completes, encoding-type=url,
-listing edge cases, presign expiry, transfer-encoding signing and the
+listing edge cases, presign expiry, an unknown Expect, transfer-encoding signing and the
 refusal of services Ocellus does not serve."""
 import os
 import sys
@@ -89,6 +89,12 @@ expect("CompleteMultipartUpload If-None-Match: *: 412", code(s3.complete_multipa
        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": p["ETag"]}]}) == "PreconditionFailed")
 undo()
 expect("object untouched by failed conditional writes", s3.get_object(Bucket=B, Key="m")["Body"].read() == b"x")
+
+# An expectation S3 does not know is ignored (Go's net/http alone answers 417).
+undo = with_headers(s3, "PutObject", {"Expect": "200"})
+expect("PutObject with Expect: 200 is stored", code(s3.put_object, Bucket=B, Key="exp", Body=b"e") is None
+       and s3.get_object(Bucket=B, Key="exp")["Body"].read() == b"e")
+undo()
 
 # Content-Encoding kept as sent; UploadPartCopy past the end.
 s3.put_object(Bucket=B, Key="ce", Body=b"x", ContentEncoding="deflate, gzip")

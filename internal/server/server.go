@@ -25,6 +25,7 @@ import (
 	"github.com/ocellus/ocellus/internal/api/lookoutvision"
 	"github.com/ocellus/ocellus/internal/api/rekognition"
 	"github.com/ocellus/ocellus/internal/control"
+	"github.com/ocellus/ocellus/internal/expect"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/sigv4"
 	"github.com/ocellus/ocellus/internal/space"
@@ -196,7 +197,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: s, ReadHeaderTimeout: 30 * time.Second}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(expect.Listener(ln)) }()
 	select {
 	case err := <-errc:
 		return err

@@ -36,7 +36,7 @@ func main() {
 	bank := flag.Int("bank", 0, "memory bank size (0: default)")
 	sigma := flag.Float64("sigma", 0, "map smoothing in patches (0: default)")
 	seed := flag.Int64("seed", 1, "seed")
-	margin := flag.Int("margin", 0, "border patches left out of the image score")
+	margin := flag.Int("margin", 0, "border patches left out of the image score (0: chosen from the training images, negative: none)")
 	flips := flag.Int("flips", -1, "mirrored normal copies for the coreset (-1: default)")
 	runs := flag.Int("runs", 30, "Detect calls for the latency measurement")
 	verbose := flag.Bool("v", false, "log training progress")
