@@ -135,7 +135,7 @@ func (s *Server) LookoutVision(a ocellus.Account) *lv.LookoutForVision {
 }
 
 // Poll calls check until it reports done, and returns its last value. It
-// waits 10 ms between calls at first, growing to 200 ms; once timeout has
+// waits 10 ms between calls at first, growing to 100 ms; once timeout has
 // passed it fails the test with what (if not "") and the last value. check
 // may itself call t.Fatal on an error that polling cannot cure.
 func Poll[T any](t testing.TB, timeout time.Duration, what string, check func() (T, bool)) T {
@@ -151,6 +151,6 @@ func Poll[T any](t testing.TB, timeout time.Duration, what string, check func() 
 			t.Fatalf("after %s, %s: still %+v", timeout, what, v)
 		}
 		time.Sleep(wait)
-		wait = min(2*wait, 200*time.Millisecond)
+		wait = min(2*wait, 100*time.Millisecond)
 	}
 }

@@ -108,20 +108,14 @@ func validationErrors(t *testing.T, s *s3.Client, r *rtypes.ValidationData) [][]
 
 func waitTrained(t *testing.T, r *rekognition.Client, project, name string) rtypes.ProjectVersionDescription {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	return e2e.Poll(t, 3*time.Minute, "version "+name+" training", func() (rtypes.ProjectVersionDescription, bool) {
 		d, err := r.DescribeProjectVersions(context.Background(), &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{name}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pv := d.ProjectVersionDescriptions[0]; pv.Status != rtypes.ProjectVersionStatusTrainingInProgress {
-			return pv
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("version %s still training", name)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		pv := d.ProjectVersionDescriptions[0]
+		return pv, pv.Status != rtypes.ProjectVersionStatusTrainingInProgress
+	})
 }
 
 // TestTrainingWithABadImage: a truncated JPEG (its header intact, so the

@@ -66,23 +66,14 @@ func classLine(bucket, key, label string) string {
 
 func waitDataset(t testing.TB, c *rekognition.Client, arn string) *rtypes.DatasetDescription {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
+	return e2e.Poll(t, 10*time.Minute, "dataset "+arn, func() (*rtypes.DatasetDescription, bool) {
 		out, err := c.DescribeDataset(context.Background(), &rekognition.DescribeDatasetInput{DatasetArn: &arn})
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := out.DatasetDescription
-		switch d.Status {
-		case rtypes.DatasetStatusCreateInProgress, rtypes.DatasetStatusUpdateInProgress:
-		default:
-			return d
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dataset %s still %s", arn, d.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		st := out.DatasetDescription.Status
+		return out.DatasetDescription, st != rtypes.DatasetStatusCreateInProgress && st != rtypes.DatasetStatusUpdateInProgress
+	})
 }
 
 func createProject(t testing.TB, c *rekognition.Client, name string) string {

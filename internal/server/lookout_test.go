@@ -14,6 +14,7 @@ import (
 	"math/rand"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -328,42 +329,26 @@ func mkBucket(t testing.TB, s *s3.Client, name string) {
 
 func waitL4VDataset(t testing.TB, c *lv.LookoutForVision, project, typ string) *lv.DatasetDescription {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	return e2e.Poll(t, 60*time.Second, project+" "+typ+" dataset", func() (*lv.DatasetDescription, bool) {
 		d, err := c.DescribeDataset(&lv.DescribeDatasetInput{ProjectName: v1aws.String(project), DatasetType: v1aws.String(typ)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := *d.DatasetDescription.Status; !strings.HasSuffix(st, "IN_PROGRESS") {
-			return d.DatasetDescription
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dataset still %s", *d.DatasetDescription.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return d.DatasetDescription, !strings.HasSuffix(*d.DatasetDescription.Status, "IN_PROGRESS")
+	})
 }
 
+// waitModel polls DescribeModel while the model's status is one of
+// transient and returns the first description in another status.
 func waitModel(t testing.TB, c *lv.LookoutForVision, project, version string, timeout time.Duration, transient ...string) *lv.ModelDescription {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	return e2e.Poll(t, timeout, project+" model "+version, func() (*lv.ModelDescription, bool) {
 		d, err := c.DescribeModel(&lv.DescribeModelInput{ProjectName: v1aws.String(project), ModelVersion: v1aws.String(version)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		busy := false
-		for _, s := range transient {
-			busy = busy || *d.ModelDescription.Status == s
-		}
-		if !busy {
-			return d.ModelDescription
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("model still %s", *d.ModelDescription.Status)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return d.ModelDescription, !slices.Contains(transient, *d.ModelDescription.Status)
+	})
 }
 
 func TestLookoutDatasetEntries(t *testing.T) {

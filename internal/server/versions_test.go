@@ -324,19 +324,14 @@ func sameLabels(a, b []rtypes.CustomLabel) bool {
 
 func waitVersion(t *testing.T, c *rekognition.Client, project, name string, want rtypes.ProjectVersionStatus) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	e2e.Poll(t, time.Minute, "version "+name+" status (want "+string(want)+")", func() (rtypes.ProjectVersionStatus, bool) {
 		d, err := c.DescribeProjectVersions(context.Background(), &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{name}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := d.ProjectVersionDescriptions[0].Status; st == want {
-			return
-		} else if time.Now().After(deadline) {
-			t.Fatalf("version %s is %s, want %s", name, st, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		st := d.ProjectVersionDescriptions[0].Status
+		return st, st == want
+	})
 }
 
 // testHostingAnswers starts a version, waits with the SDK's
