@@ -3,10 +3,8 @@ package s3_test
 import (
 	"context"
 	"crypto/md5"
-	"crypto/rand"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	s3api "github.com/ocellus/ocellus/internal/api/s3"
 	"github.com/ocellus/ocellus/internal/e2e"
 )
 
@@ -38,7 +37,7 @@ func TestKill9(t *testing.T) {
 		// One attempt: an upload the kill interrupts is not acknowledged.
 		c := s3.New(srv.S3(e2e.Alice).Options(), func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 		if round == 0 {
-			mkBucket(t, c, "crash")
+			s3api.MkBucket(t, c, "crash")
 		}
 		verify(t, c, acked)
 		var wg sync.WaitGroup
@@ -54,7 +53,7 @@ func TestKill9(t *testing.T) {
 					default:
 					}
 					key := fmt.Sprintf("r%d/w%d/%d", round, w, i)
-					data := randBytes(50_000 + 100_000*(i%5))
+					data := s3api.RandBytes(50_000 + 100_000*(i%5))
 					var err error
 					if w == 0 && i%3 == 0 {
 						err = multipartPut(c, key, data)
@@ -81,7 +80,7 @@ func TestKill9(t *testing.T) {
 	}
 	verify(t, c, acked)
 	t.Logf("%d acknowledged uploads intact after 3 kills", len(acked))
-	if n := countFiles(t, filepath.Join(dir, "s3", "tmp")); n != 0 {
+	if n := s3api.CountFiles(t, filepath.Join(dir, "s3", "tmp")); n != 0 {
 		t.Fatalf("%d temp files after restart", n)
 	}
 }
@@ -136,28 +135,4 @@ func verify(t *testing.T, c *s3.Client, acked map[string][16]byte) {
 			}
 		}
 	}
-}
-
-func mkBucket(t *testing.T, c *s3.Client, name string) {
-	t.Helper()
-	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &name}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func randBytes(n int) []byte {
-	b := make([]byte, n)
-	rand.Read(b)
-	return b
-}
-
-func countFiles(t *testing.T, dir string) int {
-	n := 0
-	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-		if err == nil && !fi.IsDir() {
-			n++
-		}
-		return nil
-	})
-	return n
 }
