@@ -55,21 +55,31 @@ type process struct {
 // in-progress work and listening.
 const readyTimeout = 60 * time.Second
 
-// StartBinary runs `ocellus serve` on dataDir (a temporary directory if
-// "") with an accounts file of Alice and Bob, extra flags appended. The
-// binary listens on 127.0.0.1:0 and prints its address; StartBinary
-// returns once that address answers GET /_ocellus/health (with any
-// status: a degraded node serves too). The process is
-// killed when the test ends; Kill9 and Stop end it before.
-func StartBinary(t testing.TB, dataDir string, flags ...string) *Server {
+// BinaryConfig configures StartBinary. Zero values are the defaults.
+type BinaryConfig struct {
+	DataDir string   // "" = a temporary directory
+	Env     []string // "KEY=value" added to the test's environment (e.g. a test hook)
+	Flags   []string // more flags of `ocellus serve`
+}
+
+// StartBinary runs `ocellus serve` on cfg.DataDir with an accounts file of
+// Alice and Bob. The binary listens on 127.0.0.1:0 and prints its
+// address; StartBinary returns once that address answers
+// GET /_ocellus/health (with any status: a degraded node serves too). The
+// process is killed when the test ends; Kill9 and Stop end it before.
+func StartBinary(t testing.TB, cfg BinaryConfig) *Server {
 	t.Helper()
+	dataDir := cfg.DataDir
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	accounts := filepath.Join(t.TempDir(), "accounts.json")
 	writeAccounts(t, accounts, Alice, Bob)
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--accounts", accounts}, flags...)
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--accounts", accounts}, cfg.Flags...)
 	cmd := exec.Command(Binary(t), args...)
+	if len(cfg.Env) > 0 {
+		cmd.Env = append(os.Environ(), cfg.Env...)
+	}
 	cmd.Stderr = os.Stderr
 	pr, pw, err := os.Pipe()
 	if err != nil {

@@ -67,3 +67,29 @@ func TestPoll(t *testing.T) {
 		t.Fatalf("Poll past its deadline: failed=%q after %s", f.failed, time.Since(start))
 	}
 }
+
+// TestStartBinary: the real binary serves the clients, survives a kill -9
+// with what it acknowledged, and stops on SIGTERM.
+func TestStartBinary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	p := e2e.StartBinary(t, e2e.BinaryConfig{})
+	ctx := context.Background()
+	if _, err := p.Rekognition(e2e.Alice).CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: new("kept")}); err != nil {
+		t.Fatal(err)
+	}
+	p.Kill9()
+	if _, err := http.Get(p.URL + "/_ocellus/health"); err == nil {
+		t.Fatal("killed binary still answers")
+	}
+	p2 := e2e.StartBinary(t, e2e.BinaryConfig{DataDir: p.DataDir})
+	out, err := p2.Rekognition(e2e.Alice).DescribeProjects(ctx, &rekognition.DescribeProjectsInput{})
+	if err != nil || len(out.ProjectDescriptions) != 1 {
+		t.Fatalf("after kill -9 and restart: %v, %v; want the project", out, err)
+	}
+	p2.Stop()
+	if _, err := http.Get(p2.URL + "/_ocellus/health"); err == nil {
+		t.Fatal("stopped binary still answers")
+	}
+}

@@ -58,7 +58,7 @@ func BenchmarkStartup(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
-		p := e2e.StartBinary(b, dir)
+		p := e2e.StartBinary(b, e2e.BinaryConfig{DataDir: dir})
 		samples = append(samples, time.Since(t0))
 		p.Kill9()
 	}

@@ -19,7 +19,7 @@ func TestKill9DuringTrainingResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	p := e2e.StartBinary(t, "")
+	p := e2e.StartBinary(t, e2e.BinaryConfig{})
 	ctx := context.Background()
 	s, r := p.S3(alice), p.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("crash")})
@@ -41,7 +41,7 @@ func TestKill9DuringTrainingResumes(t *testing.T) {
 	}
 	p.Kill9()
 
-	p2 := e2e.StartBinary(t, p.DataDir)
+	p2 := e2e.StartBinary(t, e2e.BinaryConfig{DataDir: p.DataDir})
 	r2 := p2.Rekognition(alice)
 	w := rekognition.NewProjectVersionTrainingCompletedWaiter(r2, func(o *rekognition.ProjectVersionTrainingCompletedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second

@@ -33,7 +33,7 @@ func TestKill9(t *testing.T) {
 	acked := map[string][16]byte{}
 	var mu sync.Mutex
 	for round := 0; round < 3; round++ {
-		srv := e2e.StartBinary(t, dir)
+		srv := e2e.StartBinary(t, e2e.BinaryConfig{DataDir: dir})
 		// One attempt: an upload the kill interrupts is not acknowledged.
 		c := s3.New(srv.S3(e2e.Alice).Options(), func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 		if round == 0 {
@@ -74,7 +74,7 @@ func TestKill9(t *testing.T) {
 		close(stop)
 		wg.Wait()
 	}
-	c := e2e.StartBinary(t, dir).S3(e2e.Alice)
+	c := e2e.StartBinary(t, e2e.BinaryConfig{DataDir: dir}).S3(e2e.Alice)
 	if len(acked) < 10 {
 		t.Fatalf("only %d uploads acknowledged; the test did not exercise much", len(acked))
 	}
