@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
@@ -43,20 +42,7 @@ func TestKmsKeyIdEncryptsTrainingOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pv rtypes.ProjectVersionDescription
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		d, err := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pv = d.ProjectVersionDescriptions[0]
-		if pv.Status != rtypes.ProjectVersionStatusTrainingInProgress {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("training did not finish in 3 minutes")
-		}
-	}
+	pv := waitTrained(t, r, project, "v")
 	if pv.Status != rtypes.ProjectVersionStatusTrainingCompleted {
 		t.Fatalf("training: %s %s", pv.Status, aws.ToString(pv.StatusMessage))
 	}
