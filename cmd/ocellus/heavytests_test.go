@@ -66,11 +66,18 @@ func nonRacePasses(t *testing.T, mk string) []pass {
 			break // end of the recipe
 		}
 		f := strings.Fields(expand(line))
-		if len(f) < 2 || f[1] != "test" || strings.Contains(line, "-race") {
+		start := -1 // the field after `go test`, past any VAR=value prefix
+		for i := 1; i < len(f); i++ {
+			if f[i] == "test" && f[i-1] == "go" {
+				start = i + 1
+				break
+			}
+		}
+		if start < 0 || strings.Contains(line, "-race") {
 			continue
 		}
 		p := pass{pkgs: map[string]bool{}}
-		for i := 2; i < len(f); i++ {
+		for i := start; i < len(f); i++ {
 			switch {
 			case f[i] == "-run" && i+1 < len(f):
 				i++

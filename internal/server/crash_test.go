@@ -12,14 +12,18 @@ import (
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ocellus/ocellus/internal/control"
 	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 func TestKill9DuringTrainingResumes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	p := e2e.StartBinary(t, e2e.BinaryConfig{})
+	// Training is held once its version is loaded: the kill lands while
+	// it is TRAINING_IN_PROGRESS however fast the machine.
+	p := e2e.StartBinary(t, e2e.BinaryConfig{Env: []string{server.TestHoldEnv + "=" + control.JobTrain + ":" + control.HoldAfterLoad}})
 	ctx := context.Background()
 	s, r := p.S3(alice), p.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("crash")})
@@ -36,8 +40,9 @@ func TestKill9DuringTrainingResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitHeld(t, p.DataDir, control.JobTrain, control.HoldAfterLoad)
 	if st := d.ProjectVersionDescriptions[0].Status; st != rtypes.ProjectVersionStatusTrainingInProgress {
-		t.Skipf("training ended (%s) before the kill; nothing to recover", st)
+		t.Fatalf("training is held, yet the version is %s", st)
 	}
 	p.Kill9()
 
