@@ -24,7 +24,8 @@ var layerOf = []struct {
 	{"internal/atomicfile", 0},
 	{"internal/apimodel", 0},
 	{"internal/sigv4", 0},
-	{"internal/expect", 0}, // HTTP/1 request-head filter under the server
+	{"internal/expect", 0},   // HTTP/1 request-head filter under the server
+	{"internal/sqlitedb", 0}, // the one SQLite opener and migration scheme
 	{"internal/awsproto", 1},
 	{"internal/store", 1},
 	{"internal/blob", 1},
