@@ -35,7 +35,7 @@ var layerOf = []struct {
 	{"internal/keyring", 1},
 	{"internal/policy", 1},
 	{"internal/space", 1},
-	{"internal/manifest", 1},
+	{"internal/manifest", 0}, // Ground Truth manifest parsing: standard library only
 	{"internal/control", 2},
 	{"internal/convert", 2},             // label-format converters, used by commands
 	{"internal/vision/cmd/", 5},         // benchmark commands
