@@ -125,7 +125,7 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) error {
 	}
 	for _, name := range names {
 		version := strings.TrimSuffix(path.Base(name), ".sql")
-		err := inTx(ctx, db, func(tx *sql.Tx) error {
+		err := InTx(ctx, db, func(tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 				return err
@@ -153,7 +153,7 @@ func Migrate(ctx context.Context, db *sql.DB, fsys fs.FS, dir string) error {
 // adoptUserVersion records the first PRAGMA user_version migrations as
 // applied when schema_migrations is still empty.
 func adoptUserVersion(ctx context.Context, db *sql.DB, names []string) error {
-	return inTx(ctx, db, func(tx *sql.Tx) error {
+	return InTx(ctx, db, func(tx *sql.Tx) error {
 		var applied int
 		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&applied); err != nil {
 			return err
@@ -182,7 +182,9 @@ func adoptUserVersion(ctx context.Context, db *sql.DB, names []string) error {
 	})
 }
 
-func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+// InTx runs fn in a transaction: committed when fn returns nil, rolled
+// back otherwise.
+func InTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -402,13 +402,5 @@ func (s *store) copyRange(w io.Writer, id string, size, offset, length int64) er
 
 // inTx runs fn in a transaction.
 func (s *store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return sqlitedb.InTx(ctx, s.db, fn)
 }
