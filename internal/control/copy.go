@@ -86,7 +86,7 @@ func (c *Control) CopyProjectVersion(ctx context.Context, account string, in Cop
 			return nil, err
 		}
 	}
-	if err := c.enqueue(ctx, jobCopy, v.ARN); err != nil {
+	if err := c.enqueueVersion(ctx, JobCopy, v.ARN); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -122,10 +122,15 @@ func (c *Control) copyVersion(ctx context.Context, arn string) error {
 	if v.Status != ocellus.VersionCopyingInProgress {
 		return nil
 	}
+	c.hold(ctx, JobCopy, HoldAfterLoad)
 	sv, err := c.store.Version(ctx, v.SourceVersionARN)
 	if err == nil {
 		err = c.copyArtifact(ctx, sv, v)
 	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	c.hold(ctx, JobCopy, HoldBeforeSave)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}

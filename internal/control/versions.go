@@ -117,7 +117,7 @@ func (c *Control) CreateProjectVersion(ctx context.Context, account string, in C
 			return nil, err
 		}
 	}
-	if err := c.enqueue(ctx, jobTrain, v.ARN); err != nil {
+	if err := c.enqueueVersion(ctx, JobTrain, v.ARN); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -224,10 +224,15 @@ func (c *Control) trainVersion(ctx context.Context, arn string) error {
 	if v.Status != ocellus.VersionTrainingInProgress {
 		return nil
 	}
+	c.hold(ctx, JobTrain, HoldAfterLoad)
 	start := time.Now()
 	err = c.train(ctx, v)
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: the job runs again after restart
+	}
+	c.hold(ctx, JobTrain, HoldBeforeSave)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if err != nil {
 		v.Status, v.StatusMessage = ocellus.VersionTrainingFailed, versionFailure(err)

@@ -18,6 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ocellus/ocellus/internal/control"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 var (
@@ -53,7 +56,9 @@ type process struct {
 	ts  *testServer
 }
 
-func startProcess(t *testing.T, dataDir, accounts string) *process {
+// startProcess starts the binary on dataDir; env is added to the
+// environment (e.g. server.TestHoldEnv+"=kind:point").
+func startProcess(t *testing.T, dataDir, accounts string, env ...string) *process {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -63,6 +68,9 @@ func startProcess(t *testing.T, dataDir, accounts string) *process {
 	ln.Close()
 	cmd := exec.Command(ocellusBinary(t), "serve", "--addr", addr, "--data-dir", dataDir, "--accounts", accounts)
 	cmd.Stderr = os.Stderr
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +104,9 @@ func TestKill9DuringTrainingResumes(t *testing.T) {
 	accounts := filepath.Join(dir, "accounts.json")
 	os.WriteFile(accounts, []byte(`[{"AccountId":"111111111111","AccessKeyId":"AKIDALICE","SecretAccessKey":"alice-secret"}]`), 0o600)
 	data := filepath.Join(dir, "data")
-	p := startProcess(t, data, accounts)
+	// Training is held once its version is loaded: the kill lands while
+	// it is TRAINING_IN_PROGRESS however fast the machine.
+	p := startProcess(t, data, accounts, server.TestHoldEnv+"="+control.JobTrain+":"+control.HoldAfterLoad)
 	ctx := context.Background()
 	s, r := s3c(p.ts, alice), rek(p.ts, alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("crash")})
@@ -113,8 +123,9 @@ func TestKill9DuringTrainingResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitHeld(t, data, control.JobTrain, control.HoldAfterLoad)
 	if st := d.ProjectVersionDescriptions[0].Status; st != rtypes.ProjectVersionStatusTrainingInProgress {
-		t.Skipf("training ended (%s) before the kill; nothing to recover", st)
+		t.Fatalf("training is held, yet the version is %s", st)
 	}
 	p.kill9()
 
