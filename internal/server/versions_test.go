@@ -151,6 +151,8 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	}
 	red := colourJPEG(t, rand.New(rand.NewSource(99)), color.RGBA{200, 40, 40, 255})
 	put(t, s, "train", "held-out/red.jpg", red)
+	// One byte over DetectCustomLabels' 15 MB for an S3 image.
+	put(t, s, "train", "held-out/huge.jpg", append(append([]byte{}, red...), make([]byte, 15<<20+1-len(red))...))
 	answers := testHosting(t, r, project, arn, red, func() *rekognition.Client {
 		checkMatchesEvaluation(t, r, s, test, arn, body)
 		// A running model comes back RUNNING after a restart.
@@ -368,6 +370,7 @@ func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red [
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: bytes.Repeat([]byte{0xff}, 4<<20+1)}}, "ImageTooLargeException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: jpegBomb(t, red, 60000, 60000)}}, "ImageTooLargeException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("train"), Name: aws.String("missing.jpg")}}}, "InvalidS3ObjectException"},
+		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("train"), Name: aws.String("held-out/huge.jpg")}}}, "ImageTooLargeException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: red}, MinConfidence: aws.Float32(101)}, "InvalidParameterException"},
 	} {
 		if _, err := r.DetectCustomLabels(ctx, c.in); errCode(err) != c.code {
