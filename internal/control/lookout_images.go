@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"image/color"
-	"io"
+	"strconv"
 	"strings"
 
 	"github.com/ocellus/ocellus/internal/blob"
@@ -72,8 +72,12 @@ func (l *Lookout) readObject(ctx context.Context, account, uri string) ([]byte, 
 	if err != nil {
 		return nil, failf("%s is not an S3 URI.", uri)
 	}
-	rc, _, err := l.c.blobs.Open(ctx, account, bucket, key, "")
+	b, _, err := l.c.blobs.ReadAll(ctx, account, bucket, key, "", maxLookoutObjectBytes)
 	if err != nil {
+		var tl *blob.TooLargeError
+		if errors.As(err, &tl) {
+			return nil, &badImage{uri, "it is larger than " + strconv.Itoa(maxLookoutObjectBytes) + " bytes"}
+		}
 		if ocellus.KindOf(err) == ocellus.InvalidS3Object {
 			return nil, &badImage{uri, "it cannot be read from S3: " + ocellus.MessageOf(err)}
 		}
@@ -82,9 +86,13 @@ func (l *Lookout) readObject(ctx context.Context, account, uri string) ([]byte, 
 		}
 		return nil, err
 	}
-	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, 16<<20))
+	return b, nil
 }
+
+// maxLookoutObjectBytes bounds a training image or mask read from S3
+// (Lookout for Vision's own limit is 8 MB an image; the headroom keeps
+// images that AWS's looser checks let through).
+const maxLookoutObjectBytes = 16 << 20
 
 func (l *Lookout) example(ctx context.Context, account string, e *manifest.Entry) (anomaly.Example, error) {
 	ex := anomaly.Example{Name: e.SourceRef, Anomalous: e.Anomaly.Anomalous}

@@ -3,8 +3,8 @@ package control
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/ocellus/ocellus/internal/blob"
@@ -211,14 +211,14 @@ func (c *Control) example(ctx context.Context, account string, e *manifest.Entry
 	if err != nil {
 		return vision.Example{}, ocellus.Errorf(ocellus.Invalid, "The image %s is not an S3 object.", e.SourceRef)
 	}
-	rc, _, err := c.blobs.Open(ctx, account, bucket, key, "")
+	// The manifest's validation refused larger images; this one grew since.
+	data, _, err := c.blobs.ReadAll(ctx, account, bucket, key, "", manifest.MaxImageBytes)
+	var tl *blob.TooLargeError
+	if errors.As(err, &tl) {
+		return vision.Example{}, ocellus.Errorf(ocellus.Invalid, "The image %s is larger than the maximum of %d bytes.", e.SourceRef, manifest.MaxImageBytes)
+	}
 	if err != nil {
 		return vision.Example{}, err
-	}
-	data, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return vision.Example{}, ocellus.Wrap(err, "read %s", e.SourceRef)
 	}
 	ex := vision.Example{Data: data}
 	for _, cl := range e.Classes {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"image/color"
 	"os"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
 
 	"github.com/ocellus/ocellus/internal/control"
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/jobs"
 	"github.com/ocellus/ocellus/internal/server"
 )
@@ -31,12 +33,12 @@ import (
 // the job ran exactly once after the restart, and that its output is there
 // once.
 
-// crashRig is one data dir, the process serving it, and its accounts file.
+// crashRig is one data dir and the process serving it.
 type crashRig struct {
-	t              *testing.T
-	data, accounts string
-	p              *process
-	before         int // calls.log lines written before the restart
+	t      *testing.T
+	data   string
+	p      *e2e.Server
+	before int // calls.log lines written before the restart
 }
 
 // startCrashRig starts the binary holding jobs at hold ("kind:point").
@@ -45,13 +47,8 @@ func startCrashRig(t *testing.T, hold string) *crashRig {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	dir := t.TempDir()
-	accounts := filepath.Join(dir, "accounts.json")
-	if err := os.WriteFile(accounts, []byte(`[{"AccountId":"111111111111","AccessKeyId":"AKIDALICE","SecretAccessKey":"alice-secret"}]`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(dir, "data")
-	return &crashRig{t: t, data: data, accounts: accounts, p: startProcess(t, data, accounts, server.TestHoldEnv+"="+hold)}
+	p := e2e.StartBinary(t, e2e.BinaryConfig{Env: []string{server.TestHoldEnv + "=" + hold}})
+	return &crashRig{t: t, data: p.DataDir, p: p}
 }
 
 // kill9AndRestart kills the process with SIGKILL and starts it again on the
@@ -62,7 +59,7 @@ func (c *crashRig) kill9AndRestart() { c.kill9AndRestartHolding("record") }
 // on the same data dir, holding jobs at hold.
 func (c *crashRig) kill9AndRestartHolding(hold string) {
 	c.t.Helper()
-	c.p.kill9()
+	c.p.Kill9()
 	// The held job's announcement is the dead process's; a job held by the
 	// next one writes its own.
 	held, _ := filepath.Glob(filepath.Join(c.data, server.HoldDir, "*.*-*"))
@@ -72,7 +69,7 @@ func (c *crashRig) kill9AndRestartHolding(hold string) {
 		}
 	}
 	c.before = len(holdCalls(c.t, c.data))
-	c.p = startProcess(c.t, c.data, c.accounts, server.TestHoldEnv+"="+hold)
+	c.p = e2e.StartBinary(c.t, e2e.BinaryConfig{DataDir: c.data, Env: []string{server.TestHoldEnv + "=" + hold}})
 }
 
 // runsAfterRestart counts the hold points that jobs of kind reached after
@@ -115,15 +112,10 @@ func holdCalls(t *testing.T, data string) []string {
 func waitHeld(t *testing.T, data, kind, point string) {
 	t.Helper()
 	path := filepath.Join(data, server.HoldDir, kind+"."+point)
-	for deadline := time.Now().Add(2 * time.Minute); ; {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s job held at %s", kind, point)
-		}
-		time.Sleep(20 * time.Millisecond) // polling a file the binary writes
-	}
+	e2e.Poll(t, 2*time.Minute, "a "+kind+" job held at "+point, func() (string, bool) {
+		_, err := os.Stat(path) // polling a file the binary writes
+		return fmt.Sprint(err), err == nil
+	})
 }
 
 // holdOnce is an in-process Config.Hold: it holds the first job of kind
@@ -172,8 +164,8 @@ func (h *holdOnce) wait(t *testing.T) {
 
 // colourProject uploads a small two-colour dataset and returns the project
 // ARN and the manifest's asset.
-func colourProject(t *testing.T, ts *testServer, name string, perClass int) (string, *rtypes.GroundTruthManifest) {
-	s, r := s3c(ts, alice), rek(ts, alice)
+func colourProject(t *testing.T, ts *e2e.Server, name string, perClass int) (string, *rtypes.GroundTruthManifest) {
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	mkBucket(t, s, name)
 	lines := colourDataset(t, s, name, "img", map[string]color.RGBA{"red": {200, 40, 40, 255}, "blue": {40, 40, 200, 255}}, perClass)
 	put(t, s, name, "train.manifest", []byte(strings.Join(lines, "\n")))
@@ -206,8 +198,8 @@ func trainVersion(t *testing.T, r *rekognition.Client, project, name string, m *
 func TestKill9JobTrainVersion(t *testing.T) {
 	c := startCrashRig(t, control.JobTrain+":"+control.HoldBeforeSave)
 	ctx := context.Background()
-	project, m := colourProject(t, c.p.ts, "train", 10)
-	r := rek(c.p.ts, alice)
+	project, m := colourProject(t, c.p, "train", 10)
+	r := c.p.Rekognition(alice)
 	trainVersion(t, r, project, "v1", m)
 	waitHeld(t, c.data, control.JobTrain, control.HoldBeforeSave)
 	d, err := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project})
@@ -215,7 +207,7 @@ func TestKill9JobTrainVersion(t *testing.T) {
 		t.Fatalf("held training: %+v, %v", d, err)
 	}
 	c.kill9AndRestart()
-	pv := waitTrained(t, rek(c.p.ts, alice), project, "v1")
+	pv := waitTrained(t, c.p.Rekognition(alice), project, "v1")
 	if pv.Status != rtypes.ProjectVersionStatusTrainingCompleted || pv.EvaluationResult == nil {
 		t.Fatalf("after kill -9 and restart: %s %s", pv.Status, aws.ToString(pv.StatusMessage))
 	}
@@ -229,8 +221,8 @@ func TestKill9JobTrainVersion(t *testing.T) {
 func TestKill9JobCopyVersion(t *testing.T) {
 	c := startCrashRig(t, control.JobCopy+":"+control.HoldBeforeSave)
 	ctx := context.Background()
-	project, m := colourProject(t, c.p.ts, "copy", 10)
-	r := rek(c.p.ts, alice)
+	project, m := colourProject(t, c.p, "copy", 10)
+	r := c.p.Rekognition(alice)
 	src := trainVersion(t, r, project, "v1", m)
 	if pv := waitTrained(t, r, project, "v1"); pv.Status != rtypes.ProjectVersionStatusTrainingCompleted {
 		t.Fatalf("source version: %s %s", pv.Status, aws.ToString(pv.StatusMessage))
@@ -245,7 +237,7 @@ func TestKill9JobCopyVersion(t *testing.T) {
 		t.Fatalf("held copy: %+v, %v", d, err)
 	}
 	c.kill9AndRestart()
-	r = rek(c.p.ts, alice)
+	r = c.p.Rekognition(alice)
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
 		d, err = r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{"v2"}})
 		if err != nil {
@@ -268,8 +260,8 @@ func TestKill9JobCopyVersion(t *testing.T) {
 // the import runs again from scratch and the dataset has each entry once.
 func TestKill9JobImportDataset(t *testing.T) {
 	c := startCrashRig(t, control.JobImport+":"+control.HoldBeforeSave)
-	project, _ := colourProject(t, c.p.ts, "import", 6)
-	r := rek(c.p.ts, alice)
+	project, _ := colourProject(t, c.p, "import", 6)
+	r := c.p.Rekognition(alice)
 	ds := createDataset(t, r, project, rtypes.DatasetTypeTrain, "import", "train.manifest")
 	waitHeld(t, c.data, control.JobImport, control.HoldBeforeSave)
 	d, err := r.DescribeDataset(context.Background(), &rekognition.DescribeDatasetInput{DatasetArn: &ds})
@@ -277,7 +269,7 @@ func TestKill9JobImportDataset(t *testing.T) {
 		t.Fatalf("held import: %+v, %v", d, err)
 	}
 	c.kill9AndRestart()
-	r = rek(c.p.ts, alice)
+	r = c.p.Rekognition(alice)
 	dd := waitDataset(t, r, ds)
 	if dd.Status != rtypes.DatasetStatusCreateComplete || aws.ToInt32(dd.DatasetStats.TotalEntries) != 12 {
 		t.Fatalf("import after kill -9 and restart: %s %s, %+v", dd.Status, aws.ToString(dd.StatusMessage), dd.DatasetStats)
@@ -295,8 +287,8 @@ func TestKill9JobImportDataset(t *testing.T) {
 func TestKill9JobAttemptsExhausted(t *testing.T) {
 	hold := control.JobImport + ":" + control.HoldAfterLoad
 	c := startCrashRig(t, hold)
-	project, _ := colourProject(t, c.p.ts, "exhaust", 2)
-	ds := createDataset(t, rek(c.p.ts, alice), project, rtypes.DatasetTypeTrain, "exhaust", "train.manifest")
+	project, _ := colourProject(t, c.p, "exhaust", 2)
+	ds := createDataset(t, c.p.Rekognition(alice), project, rtypes.DatasetTypeTrain, "exhaust", "train.manifest")
 	for attempt := 1; attempt <= jobs.DefaultMaxAttempts; attempt++ {
 		waitHeld(t, c.data, control.JobImport, control.HoldAfterLoad)
 		if attempt < jobs.DefaultMaxAttempts {
@@ -304,7 +296,7 @@ func TestKill9JobAttemptsExhausted(t *testing.T) {
 		}
 	}
 	c.kill9AndRestart()
-	dd := waitDataset(t, rek(c.p.ts, alice), ds)
+	dd := waitDataset(t, c.p.Rekognition(alice), ds)
 	if dd.Status != rtypes.DatasetStatusCreateFailed || dd.StatusMessageCode != rtypes.DatasetStatusMessageCodeServiceError ||
 		!strings.Contains(aws.ToString(dd.StatusMessage), "interrupted by process exit") {
 		t.Fatalf("after %d interrupted attempts: %s %s %q", jobs.DefaultMaxAttempts, dd.Status, dd.StatusMessageCode, aws.ToString(dd.StatusMessage))
@@ -332,8 +324,8 @@ func countEntries(t *testing.T, r *rekognition.Client, ds string) int {
 func TestKill9JobUpdateDataset(t *testing.T) {
 	c := startCrashRig(t, control.JobUpdate+":"+control.HoldAfterLoad)
 	ctx := context.Background()
-	project, _ := colourProject(t, c.p.ts, "update", 3)
-	s, r := s3c(c.p.ts, alice), rek(c.p.ts, alice)
+	project, _ := colourProject(t, c.p, "update", 3)
+	s, r := c.p.S3(alice), c.p.Rekognition(alice)
 	ds := createDataset(t, r, project, rtypes.DatasetTypeTrain, "update", "train.manifest")
 	if dd := waitDataset(t, r, ds); dd.Status != rtypes.DatasetStatusCreateComplete {
 		t.Fatalf("import: %s %s", dd.Status, aws.ToString(dd.StatusMessage))
@@ -349,7 +341,7 @@ func TestKill9JobUpdateDataset(t *testing.T) {
 		t.Fatalf("held update: %+v, %v", d, err)
 	}
 	c.kill9AndRestart()
-	r = rek(c.p.ts, alice)
+	r = c.p.Rekognition(alice)
 	dd := waitDataset(t, r, ds)
 	if dd.Status != rtypes.DatasetStatusUpdateComplete || aws.ToInt32(dd.DatasetStats.TotalEntries) != 10 || aws.ToInt32(dd.DatasetStats.TotalLabels) != 3 {
 		t.Fatalf("update after kill -9 and restart: %s %s, %+v", dd.Status, aws.ToString(dd.StatusMessage), dd.DatasetStats)
@@ -362,8 +354,8 @@ func TestKill9JobUpdateDataset(t *testing.T) {
 
 // lookoutProject makes a Lookout for Vision project with a small train
 // dataset (imported) in bucket name.
-func lookoutProject(t *testing.T, ts *testServer, name string) *lv.LookoutForVision {
-	c, s := l4v(ts, alice), s3c(ts, alice)
+func lookoutProject(t *testing.T, ts *e2e.Server, name string) *lv.LookoutForVision {
+	c, s := ts.LookoutVision(alice), ts.S3(alice)
 	mkBucket(t, s, name)
 	mkey := synthDataset(t, s, name, "ds", 20, 10, 64, 64, 3)
 	if _, err := c.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String(name)}); err != nil {
@@ -387,13 +379,13 @@ func lookoutProject(t *testing.T, ts *testServer, name string) *lv.LookoutForVis
 // started: it trains once after the restart; there is one model.
 func TestKill9JobTrainLookoutModel(t *testing.T) {
 	c := startCrashRig(t, control.JobTrainLookout+":"+control.HoldAfterLoad)
-	l := lookoutProject(t, c.p.ts, "l4vtrain")
+	l := lookoutProject(t, c.p, "l4vtrain")
 	waitHeld(t, c.data, control.JobTrainLookout, control.HoldAfterLoad)
 	if md := waitModel(t, l, "l4vtrain", "1", time.Second); *md.Status != "TRAINING" {
 		t.Fatalf("held model: %s", *md.Status)
 	}
 	c.kill9AndRestart()
-	l = l4v(c.p.ts, alice)
+	l = c.p.LookoutVision(alice)
 	if md := waitModel(t, l, "l4vtrain", "1", 3*time.Minute, "TRAINING"); *md.Status != "TRAINED" || md.Performance == nil {
 		t.Fatalf("model after kill -9 and restart: %s %s", *md.Status, v1aws.StringValue(md.StatusMessage))
 	}
@@ -408,7 +400,7 @@ func TestKill9JobTrainLookoutModel(t *testing.T) {
 // saved: the job runs again, succeeds, and its objects are there once.
 func TestKill9JobPackageModel(t *testing.T) {
 	c := startCrashRig(t, control.JobPackage+":"+control.HoldBeforeSave)
-	l := lookoutProject(t, c.p.ts, "l4vpkg")
+	l := lookoutProject(t, c.p, "l4vpkg")
 	if md := waitModel(t, l, "l4vpkg", "1", 3*time.Minute, "TRAINING"); *md.Status != "TRAINED" {
 		t.Fatalf("model: %s %s", *md.Status, v1aws.StringValue(md.StatusMessage))
 	}
@@ -430,7 +422,7 @@ func TestKill9JobPackageModel(t *testing.T) {
 		t.Fatalf("held packaging job: %s", st)
 	}
 	c.kill9AndRestart()
-	l = l4v(c.p.ts, alice)
+	l = c.p.LookoutVision(alice)
 	job := describe()
 	for deadline := time.Now().Add(time.Minute); (*job.Status == "CREATED" || *job.Status == "RUNNING") && time.Now().Before(deadline); job = describe() {
 		time.Sleep(50 * time.Millisecond)
@@ -439,7 +431,7 @@ func TestKill9JobPackageModel(t *testing.T) {
 		t.Fatalf("packaging job after kill -9 and restart: %s %s", *job.Status, v1aws.StringValue(job.StatusMessage))
 	}
 	c.wantOneRun(control.JobPackage)
-	objs, err := s3c(c.p.ts, alice).ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("l4vpkg"), Prefix: aws.String("pkg/")})
+	objs, err := c.p.S3(alice).ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("l4vpkg"), Prefix: aws.String("pkg/")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	v1aws "github.com/aws/aws-sdk-go/aws"
 	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
 
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/keyring"
 	"github.com/ocellus/ocellus/internal/server"
 	"github.com/ocellus/ocellus/internal/vision/anomaly"
@@ -54,8 +55,8 @@ func TestLookoutModelArtifactSealedWithKmsKey(t *testing.T) {
 	}
 	keys := t.TempDir()
 	file := writeKeyring(t, keys, "lookout-key", "alias/lookout", 7)
-	ts := startWith(t, server.Config{Keyring: file})
-	c, s := l4v(ts, alice), s3c(ts, alice)
+	ts := e2e.Start(t, server.Config{Keyring: file})
+	c, s := ts.LookoutVision(alice), ts.S3(alice)
 
 	// A key the keyring does not hold is refused up front, as Custom
 	// Labels refuses it, rather than training a model it cannot seal.
@@ -130,7 +131,7 @@ func TestLookoutModelArtifactSealedWithKmsKey(t *testing.T) {
 	// Turn the data dir into one of the old code: the artifact as an
 	// unsealed BLOB in SQLite, no artifact column, migration 0005 not run,
 	// no file.
-	ts.stop()
+	ts.Stop()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(ts.DataDir, "ocellus.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -152,8 +153,8 @@ func TestLookoutModelArtifactSealedWithKmsKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ts2 := startWith(t, server.Config{DataDir: ts.DataDir, Keyring: file})
-	c2 := l4v(ts2, alice)
+	ts2 := e2e.Start(t, server.Config{DataDir: ts.DataDir, Keyring: file})
+	c2 := ts2.LookoutVision(alice)
 	files = modelArtifacts(t, ts2.DataDir)
 	if len(files) != 1 {
 		t.Fatalf("after the upgrade: artifact files = %v, want one", files)

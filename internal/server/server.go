@@ -72,6 +72,7 @@ type Server struct {
 	space *space.Guard
 	// started is when Open began, for the health endpoint.
 	started time.Time
+	routes  []route // see routeTable
 }
 
 // Open prepares the data directory, the store and the front-ends.
@@ -182,6 +183,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
 	s.l4v = lookoutvision.New(l4v, verifier, lookoutvision.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
+	s.routes = s.routeTable()
 	if err := ctl.Recover(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("recover in-progress work: %w", err)
@@ -189,28 +191,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP routes a request to the service it is for: the service its
-// SigV4 scope names, or for unsigned requests the one its shape implies.
-// A request signed for any other service is refused in that service's
-// error shape (see refuseService), never handed to S3.
+// ServeHTTP serves r with the first row of the routing table (routeTable)
+// that matches it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, OpsPrefix) {
-		s.serveOps(w, r)
-		return
-	}
-	service := scopeService(r)
-	switch {
-	case service == ocellus.Rekognition,
-		service == "" && strings.HasPrefix(r.Header.Get("X-Amz-Target"), rekognition.TargetPrefix):
-		s.rek.ServeHTTP(w, r)
-	case service == ocellus.LookoutVision,
-		service == "" && strings.HasPrefix(r.URL.Path, "/2020-11-20/"):
-		s.l4v.ServeHTTP(w, r)
-	case service == "s3" || service == "" && r.Header.Get("X-Amz-Target") == "":
-		s.s3.ServeHTTP(w, r)
-	default:
-		refuseService(w, r, service)
-	}
+	rt, service := s.routeFor(r)
+	rt.serve(w, r, service)
 }
 
 // Serve accepts connections on ln until ctx is done, then shuts down.

@@ -77,8 +77,9 @@ func FuzzHandle(f *testing.F) {
 			return
 		}
 		in, err := apimodel.LookoutVision.DecodeRest(o, r, labels)
+		c := a.call(o, in)
 		if err == nil {
-			_, err = a.handle(ctx, id, o, in)
+			_, err = a.fe.Handle(ctx, id, c)
 		}
 		if err == nil {
 			return
@@ -88,7 +89,7 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("%s %s %q: internal error %v", method, target, body, err)
 		}
 		w := httptest.NewRecorder()
-		a.writeError(w, "req", o, in, err)
+		a.fe.WriteError(w, "req", c, err)
 		if w.Code >= 500 {
 			t.Fatalf("%s %s: status %d", method, target, w.Code)
 		}

@@ -53,7 +53,10 @@ func FuzzHandle(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, opIndex uint8, body []byte) {
 		name := names[int(opIndex)%len(names)]
-		_, err := a.handle(context.Background(), id, name, body)
+		c, err := a.call(name, body)
+		if err == nil {
+			_, err = a.fe.Handle(context.Background(), id, c)
+		}
 		if err == nil {
 			return
 		}
