@@ -200,3 +200,50 @@ func TestOpenExclusiveLocksOutASecondOpener(t *testing.T) {
 	}
 	db.Close()
 }
+
+// TestMigrateWithHook: a migration's hook runs in its transaction before
+// the SQL (it sees the old schema), its after step once the SQL has run;
+// an error from the hook rolls the whole migration back; an applied
+// migration's hook does not run again.
+func TestMigrateWithHook(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "x.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := Migrate(ctx, db, fstest.MapFS{"m/0001_a.sql": twoMigrations["m/0001_a.sql"]}, "m"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO a VALUES (5)`); err != nil {
+		t.Fatal(err)
+	}
+	next := fstest.MapFS{"m/0001_a.sql": twoMigrations["m/0001_a.sql"], "m/0002_drop.sql": {Data: []byte("CREATE TABLE c (x INTEGER); DROP TABLE a;")}}
+	boom := func(ctx context.Context, tx *sql.Tx) (func() error, error) { return nil, sql.ErrTxDone }
+	if err := MigrateWith(ctx, db, next, "m", map[string]Hook{"0002_drop": boom}); err == nil {
+		t.Fatal("a failing hook did not fail the migration")
+	}
+	if n := count(t, db, `SELECT COUNT(*) FROM a`); n != 1 {
+		t.Fatalf("after the failed hook: a has %d rows", n)
+	}
+	var seen int
+	hook := func(ctx context.Context, tx *sql.Tx) (func() error, error) {
+		if err := tx.QueryRowContext(ctx, `SELECT x FROM a`).Scan(&seen); err != nil {
+			return nil, err
+		}
+		return func() error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO c VALUES (?)`, seen)
+			return err
+		}, nil
+	}
+	if err := MigrateWith(ctx, db, next, "m", map[string]Hook{"0002_drop": hook}); err != nil {
+		t.Fatal(err)
+	}
+	if seen != 5 || count(t, db, `SELECT COUNT(*) FROM c WHERE x = 5`) != 1 {
+		t.Fatalf("hook saw %d; c = %d rows", seen, count(t, db, `SELECT COUNT(*) FROM c`))
+	}
+	if err := MigrateWith(ctx, db, next, "m", map[string]Hook{"0002_drop": boom}); err != nil {
+		t.Fatalf("the hook of an applied migration ran again: %v", err)
+	}
+}
