@@ -24,8 +24,9 @@ run: build ## Build and start the service on http://127.0.0.1:4566 with data und
 	./$(BIN) serve --addr $(ADDR) --data-dir $(DATA_DIR)
 
 test: build vet ## Run all tests (Go unit + end-to-end, fuzz smoke, AWS CLI/boto3 script tests)
-	$(GO) test -race -count=1 -timeout 20m ./...
+	OCELLUS_MAKE_TEST=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -timeout 10m -run 'TestDetectionProject|TestLookoutAlwaysMembers' ./internal/server/
+	OCELLUS_MAKE_TEST=1 $(GO) test -count=1 -timeout 10m -run 'TestGolden' ./internal/vision/moderation/
 	$(MAKE) --no-print-directory fuzz
 	bash tests/run-scripts.sh
 

@@ -27,3 +27,10 @@ fi
 if [ -f scripts/install-onnxruntime.sh ]; then
   bash scripts/install-onnxruntime.sh
 fi
+
+# The moderation base model's npm package: optional for building and
+# serving (without it only moderation is unavailable), needed by the
+# converter's golden test, which `make test` does not let skip.
+if [ -f scripts/install-nsfwjs.sh ]; then
+  bash scripts/install-nsfwjs.sh || echo "install-deps: nsfwjs not fetched (offline?); moderation's base model stays uninstalled" >&2
+fi

@@ -22,18 +22,11 @@ if [[ "$(uname -s)/$(uname -m)" != "Linux/x86_64" ]]; then
 	echo "install-onnxruntime: only linux/x86_64 is supported by this script" >&2
 	exit 1
 fi
-command -v npm >/dev/null || { echo "install-onnxruntime: npm is required" >&2; exit 1; }
+source "$root/scripts/npm-pack-pinned.sh"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-echo "install-onnxruntime: fetching onnxruntime-node@$ORT_VERSION" >&2
-(cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null)
-tgz="$tmp/onnxruntime-node-$ORT_VERSION.tgz"
-got="$(sha256sum "$tgz" | cut -d' ' -f1)"
-if [[ "$got" != "$ORT_TGZ_SHA256" ]]; then
-	echo "install-onnxruntime: SHA-256 mismatch: got $got want $ORT_TGZ_SHA256" >&2
-	exit 1
-fi
+tgz="$(npm_pack_pinned onnxruntime-node "$ORT_VERSION" "$ORT_TGZ_SHA256" "$tmp")"
 tar -xzf "$tgz" -C "$tmp" "$MEMBER"
 mkdir -p "$dest"
 install -m 0644 "$tmp/$MEMBER" "$dest/libonnxruntime.so.1.tmp"

@@ -13,9 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ocellus/ocellus/internal/atomicfile"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/moderation"
 )
 
 // backboneDir is where `ocellus backbone pull` stores files and where
@@ -109,18 +111,36 @@ func runBackbone(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(stdout, "%s\tsha256:%s\t%s\n", k.Name, k.SHA256, k.URL)
 		}
 		fmt.Fprintf(stdout, "builtin\t%s\t(weight-free, lower accuracy)\n", backbone.BuiltinIdentity)
+		for _, v := range moderation.Variants() {
+			fmt.Fprintf(stdout, "%s\tsha256:%s\t%s (moderation base model, converted to ONNX on pull)\n",
+				moderation.BackboneName(v.Name), moderation.PackageSHA256, moderation.PackageURL)
+		}
 		return nil
 	case "pull":
 		fs := flag.NewFlagSet("backbone pull", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		dir := fs.String("dir", backboneDir(), "directory to store the backbone in")
+		from := fs.String("from", "", "for "+moderation.PackageName+"-*: the npm tarball (`npm pack "+moderation.PackageName+"@"+moderation.PackageVersion+"`) instead of downloading it")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
-			return errors.New("usage: ocellus backbone pull NAME [--dir DIR]")
+		// Flags may also follow NAME, as the usage line shows.
+		name := fs.Arg(0)
+		if fs.NArg() > 0 {
+			if err := fs.Parse(fs.Args()[1:]); err != nil {
+				return err
+			}
 		}
-		path, err := pullBackbone(ctx, http.DefaultClient, backbone.KnownBackbones(), fs.Arg(0), *dir)
+		if name == "" || fs.NArg() != 0 {
+			return errors.New("usage: ocellus backbone pull NAME [--dir DIR] [--from NPM_TGZ]")
+		}
+		var path string
+		var err error
+		if variant, ok := strings.CutPrefix(name, moderation.PackageName+"-"); ok {
+			path, err = pullModeration(ctx, http.DefaultClient, moderation.PackageURL, *from, variant, *dir, stderr)
+		} else {
+			path, err = pullBackbone(ctx, http.DefaultClient, backbone.KnownBackbones(), name, *dir)
+		}
 		if err != nil {
 			return err
 		}
@@ -180,4 +200,61 @@ func pullBackbone(ctx context.Context, c *http.Client, known []backbone.Known, n
 		return "", err
 	}
 	return dst, nil
+}
+
+// pullModeration installs a moderation base model: the pinned npm tarball
+// (from a file, else downloaded from url) is checked, converted to ONNX and
+// written to moderation.InstalledPath atomically. Nothing is written when
+// any step fails.
+func pullModeration(ctx context.Context, c *http.Client, url, from, variant, dir string, log io.Writer) (string, error) {
+	if _, err := moderation.VariantByName(variant); err != nil {
+		return "", err
+	}
+	var tgz []byte
+	var err error
+	if from != "" {
+		if tgz, err = os.ReadFile(from); err != nil {
+			return "", err
+		}
+	} else if tgz, err = download(ctx, c, url, 1<<28); err != nil {
+		return "", fmt.Errorf("%w (offline? `npm pack %s@%s` where the registry is reachable, then pull with --from FILE)", err, moderation.PackageName, moderation.PackageVersion)
+	}
+	start := time.Now()
+	onnx, err := moderation.Convert(tgz, variant)
+	if err != nil {
+		return "", err
+	}
+	dst := moderation.InstalledPath(dir, variant)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	if err := atomicfile.WriteFile(dst, onnx, 0o644); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(log, "converted %s@%s %s to ONNX in %s (%d bytes)\n", moderation.PackageName, moderation.PackageVersion, variant, time.Since(start).Round(time.Millisecond), len(onnx))
+	return dst, nil
+}
+
+// download GETs url into memory, refusing bodies over limit bytes.
+func download(ctx context.Context, c *http.Client, url string, limit int64) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("GET %s: more than %d bytes", url, limit)
+	}
+	return b, nil
 }

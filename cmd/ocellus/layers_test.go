@@ -30,6 +30,8 @@ var layerOf = []struct {
 	{"internal/blob", 1},
 	{"internal/jobs", 1},
 	{"internal/vision", 1},
+	{"internal/vision/tfjs", 1},       // TensorFlow.js -> ONNX converter
+	{"internal/vision/moderation", 1}, // moderation base model (nsfwjs on ONNX Runtime)
 	{"internal/serve", 1},
 	{"internal/keyring", 1},
 	{"internal/policy", 1},

@@ -72,13 +72,13 @@ func (c *conn) CloseWrite() error {
 type state int
 
 const (
-	stHead       state = iota // reading a request head
-	stBody                    // n bytes of a Content-Length body left
-	stChunkSize               // reading a chunk-size line
-	stChunkData               // n bytes of chunk data left
-	stChunkEnd                // reading the CRLF after chunk data
-	stTrailer                 // reading trailer lines up to an empty one
-	stPassThrough             // no more framing: bytes pass unchanged
+	stHead        state = iota // reading a request head
+	stBody                     // n bytes of a Content-Length body left
+	stChunkSize                // reading a chunk-size line
+	stChunkData                // n bytes of chunk data left
+	stChunkEnd                 // reading the CRLF after chunk data
+	stTrailer                  // reading trailer lines up to an empty one
+	stPassThrough              // no more framing: bytes pass unchanged
 )
 
 // Reader is the request-stream filter; NewReader makes one over any

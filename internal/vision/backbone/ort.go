@@ -95,6 +95,10 @@ type ORTConfig struct {
 	// runs at the network's DetectionSize (a detection network's native
 	// size, else DefaultDetectionSize).
 	Detection bool
+	// Known describes the network when the caller knows it but its digest
+	// is not pinned in KnownBackbones (a model converted at install time);
+	// nil = look the file up by digest.
+	Known *Known
 }
 
 // DefaultDetectionSize is the input side detection models run a
@@ -215,10 +219,13 @@ func NewORT(name string, onnx []byte, cfg ORTConfig) (*ORT, error) {
 		return nil, errors.New("backbone: ONNX graph has no input")
 	}
 	var known *Known
+	if cfg.Known != nil {
+		k := *cfg.Known // NewORT fills in Input; the caller's value stays as it is
+		known = &k
+	}
 	for _, k := range KnownBackbones() {
-		if "sha256:"+k.SHA256 == id {
+		if known == nil && "sha256:"+k.SHA256 == id {
 			known = &k
-			break
 		}
 	}
 	if known == nil {
