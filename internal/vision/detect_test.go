@@ -15,7 +15,7 @@ import (
 	"github.com/ocellus/ocellus/internal/vision/synth"
 )
 
-func detectionScenes(t *testing.T, n int, seed uint64) []Example {
+func detectionScenes(t testing.TB, n int, seed uint64) []Example {
 	t.Helper()
 	r := rand.New(rand.NewPCG(3, 3))
 	var objs []synth.Source
