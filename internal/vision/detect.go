@@ -38,33 +38,37 @@ const (
 	detNMSIoU     = 0.5
 	detMaxBoxes   = 100
 	detMaxCells   = 400 // cells whose box is regressed, best scores first (per tile row)
-	// detSmallObject: when the median shorter side of some label's boxes is
-	// below this many pixels at the backbone's input, the model runs
+	// detSmallObject: when the median shorter side of the training boxes
+	// is below this many pixels at the backbone's input, the model runs
 	// tiled (detTiledSide tiles a side; see detectionTiles).
 	detSmallObject = 24
 	detTiledSide   = 2
 )
 
 // detectionTiles chooses how many tiles a side a detection model runs on:
-// 1 (the image resized to the backbone's input) unless the training boxes
-// of some label are small at that size (median shorter side below
-// detSmallObject pixels), then detTiledSide: the image is resized to
-// detTiledSide times the input side and cut into detTiledSide^2 tiles of
-// the input side, each run through the backbone, their cell grids stitched
-// into one. Small objects then cover several stride-16 cells instead of
-// part of one (BCCD platelets ~20 px, DeepPCB defects ~15 px at 320).
+// 1 (the image resized to the backbone's input) unless most training boxes
+// are small at that size (median shorter side below detSmallObject
+// pixels), then detTiledSide: the image is resized to detTiledSide times
+// the input side and cut into detTiledSide^2 tiles of the input side, each
+// run through the backbone, their cell grids stitched into one. Small
+// objects then cover several stride-16 cells instead of part of one
+// (DeepPCB defects ~15 px at 320). The median is over all boxes, not per
+// label: on BCCD (platelets ~20 px among red cells ~50 px and white cells
+// ~100 px) tiling raised platelets' AP 0.20 -> 0.23 but cost the white
+// cells 0.92 -> 0.81, mAP 0.624 -> 0.590.
 func detectionTiles(train []Example, size int) int {
-	sides := map[string][]float64{}
+	var sides []float64
 	for _, e := range train {
 		for _, o := range e.Objects {
-			sides[o.Label] = append(sides[o.Label], math.Min(o.Box.Width, o.Box.Height)*float64(size))
+			sides = append(sides, math.Min(o.Box.Width, o.Box.Height)*float64(size))
 		}
 	}
-	for _, s := range sides {
-		sort.Float64s(s)
-		if s[len(s)/2] < detSmallObject {
-			return detTiledSide
-		}
+	if len(sides) == 0 {
+		return 1
+	}
+	sort.Float64s(sides)
+	if sides[len(sides)/2] < detSmallObject {
+		return detTiledSide
 	}
 	return 1
 }

@@ -20,15 +20,18 @@ func TestDetectionTiles(t *testing.T) {
 	if got := detectionTiles(ex("big", 0.1, 5), 320); got != 1 {
 		t.Errorf("32 px objects: %d tiles, want 1", got)
 	}
-	// One label of ~16 px boxes (the shorter side counts) tiles the model.
-	mixed := append(ex("big", 0.3, 20), ex("small", 0.05, 3)...)
+	// Mostly ~16 px boxes (the shorter side counts) tile the model.
+	mixed := append(ex("big", 0.3, 3), ex("small", 0.05, 20)...)
 	if got := detectionTiles(mixed, 320); got != detTiledSide {
 		t.Errorf("16 px objects: %d tiles, want %d", got, detTiledSide)
 	}
-	// A few small outliers of a label of large boxes do not.
-	mixed = append(ex("big", 0.3, 20), ex("big", 0.02, 3)...)
+	// A minority of small objects among large ones does not (BCCD).
+	mixed = append(ex("big", 0.3, 20), ex("small", 0.05, 8)...)
 	if got := detectionTiles(mixed, 320); got != 1 {
-		t.Errorf("small outliers: %d tiles, want 1", got)
+		t.Errorf("small minority: %d tiles, want 1", got)
+	}
+	if got := detectionTiles(nil, 320); got != 1 {
+		t.Errorf("no boxes: %d tiles", got)
 	}
 }
 
