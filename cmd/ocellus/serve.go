@@ -58,6 +58,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.Accounts = accs
 	}
+	// Test-only: hold jobs at chosen points (see server.TestHoldEnv).
+	hold, err := server.FileHold(os.Getenv(server.TestHoldEnv), cmp.Or(*dataDir, "./data"))
+	if err != nil {
+		return err
+	}
+	cfg.Hold = hold
 	srv, err := server.Open(ctx, cfg)
 	if err != nil {
 		return err

@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ocellus/ocellus/internal/manifest"
 	"github.com/ocellus/ocellus/internal/vision"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"github.com/ocellus/ocellus/internal/vision/head"
-	"github.com/ocellus/ocellus/internal/vision/manifest"
 )
 
 func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -127,7 +127,7 @@ func readExamples(path, root string, stderr io.Writer) ([]vision.Example, []stri
 		return nil, nil, err
 	}
 	defer f.Close()
-	entries, skipped, err := manifest.Read(f)
+	entries, skipped, err := manifest.Read(f, manifest.ParseOptions{Service: manifest.CustomLabels, AllowFilePaths: true})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -138,7 +138,7 @@ func readExamples(path, root string, stderr io.Writer) ([]vision.Example, []stri
 	var out []vision.Example
 	var refs []string
 	for _, e := range entries {
-		p := manifest.Resolve(e.SourceRef, dir, root)
+		p := manifest.LocalPath(e.SourceRef, dir, root)
 		if _, err := os.Stat(p); err != nil && root != "" && !strings.HasPrefix(e.SourceRef, "s3://") {
 			// Lenient: relative refs may be relative to the images root
 			// (AWS's own Lookout for Vision sample is laid out that way).
@@ -148,16 +148,24 @@ func readExamples(path, root string, stderr io.Writer) ([]vision.Example, []stri
 				}
 			}
 		}
-		ex := vision.Example{Path: p, Labels: e.Labels}
-		for _, b := range e.Boxes {
-			if e.ImageW <= 0 || e.ImageH <= 0 {
-				return nil, nil, fmt.Errorf("%s line %d: bounding boxes without image_size", path, e.Line)
-			}
-			w, h := float64(e.ImageW), float64(e.ImageH)
-			ex.Objects = append(ex.Objects, vision.Object{Label: b.Label, Box: vision.Box{Left: b.Left / w, Top: b.Top / h, Width: b.Width / w, Height: b.Height / h}})
+		ex := vision.Example{Path: p, Labels: e.ClassNames()}
+		objects, err := objectsOf(e)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s line %d: %w", path, e.Line, err)
 		}
+		ex.Objects = objects
 		out = append(out, ex)
 		refs = append(refs, fmt.Sprintf("%s line %d (%s)", path, e.Line, e.SourceRef))
 	}
 	return out, refs, nil
+}
+
+// objectsOf returns the usable boxes of an entry's detection attributes.
+func objectsOf(e *manifest.Entry) ([]vision.Object, error) {
+	boxes, err := e.RelBoxes()
+	var out []vision.Object
+	for _, b := range boxes {
+		out = append(out, vision.Object{Label: b.Label, Box: vision.Box{Left: b.Left, Top: b.Top, Width: b.Width, Height: b.Height}})
+	}
+	return out, err
 }

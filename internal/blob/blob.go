@@ -94,6 +94,47 @@ func (b *Blobs) Open(ctx context.Context, account, bucket, key, versionID string
 	return out.Body, Info{Size: aws.ToInt64(out.ContentLength), VersionID: aws.ToString(out.VersionId), ETag: aws.ToString(out.ETag)}, nil
 }
 
+// TooLargeError is ReadAll's answer for an object larger than the
+// caller's limit. Size is the object's size, or -1 when the endpoint did not
+// report it and the body ran past the limit.
+type TooLargeError struct {
+	Bucket, Key string
+	Size, Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Size < 0 {
+		return fmt.Sprintf("the object s3://%s/%s is larger than the limit of %d bytes", e.Bucket, e.Key, e.Limit)
+	}
+	return fmt.Sprintf("the object s3://%s/%s is %d bytes; the limit is %d", e.Bucket, e.Key, e.Size, e.Limit)
+}
+
+// ReadAll reads a whole object (a specific version when versionID is set)
+// of at most limit bytes: the one bounded read of the control plane. An
+// object larger than limit is a *TooLargeError, found from its size before
+// any of the body is read when the endpoint reports it, and never read past
+// limit+1 bytes otherwise; each caller turns it into its API's error (an
+// ImageTooLargeException, a bad training image). Open's errors pass as
+// they are.
+func (b *Blobs) ReadAll(ctx context.Context, account, bucket, key, versionID string, limit int64) ([]byte, Info, error) {
+	rc, info, err := b.Open(ctx, account, bucket, key, versionID)
+	if err != nil {
+		return nil, info, err
+	}
+	defer rc.Close()
+	if info.Size > limit {
+		return nil, info, &TooLargeError{Bucket: bucket, Key: key, Size: info.Size, Limit: limit}
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, info, ocellus.Wrap(err, "read s3://%s/%s", bucket, key)
+	}
+	if int64(len(data)) > limit {
+		return nil, info, &TooLargeError{Bucket: bucket, Key: key, Size: -1, Limit: limit}
+	}
+	return data, info, nil
+}
+
 // Head returns an object's metadata.
 func (b *Blobs) Head(ctx context.Context, account, bucket, key, versionID string) (Info, error) {
 	c, err := b.s3For(account)

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	s3api "github.com/ocellus/ocellus/internal/api/s3"
@@ -133,5 +136,69 @@ func TestPutKMS(t *testing.T) {
 	}
 	if info, _ := b.Head(ctx, "111111111111", "out", "plain.json", ""); info.Encryption != "" {
 		t.Fatalf("Put without a key reports %q", info.Encryption)
+	}
+}
+
+func TestReadAllBounded(t *testing.T) {
+	ctx := context.Background()
+	b := newBlobs(t)
+	c, _ := b.s3For("111111111111")
+	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
+		t.Fatal(err)
+	}
+	payload := bytes.Repeat([]byte("x"), 1000)
+	if err := b.Put(ctx, "111111111111", "data", "k", "", bytes.NewReader(payload)); err != nil {
+		t.Fatal(err)
+	}
+	got, info, err := b.ReadAll(ctx, "111111111111", "data", "k", "", 1000)
+	if err != nil || !bytes.Equal(got, payload) || info.Size != 1000 {
+		t.Fatalf("ReadAll at the limit = %d bytes, %+v, %v", len(got), info, err)
+	}
+	_, _, err = b.ReadAll(ctx, "111111111111", "data", "k", "", 999)
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || tl.Size != 1000 || tl.Limit != 999 || tl.Bucket != "data" || tl.Key != "k" {
+		t.Fatalf("ReadAll over the limit: err = %v, want a TooLargeError of size 1000, limit 999", err)
+	}
+	if !strings.Contains(err.Error(), "s3://data/k is 1000 bytes; the limit is 999") {
+		t.Fatalf("message = %q", err.Error())
+	}
+	// Open's errors pass as they are: a missing object is InvalidS3Object.
+	if _, _, err := b.ReadAll(ctx, "111111111111", "data", "nope", "", 10); ocellus.KindOf(err) != ocellus.InvalidS3Object {
+		t.Fatalf("missing object: %v", err)
+	}
+}
+
+// TestReadAllBoundsAStreamOfUnknownSize: an endpoint that sends no
+// Content-Length is read no further than limit+1 bytes.
+func TestReadAllBoundsAStreamOfUnknownSize(t *testing.T) {
+	var sent int64
+	done := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.WriteHeader(http.StatusOK)
+		chunk := bytes.Repeat([]byte("y"), 100)
+		for i := 0; i < 1000; i++ { // 100 KB in all
+			n, err := w.Write(chunk)
+			atomic.AddInt64(&sent, int64(n))
+			if err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
+	})
+	b := New(Config{Handler: h, Region: "us-east-1", Credentials: func(string) (string, string, bool) { return "AK", "SK", true }})
+	_, info, err := b.ReadAll(context.Background(), "111111111111", "data", "k", "", 250)
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || tl.Size != -1 || tl.Limit != 250 {
+		t.Fatalf("err = %v (info %+v), want a TooLargeError of unknown size", err, info)
+	}
+	if !strings.Contains(err.Error(), "larger than the limit of 250 bytes") {
+		t.Fatalf("message = %q", err.Error())
+	}
+	// ReadAll closed the body: the endpoint's next write failed.
+	<-done
+	if n := atomic.LoadInt64(&sent); n >= 100_000 {
+		t.Fatalf("the whole %d-byte body was sent for a 250-byte limit", n)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +45,11 @@ type Config struct {
 	// Space stops background writes (dataset imports, model artifacts)
 	// while the data volume is within its reserve. nil: no check.
 	Space *space.Guard
+	// Hold is a test hook, nil in production: every job calls it with its
+	// kind at each hold point (HoldAfterLoad, HoldBeforeSave), and it may
+	// block there until ctx is done, so that a test can act (kill the
+	// process, call the API) while a job is known to be at that point.
+	Hold func(ctx context.Context, kind, point string)
 }
 
 // Control is the control plane.
@@ -60,19 +64,17 @@ type Control struct {
 	space    *space.Guard
 	backbone backbone.Backbone
 	detector backbone.Backbone
-	queue    Queue // nil: jobs run in-process (see enqueue)
+	queue    Queue                   // required: set by UseQueue
+	lookout  atomic.Pointer[Lookout] // set by NewLookout; runs the Lookout for Vision jobs
+	holdFn   func(ctx context.Context, kind, point string)
 	pool     *serve.Pool[*vision.Model]
 	closing  atomic.Bool // set by Close: hosting stops are not recorded
 	keys     *keyring.Keyring
-
-	bg     context.Context // background work; cancelled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
 }
 
 // New returns a control plane over st, reading and writing S3 through blobs.
 func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
-	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, keys: cfg.Keyring}
+	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, keys: cfg.Keyring, holdFn: cfg.Hold}
 	if c.detector == nil {
 		c.detector = c.backbone
 	}
@@ -87,7 +89,6 @@ func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
 		}
 		c.keys = k
 	}
-	c.bg, c.cancel = context.WithCancel(context.Background())
 	if c.region == "" {
 		c.region = "us-east-1"
 	}

@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"io"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/policy"
@@ -87,7 +86,7 @@ func (c *Control) CopyProjectVersion(ctx context.Context, account string, in Cop
 			return nil, err
 		}
 	}
-	if err := c.enqueue(ctx, jobCopy, v.ARN); err != nil {
+	if err := c.enqueueVersion(ctx, JobCopy, v.ARN); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -123,10 +122,15 @@ func (c *Control) copyVersion(ctx context.Context, arn string) error {
 	if v.Status != ocellus.VersionCopyingInProgress {
 		return nil
 	}
+	c.hold(ctx, JobCopy, HoldAfterLoad)
 	sv, err := c.store.Version(ctx, v.SourceVersionARN)
 	if err == nil {
 		err = c.copyArtifact(ctx, sv, v)
 	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	c.hold(ctx, JobCopy, HoldBeforeSave)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -160,23 +164,24 @@ func (c *Control) copyArtifact(ctx context.Context, sv, v *ocellus.ProjectVersio
 	v.Artifact = rel
 	if sv.EvaluationResult != nil {
 		// The source's summary is read as the source account (the copy
-		// was authorised) and written as the destination account.
-		rc, _, err := c.blobs.Open(ctx, sv.Account, sv.EvaluationResult.Bucket, sv.EvaluationResult.Key, "")
+		// was authorised) and written as the destination account; one
+		// that cannot be read (or is over maxSummaryBytes) is not copied.
+		body, _, err := c.blobs.ReadAll(ctx, sv.Account, sv.EvaluationResult.Bucket, sv.EvaluationResult.Key, "", maxSummaryBytes)
 		if err == nil {
-			body, rerr := io.ReadAll(rc)
-			rc.Close()
-			if rerr == nil {
-				key := v.OutputPrefix
-				if key != "" && key[len(key)-1] != '/' {
-					key += "/"
-				}
-				key += "EvaluationResultSummary-" + v.Name + "-copy.json"
-				if err := c.putOutput(ctx, v, key, body); err != nil {
-					return err
-				}
-				v.EvaluationResult = &ocellus.S3Location{Bucket: v.OutputBucket, Key: key}
+			key := v.OutputPrefix
+			if key != "" && key[len(key)-1] != '/' {
+				key += "/"
 			}
+			key += "EvaluationResultSummary-" + v.Name + "-copy.json"
+			if err := c.putOutput(ctx, v, key, body); err != nil {
+				return err
+			}
+			v.EvaluationResult = &ocellus.S3Location{Bucket: v.OutputBucket, Key: key}
 		}
 	}
 	return nil
 }
+
+// maxSummaryBytes bounds the evaluation summary a copy reads (the service
+// writes a few KB).
+const maxSummaryBytes = 16 << 20

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand"
 	"sort"
@@ -81,9 +80,11 @@ func (c *Control) CreateDataset(ctx context.Context, account string, in CreateDa
 		}
 	}
 	if d.Status == ocellus.DatasetCreateInProgress {
-		// The import works on its own copy: d is returned to the caller.
-		work := *d
-		c.background(func(ctx context.Context) { c.runImport(ctx, &work) })
+		// A crash before the job is stored leaves the dataset
+		// CREATE_IN_PROGRESS: the sweep at start-up enqueues it then.
+		if err := c.enqueueImport(ctx, d); err != nil {
+			return nil, err
+		}
 	}
 	return d, nil
 }
@@ -217,12 +218,12 @@ func (c *Control) UpdateDatasetEntries(ctx context.Context, account, arn string,
 	}
 	d.Status, d.Updated = ocellus.DatasetUpdateInProgress, ocellus.Now(c.now)
 	d.StatusMessage, d.StatusMessageCode = d.Status.Message()
-	if err := c.store.UpdateDataset(ctx, d); err != nil {
+	// The lines are stored with the status, before the job: an update
+	// interrupted by a crash runs again after restart.
+	if err := c.store.BeginDatasetUpdate(ctx, d, groundTruth); err != nil {
 		return err
 	}
-	work := *d
-	c.background(func(ctx context.Context) { c.runUpdate(ctx, &work, groundTruth) })
-	return nil
+	return c.enqueueUpdate(ctx, d)
 }
 
 // DistributeDatasetEntries moves a random 20% of a project's training
@@ -312,29 +313,42 @@ func (c *Control) finishDataset(ctx context.Context, d *ocellus.Dataset, st ocel
 	return c.store.UpdateDataset(ctx, d)
 }
 
-// runImport fills a new dataset from its source. A shutdown leaves the
-// dataset CREATE_IN_PROGRESS; Recover runs the import again.
-func (c *Control) runImport(ctx context.Context, d *ocellus.Dataset) {
-	err := c.importEntries(ctx, d)
+// importDataset is the import-dataset job: it fills a CREATE_IN_PROGRESS
+// dataset from its source, from scratch (the entries of an interrupted run
+// are cleared first), and stores the outcome.
+func (c *Control) importDataset(ctx context.Context, arn string) error {
+	d, err := c.store.Dataset(ctx, arn)
+	if err != nil {
+		if ocellus.KindOf(err) == ocellus.NotFound {
+			return nil
+		}
+		return err
+	}
+	if d.Status != ocellus.DatasetCreateInProgress {
+		return nil
+	}
+	c.hold(ctx, JobImport, HoldAfterLoad)
+	err = c.importEntries(ctx, d)
 	if ctx.Err() != nil {
-		return
+		return ctx.Err() // shutting down: the job runs again after restart
+	}
+	c.hold(ctx, JobImport, HoldBeforeSave)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	var fail *importFailure
 	switch {
 	case err == nil:
-		err = c.finishDataset(ctx, d, ocellus.DatasetCreateComplete, ocellus.StatusSuccess, "The dataset was successfully created.")
+		return c.finishDataset(ctx, d, ocellus.DatasetCreateComplete, ocellus.StatusSuccess, "The dataset was successfully created.")
 	case errors.As(err, &fail):
 		if cerr := c.store.ClearEntries(ctx, d.ARN); cerr != nil {
 			c.log.Error("clear failed dataset", "dataset", d.ARN, "err", cerr)
 		}
-		err = c.finishDataset(ctx, d, ocellus.DatasetCreateFailed, ocellus.StatusClientError, fail.message)
+		return c.finishDataset(ctx, d, ocellus.DatasetCreateFailed, ocellus.StatusClientError, fail.message)
 	default:
 		c.log.Error("dataset import", "dataset", d.ARN, "err", err)
 		_ = c.store.ClearEntries(ctx, d.ARN)
-		err = c.finishDataset(ctx, d, ocellus.DatasetCreateFailed, ocellus.StatusServiceError, "An internal error occurred while creating the dataset: "+ocellus.MessageOf(err))
-	}
-	if err != nil {
-		c.log.Error("save dataset status", "dataset", d.ARN, "err", err)
+		return c.finishDataset(ctx, d, ocellus.DatasetCreateFailed, ocellus.StatusServiceError, "An internal error occurred while creating the dataset: "+ocellus.MessageOf(err))
 	}
 }
 
@@ -444,8 +458,30 @@ func (c *Control) copyEntries(ctx context.Context, fromARN, toARN string) error 
 	}
 }
 
-// runUpdate applies UpdateDatasetEntries' lines after validating them all.
-func (c *Control) runUpdate(ctx context.Context, d *ocellus.Dataset, lines []byte) {
+// updateDataset is the update-dataset job: it validates the stored lines
+// of an UPDATE_IN_PROGRESS dataset, applies them only if they all pass,
+// stores the outcome and drops the lines.
+func (c *Control) updateDataset(ctx context.Context, arn string) error {
+	d, err := c.store.Dataset(ctx, arn)
+	if err != nil {
+		if ocellus.KindOf(err) == ocellus.NotFound {
+			return nil
+		}
+		return err
+	}
+	if d.Status != ocellus.DatasetUpdateInProgress {
+		return nil
+	}
+	lines, err := c.store.DatasetUpdateLines(ctx, arn)
+	if ocellus.KindOf(err) == ocellus.NotFound {
+		// Left by a release that kept the lines in memory only.
+		return c.finishDataset(ctx, d, ocellus.DatasetUpdateFailed, ocellus.StatusServiceError,
+			"The service restarted while the dataset was UPDATE_IN_PROGRESS and the update's lines were not kept; its entries are unchanged. Send the update again.")
+	}
+	if err != nil {
+		return err
+	}
+	c.hold(ctx, JobUpdate, HoldAfterLoad)
 	var entries []*ocellus.DatasetEntry
 	opts := manifest.Options{ParseOptions: parseOptionsFor(d.ARN),
 		Prober: &s3Prober{blobs: c.blobs, account: d.Account}, Size: int64(len(lines))}
@@ -456,7 +492,7 @@ func (c *Control) runUpdate(ctx context.Context, d *ocellus.Dataset, lines []byt
 		return nil
 	})
 	if ctx.Err() != nil {
-		return
+		return ctx.Err()
 	}
 	status, code, msg := ocellus.DatasetUpdateComplete, ocellus.StatusSuccess, "The dataset was successfully updated."
 	switch {
@@ -466,14 +502,21 @@ func (c *Control) runUpdate(ctx context.Context, d *ocellus.Dataset, lines []byt
 	case sum.Failed():
 		status, code, msg = ocellus.DatasetUpdateFailed, ocellus.StatusClientError, sum.Failure.Code+": "+sum.Failure.Message+" The dataset's entries are unchanged."
 	default:
+		// PutEntries replaces entries by source-ref in one transaction:
+		// running it again after a crash gives the same entries.
 		if err := c.store.PutEntries(ctx, d.ARN, entries); err != nil {
 			c.log.Error("dataset update", "dataset", d.ARN, "err", err)
 			status, code, msg = ocellus.DatasetUpdateFailed, ocellus.StatusServiceError, "An internal error occurred while updating the dataset; its entries are unchanged."
 		}
 	}
-	if err := c.finishDataset(ctx, d, status, code, msg); err != nil {
-		c.log.Error("save dataset status", "dataset", d.ARN, "err", err)
+	c.hold(ctx, JobUpdate, HoldBeforeSave)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
+	if err := c.finishDataset(ctx, d, status, code, msg); err != nil {
+		return err
+	}
+	return c.store.EndDatasetUpdate(ctx, d.ARN)
 }
 
 // s3Prober checks images through S3 as the dataset's account, remembering
@@ -527,48 +570,10 @@ func (p *s3Prober) probe(ctx context.Context, loc string) (manifest.ImageInfo, e
 	return manifest.ProbeReader(rc, info.Size, false)
 }
 
-// background runs fn on the control plane's background context; Close
-// cancels it and waits.
-func (c *Control) background(fn func(ctx context.Context)) {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		fn(c.bg)
-	}()
-}
-
-// Recover restarts work that a previous process left in progress.
-func (c *Control) Recover(ctx context.Context) error {
-	ds, err := c.store.DatasetsInProgress(ctx)
-	if err != nil {
-		return err
-	}
-	if err := c.recoverVersions(ctx); err != nil {
-		return err
-	}
-	for _, d := range ds {
-		d := d
-		switch d.Status {
-		case ocellus.DatasetCreateInProgress:
-			c.log.Info("resuming dataset import", "dataset", d.ARN)
-			c.background(func(ctx context.Context) { c.runImport(ctx, d) })
-		default:
-			// An update's lines were only in memory: report it failed, with
-			// the stored entries untouched.
-			if err := c.finishDataset(ctx, d, ocellus.DatasetUpdateFailed, ocellus.StatusServiceError,
-				fmt.Sprintf("The service restarted while the dataset was %s; its entries are unchanged. Send the update again.", d.Status)); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// Close stops background work and hosted models, and waits for them.
+// Close stops hosted models and waits for them. Jobs are the queue's:
+// close it first, so that no job runs on a closed control plane.
 func (c *Control) Close() error {
 	c.closing.Store(true)
-	c.cancel()
-	c.wg.Wait()
 	return c.pool.Close()
 }
 

@@ -3,8 +3,8 @@ package control
 import (
 	"context"
 	"errors"
-	"io"
 
+	"github.com/ocellus/ocellus/internal/blob"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/serve"
 	"github.com/ocellus/ocellus/internal/vision"
@@ -160,19 +160,15 @@ func (c *Control) DetectCustomLabels(ctx context.Context, account string, in Det
 }
 
 func (c *Control) readImage(ctx context.Context, account string, l *ocellus.S3Location) ([]byte, error) {
-	rc, info, err := c.blobs.Open(ctx, account, l.Bucket, l.Key, l.Version)
-	if err != nil {
-		return nil, err
+	b, _, err := c.blobs.ReadAll(ctx, account, l.Bucket, l.Key, l.Version, maxS3ImageBytes)
+	var tl *blob.TooLargeError
+	if errors.As(err, &tl) {
+		if tl.Size < 0 {
+			return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image s3://%s/%s is larger than the maximum of %d bytes.", l.Bucket, l.Key, maxS3ImageBytes)
+		}
+		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image s3://%s/%s is %d bytes; the maximum is %d.", l.Bucket, l.Key, tl.Size, maxS3ImageBytes)
 	}
-	defer rc.Close()
-	if info.Size > maxS3ImageBytes {
-		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image s3://%s/%s is %d bytes; the maximum is %d.", l.Bucket, l.Key, info.Size, maxS3ImageBytes)
-	}
-	b, err := io.ReadAll(io.LimitReader(rc, maxS3ImageBytes+1))
-	if err != nil {
-		return nil, ocellus.Wrap(err, "read image")
-	}
-	return b, nil
+	return b, err
 }
 
 // recoverHosting starts again the versions that were running or starting

@@ -142,6 +142,7 @@ func NewLookout(c *Control, cfg LookoutConfig) *Lookout {
 	if l.bb == nil {
 		l.bb = backbone.Builtin{}
 	}
+	c.lookout.Store(l) // Control runs the Lookout for Vision jobs through l
 	// An anomaly model answers in tens to hundreds of milliseconds, several
 	// times slower than a classifier: a request may wait longer for a slot
 	// before it is turned away with a ThrottlingException.
@@ -153,8 +154,8 @@ func NewLookout(c *Control, cfg LookoutConfig) *Lookout {
 func (l *Lookout) Region() string { return l.c.region }
 
 // Close stops hosting (waiting for requests in flight) without changing
-// the stored statuses: a model HOSTED now is hosted again by Recover after
-// a restart.
+// the stored statuses: a model HOSTED now is hosted again by
+// Control.Recover after a restart.
 func (l *Lookout) Close() error {
 	l.mu.Lock()
 	l.closing = true
@@ -369,21 +370,17 @@ func (l *Lookout) LookoutTags(ctx context.Context, account, arn string) (map[str
 
 // ---- recovery ----
 
-// Recover resumes what a previous process left in progress: training runs
-// again from the start, hosted models are loaded again (a model HOSTED
-// before a restart is HOSTED after it), a stop finishes, packaging jobs
-// run again.
-func (l *Lookout) Recover(ctx context.Context) error {
-	ms, err := l.c.store.LookoutModelsByStatus(ctx, ModelTraining, ModelStartingHosting, ModelHosted, ModelStoppingHosting, ModelDeleting)
+// recoverHosting (called by Control.Recover at start-up) hosts again the
+// models that were hosted or being hosted (a model HOSTED before a restart
+// is HOSTED after it), and finishes stops and deletions. Training and
+// packaging are jobs: the queue and Control's sweep run them again.
+func (l *Lookout) recoverHosting(ctx context.Context) error {
+	ms, err := l.c.store.LookoutModelsByStatus(ctx, ModelStartingHosting, ModelHosted, ModelStoppingHosting, ModelDeleting)
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
-		m := m
 		switch m.Status {
-		case ModelTraining:
-			l.c.log.Info("resuming model training", "model", m.ARN)
-			l.c.background(func(ctx context.Context) { l.runTraining(ctx, m) })
 		case ModelStartingHosting, ModelHosted:
 			l.c.log.Info("hosting model again", "model", m.ARN)
 			if err := l.host(ctx, m); err != nil {
@@ -399,15 +396,6 @@ func (l *Lookout) Recover(ctx context.Context) error {
 				return err
 			}
 		}
-	}
-	js, err := l.c.store.PackagingJobsByStatus(ctx, JobCreated, JobRunning)
-	if err != nil {
-		return err
-	}
-	for _, j := range js {
-		j := j
-		l.c.log.Info("resuming model packaging job", "project", j.ProjectARN, "job", j.Name)
-		l.c.background(func(ctx context.Context) { l.runPackaging(ctx, j) })
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func (l *Lookout) lookoutDataset(ctx context.Context, p *ocellus.Project, t ocel
 }
 
 // CreateLookoutDataset creates a project's train or test dataset, empty or
-// from a Ground Truth manifest in S3 (imported in the background).
+// from a Ground Truth manifest in S3 (imported by an import-dataset job).
 func (l *Lookout) CreateLookoutDataset(ctx context.Context, account, project string, t ocellus.DatasetType, src ocellus.DatasetSource) (*ocellus.Dataset, error) {
 	p, err := l.LookoutProject(ctx, account, project)
 	if err != nil {
@@ -219,8 +219,9 @@ func lookoutLine(stored string, e *manifest.Entry) string {
 	return string(e.ValidationLine())
 }
 
-// UpdateLookoutEntries adds or replaces (by source-ref) a dataset's lines in
-// the background; a failed update leaves the entries as they were.
+// UpdateLookoutEntries adds or replaces (by source-ref) a dataset's lines
+// through an update-dataset job; a failed update leaves the entries as they
+// were.
 func (l *Lookout) UpdateLookoutEntries(ctx context.Context, account, project string, t ocellus.DatasetType, changes []byte) (ocellus.DatasetStatus, error) {
 	p, err := l.LookoutProject(ctx, account, project)
 	if err != nil {

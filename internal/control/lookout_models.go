@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -250,7 +249,7 @@ func (l *Lookout) checkImageSizes(ctx context.Context, account string, ts *train
 }
 
 // CreateLookoutModel checks the datasets against Lookout for Vision's rules,
-// saves a new model version in TRAINING and trains it in the background.
+// saves a new model version in TRAINING and enqueues its training job.
 func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in CreateModelInput) (*store.LookoutModel, error) {
 	p, err := l.LookoutProject(ctx, account, in.Project)
 	if err != nil {
@@ -280,9 +279,11 @@ func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in Cre
 			return nil, err
 		}
 	}
-	// The background run gets its own copy: the caller reads m while it runs.
-	bg := *m
-	l.c.background(func(ctx context.Context) { l.runTraining(ctx, &bg) })
+	// A crash before the job is stored leaves the model TRAINING: the
+	// sweep at start-up enqueues it then.
+	if err := l.c.enqueueLookoutTraining(ctx, m); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -352,18 +353,34 @@ func (l *Lookout) DeleteLookoutModel(ctx context.Context, account, project, vers
 
 // ---- training ----
 
-// runTraining trains a TRAINING model and saves the outcome. A shutdown
-// leaves it TRAINING; Recover trains it again.
-func (l *Lookout) runTraining(ctx context.Context, m *store.LookoutModel) {
+// trainModelJob is the train-lookout-model job: it trains a TRAINING
+// model from scratch and saves the outcome. A shutdown leaves it TRAINING
+// and the queue runs the job again.
+func (l *Lookout) trainModelJob(ctx context.Context, j lookoutModelJob) error {
+	m, err := l.c.store.LookoutModel(ctx, j.Project, j.Version)
+	if err != nil {
+		if ocellus.KindOf(err) == ocellus.NotFound {
+			return nil
+		}
+		return err
+	}
+	if m.Status != ModelTraining {
+		return nil
+	}
 	select {
 	case l.slot <- struct{}{}:
 		defer func() { <-l.slot }()
 	case <-ctx.Done():
-		return
+		return ctx.Err()
 	}
-	err := l.train(ctx, m)
+	l.c.hold(ctx, JobTrainLookout, HoldAfterLoad)
+	err = l.train(ctx, m)
 	if ctx.Err() != nil {
-		return
+		return ctx.Err()
+	}
+	l.c.hold(ctx, JobTrainLookout, HoldBeforeSave)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if err != nil {
 		msg := ocellus.MessageOf(err)
@@ -375,9 +392,7 @@ func (l *Lookout) runTraining(ctx context.Context, m *store.LookoutModel) {
 		}
 		m.Status, m.Message = ModelTrainingFailed, msg
 	}
-	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
-		l.c.log.Error("save model status", "model", m.ARN, "err", err)
-	}
+	return l.c.store.UpdateLookoutModel(ctx, m)
 }
 
 // trainingFailure is a problem with the user's data, told to the user as
@@ -453,8 +468,12 @@ func (l *Lookout) readObject(ctx context.Context, account, uri string) ([]byte, 
 	if err != nil {
 		return nil, failf("%s is not an S3 URI.", uri)
 	}
-	rc, _, err := l.c.blobs.Open(ctx, account, bucket, key, "")
+	b, _, err := l.c.blobs.ReadAll(ctx, account, bucket, key, "", maxLookoutObjectBytes)
 	if err != nil {
+		var tl *blob.TooLargeError
+		if errors.As(err, &tl) {
+			return nil, &badImage{uri, "it is larger than " + strconv.Itoa(maxLookoutObjectBytes) + " bytes"}
+		}
 		if ocellus.KindOf(err) == ocellus.InvalidS3Object {
 			return nil, &badImage{uri, "it cannot be read from S3: " + ocellus.MessageOf(err)}
 		}
@@ -463,9 +482,13 @@ func (l *Lookout) readObject(ctx context.Context, account, uri string) ([]byte, 
 		}
 		return nil, err
 	}
-	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, 16<<20))
+	return b, nil
 }
+
+// maxLookoutObjectBytes bounds a training image or mask read from S3
+// (Lookout for Vision's own limit is 8 MB an image; the headroom keeps
+// images that AWS's looser checks let through).
+const maxLookoutObjectBytes = 16 << 20
 
 func (l *Lookout) example(ctx context.Context, account string, e *manifest.Entry) (anomaly.Example, error) {
 	ex := anomaly.Example{Name: e.SourceRef, Anomalous: e.Anomaly.Anomalous}
@@ -694,7 +717,7 @@ func (l *Lookout) hostingState(arn string, st serve.Status) {
 		closing := l.closing
 		l.mu.Unlock()
 		if closing {
-			return // shutting down: Recover hosts it again on the next start
+			return // shutting down: Control.Recover hosts it again on the next start
 		}
 		status, msg = ModelTrained, "The model is trained and not hosted."
 	default:

@@ -51,8 +51,8 @@ type StartPackagingInput struct {
 	Config      PackagingConfig
 }
 
-// StartModelPackagingJob records a job (CREATED) and runs it in the
-// background: CREATED -> RUNNING -> SUCCEEDED | FAILED.
+// StartModelPackagingJob records a job (CREATED) and enqueues its
+// package-model job: CREATED -> RUNNING -> SUCCEEDED | FAILED.
 func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in StartPackagingInput) (*store.PackagingJob, error) {
 	p, m, err := l.model(ctx, account, in.Project, in.Version)
 	if err != nil {
@@ -98,8 +98,9 @@ func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in
 		}
 		return nil, err
 	}
-	bg := *j
-	l.c.background(func(ctx context.Context) { l.runPackaging(ctx, &bg) })
+	if err := l.c.enqueuePackaging(ctx, j); err != nil {
+		return nil, err
+	}
 	return j, nil
 }
 
@@ -140,18 +141,33 @@ func (l *Lookout) ListModelPackagingJobs(ctx context.Context, account, project, 
 	return js, next, nil
 }
 
-// runPackaging writes the package and records the outcome. A shutdown
-// leaves the job CREATED or RUNNING; Recover runs it again (the objects
-// are simply written again).
-func (l *Lookout) runPackaging(ctx context.Context, j *store.PackagingJob) {
+// packageJob is the package-model job: it writes the package of a CREATED
+// or RUNNING job and records the outcome. A shutdown leaves the job
+// RUNNING and the queue runs it again (the objects are simply written
+// again, to the same keys).
+func (l *Lookout) packageJob(ctx context.Context, pj packagingJob) error {
+	j, err := l.c.store.PackagingJob(ctx, pj.Project, pj.Name)
+	if err != nil {
+		if ocellus.KindOf(err) == ocellus.NotFound {
+			return nil
+		}
+		return err
+	}
+	if j.Status != JobCreated && j.Status != JobRunning {
+		return nil
+	}
 	j.Status, j.Message, j.Updated = JobRunning, "The model is being packaged.", ocellus.Now(l.c.now)
 	if err := l.c.store.UpdatePackagingJob(ctx, j); err != nil {
-		l.c.log.Error("save packaging job", "job", j.Name, "err", err)
-		return
+		return err
 	}
+	l.c.hold(ctx, JobPackage, HoldAfterLoad)
 	out, err := l.writePackage(ctx, j)
 	if ctx.Err() != nil {
-		return
+		return ctx.Err()
+	}
+	l.c.hold(ctx, JobPackage, HoldBeforeSave)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if err != nil {
 		if ocellus.KindOf(err) == ocellus.Internal {
@@ -163,9 +179,7 @@ func (l *Lookout) runPackaging(ctx context.Context, j *store.PackagingJob) {
 		j.Status, j.Message = JobSucceeded, "The model package was written to S3."
 	}
 	j.Updated = ocellus.Now(l.c.now)
-	if err := l.c.store.UpdatePackagingJob(ctx, j); err != nil {
-		l.c.log.Error("save packaging job", "job", j.Name, "err", err)
-	}
+	return l.c.store.UpdatePackagingJob(ctx, j)
 }
 
 // writePackage writes a self-contained package under the job's S3 output

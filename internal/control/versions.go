@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -118,7 +117,7 @@ func (c *Control) CreateProjectVersion(ctx context.Context, account string, in C
 			return nil, err
 		}
 	}
-	if err := c.enqueue(ctx, jobTrain, v.ARN); err != nil {
+	if err := c.enqueueVersion(ctx, JobTrain, v.ARN); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -225,10 +224,15 @@ func (c *Control) trainVersion(ctx context.Context, arn string) error {
 	if v.Status != ocellus.VersionTrainingInProgress {
 		return nil
 	}
+	c.hold(ctx, JobTrain, HoldAfterLoad)
 	start := time.Now()
 	err = c.train(ctx, v)
 	if ctx.Err() != nil {
 		return ctx.Err() // shutting down: the job runs again after restart
+	}
+	c.hold(ctx, JobTrain, HoldBeforeSave)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
 	if err != nil {
 		v.Status, v.StatusMessage = ocellus.VersionTrainingFailed, versionFailure(err)
@@ -628,14 +632,14 @@ func (c *Control) example(ctx context.Context, account string, e *manifest.Entry
 	if err != nil {
 		return vision.Example{}, ocellus.Errorf(ocellus.Invalid, "The image %s is not an S3 object.", e.SourceRef)
 	}
-	rc, _, err := c.blobs.Open(ctx, account, bucket, key, "")
+	// The manifest's validation refused larger images; this one grew since.
+	data, _, err := c.blobs.ReadAll(ctx, account, bucket, key, "", manifest.MaxImageBytes)
+	var tl *blob.TooLargeError
+	if errors.As(err, &tl) {
+		return vision.Example{}, ocellus.Errorf(ocellus.Invalid, "The image %s is larger than the maximum of %d bytes.", e.SourceRef, manifest.MaxImageBytes)
+	}
 	if err != nil {
 		return vision.Example{}, err
-	}
-	data, err := io.ReadAll(rc)
-	rc.Close()
-	if err != nil {
-		return vision.Example{}, ocellus.Wrap(err, "read %s", e.SourceRef)
 	}
 	ex := vision.Example{Data: data}
 	for _, cl := range e.Classes {

@@ -1,5 +1,6 @@
-// Package jobs runs Ocellus's long background work (training a model,
-// copying a model, starting a hosted model) as durable jobs on River
+// Package jobs runs Ocellus's long background work (training and copying
+// models, importing and updating datasets, packaging models) as durable
+// jobs on River
 // (github.com/riverqueue/river), so that work survives a crash of the
 // process: a job is stored before Enqueue returns, and a job that was
 // running when the process died is run again from scratch when the queue is

@@ -80,3 +80,20 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRead: the command line's lenient reader never panics, and every
+// entry it returns has a source-ref (moved here with the reader from
+// internal/vision/manifest).
+func FuzzRead(f *testing.F) {
+	f.Add(readSample)
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, svc := range []Service{CustomLabels, LookoutForVision} {
+			es, _, _ := Read(strings.NewReader(s), ParseOptions{Service: svc, AllowFilePaths: true})
+			for _, e := range es {
+				if e.SourceRef == "" {
+					t.Fatalf("line %d used without a source-ref", e.Line)
+				}
+			}
+		}
+	})
+}

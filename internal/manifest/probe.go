@@ -72,6 +72,10 @@ func ProbeReader(r io.Reader, size int64, full bool) (ImageInfo, error) {
 		if rerr != nil {
 			return ImageInfo{}, rerr
 		}
+		if len(b) > MaxImageBytes {
+			// size was not known: the stream says it.
+			return ImageInfo{}, InvalidImage("the image is larger than the maximum of %d bytes", MaxImageBytes)
+		}
 		if hc, _, herr := image.DecodeConfig(bytes.NewReader(b)); herr == nil && (hc.Width > MaxImageSide || hc.Height > MaxImageSide) {
 			return ImageInfo{Format: format, Width: hc.Width, Height: hc.Height, Size: size}, nil
 		}

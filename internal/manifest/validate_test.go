@@ -395,3 +395,23 @@ func TestProbeFullRefusesBombs(t *testing.T) {
 		t.Fatalf("probing the bomb allocated %d bytes", grew)
 	}
 }
+
+// TestProbeFullRefusesAnOversizedStream: a full probe of an image whose size
+// was not known stops at MaxImageBytes and refuses it, as it refuses one
+// whose size was known.
+func TestProbeFullRefusesAnOversizedStream(t *testing.T) {
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, image.NewRGBA(image.Rect(0, 0, 64, 64)), nil); err != nil {
+		t.Fatal(err)
+	}
+	data := append(b.Bytes(), make([]byte, MaxImageBytes)...)
+	for _, size := range []int64{0, int64(len(data))} {
+		_, err := ProbeReader(bytes.NewReader(data), size, true)
+		if !errors.Is(err, ErrInvalidImage) || !strings.Contains(err.Error(), "maximum") {
+			t.Fatalf("size %d: err = %v, want an invalid image over the maximum", size, err)
+		}
+	}
+	if _, err := ProbeReader(bytes.NewReader(b.Bytes()), 0, true); err != nil {
+		t.Fatalf("the image itself: %v", err)
+	}
+}

@@ -15,6 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 // badImageManifest uploads n red and n blue images and the given broken
@@ -105,20 +108,14 @@ func validationErrors(t *testing.T, s *s3.Client, r *rtypes.ValidationData) [][]
 
 func waitTrained(t *testing.T, r *rekognition.Client, project, name string) rtypes.ProjectVersionDescription {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	return e2e.Poll(t, 3*time.Minute, "version "+name+" training", func() (rtypes.ProjectVersionDescription, bool) {
 		d, err := r.DescribeProjectVersions(context.Background(), &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{name}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pv := d.ProjectVersionDescriptions[0]; pv.Status != rtypes.ProjectVersionStatusTrainingInProgress {
-			return pv
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("version %s still training", name)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		pv := d.ProjectVersionDescriptions[0]
+		return pv, pv.Status != rtypes.ProjectVersionStatusTrainingInProgress
+	})
 }
 
 // TestTrainingWithABadImage: a truncated JPEG (its header intact, so the
@@ -126,9 +123,9 @@ func waitTrained(t *testing.T, r *rekognition.Client, project, name string) rtyp
 // version trains without it, and the validation manifest and the manifest
 // summary in OutputConfig report it as ERROR_INVALID_IMAGE.
 func TestTrainingWithABadImage(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")})
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("out")})
 	good := colourJPEG(t, rand.New(rand.NewSource(5)), color.RGBA{200, 40, 40, 255})
@@ -187,9 +184,9 @@ func TestTrainingWithABadImage(t *testing.T) {
 // status message and the manifest summary; the validation manifest names
 // each bad image.
 func TestTrainingWithTooManyBadImages(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")})
 	good := colourJPEG(t, rand.New(rand.NewSource(5)), color.RGBA{200, 40, 40, 255})
 	put(t, s, "data", "train.manifest", []byte(badImageManifest(t, s, "data", "train", 4, map[int][]byte{

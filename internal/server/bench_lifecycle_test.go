@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"golang.org/x/image/draw"
 
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/server"
 )
 
@@ -89,12 +90,12 @@ func requireSharedBackbone(b testing.TB) {
 // trainedFashion starts a server on the shared backbone with a 1,000-image
 // Fashion-MNIST project and trains n versions, reporting the time from
 // CreateProjectVersion to TRAINING_COMPLETED.
-func trainedFashion(b *testing.B, versions int) (*testServer, *rekognition.Client, string, []string, []time.Duration) {
+func trainedFashion(b *testing.B, versions int) (*e2e.Server, *rekognition.Client, string, []string, []time.Duration) {
 	requireSharedBackbone(b)
 	imgs, labels := fashion(b, 100, 96)
-	ts := startWith(b, server.Config{Backbone: sharedBackbone})
+	ts := e2e.Start(b, server.Config{Backbone: sharedBackbone})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("fashion")})
 	var lines []string
 	var wg sync.WaitGroup
@@ -190,7 +191,7 @@ func BenchmarkDetectCustomLabels(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-p50")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99")
 	// Throughput: 4 clients without retries for 5 s.
-	cfg := awsConfig(alice, alice.SecretAccessKey)
+	cfg := e2e.Config(alice)
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
 	nr := rekognition.NewFromConfig(cfg, func(o *rekognition.Options) { o.BaseEndpoint = aws.String(ts.URL) })
 	var ok, throttled, other atomic.Int64
@@ -225,9 +226,9 @@ func BenchmarkDetectCustomLabels(b *testing.B) {
 // classification manifest (50,000 distinct images in the embedded S3):
 // time to CREATE_COMPLETE and the Go heap in use afterwards.
 func BenchmarkImport50k(b *testing.B) {
-	ts := startB(b, "")
+	ts := e2e.Start(b, server.Config{})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("big")})
 	body := jpegBytes(b, 64, 64, 1)
 	const n = 50000

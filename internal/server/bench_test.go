@@ -3,16 +3,15 @@ package server_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
+
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 // BenchmarkDescribeProjects measures DescribeProjects round trips over HTTP
@@ -20,9 +19,9 @@ import (
 // call returning all 100 (SigV4 verification, validation, SQLite, JSON).
 func BenchmarkDescribeProjects(b *testing.B) {
 	dir := b.TempDir()
-	ts := startB(b, dir)
+	ts := e2e.Start(b, server.Config{DataDir: dir})
 	ctx := context.Background()
-	c := rek(ts, alice)
+	c := ts.Rekognition(alice)
 	for i := 0; i < 100; i++ {
 		if _, err := c.CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String(fmt.Sprintf("bench-%03d", i))}); err != nil {
 			b.Fatal(err)
@@ -43,45 +42,25 @@ func BenchmarkDescribeProjects(b *testing.B) {
 }
 
 // BenchmarkStartup measures the built binary from exec to its first answered
-// request, on a data dir that already holds 100 projects and an S3 bucket.
+// request (e2e.StartBinary: the announced address answers /_ocellus/health), on a data dir that already holds 100 projects and an S3 bucket.
 // Reports the median over b.N starts.
 func BenchmarkStartup(b *testing.B) {
-	bin := ocellusBinary(b)
 	dir := b.TempDir()
-	ts := startB(b, dir)
+	ts := e2e.Start(b, server.Config{DataDir: dir})
 	for i := 0; i < 100; i++ {
-		if _, err := rek(ts, alice).CreateProject(context.Background(), &rekognition.CreateProjectInput{ProjectName: aws.String(fmt.Sprintf("p%03d", i))}); err != nil {
+		if _, err := ts.Rekognition(alice).CreateProject(context.Background(), &rekognition.CreateProjectInput{ProjectName: aws.String(fmt.Sprintf("p%03d", i))}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	ts.stop()
+	ts.Stop()
+	e2e.Binary(b) // built before the clock runs
 	var samples []time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		addr := ln.Addr().String()
-		ln.Close()
 		t0 := time.Now()
-		cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", dir)
-		cmd.Stdout, cmd.Stderr = nil, os.Stderr
-		if err := cmd.Start(); err != nil {
-			b.Fatal(err)
-		}
-		deadline := t0.Add(30 * time.Second)
-		for {
-			resp, err := http.Get("http://" + addr + "/")
-			if err == nil {
-				resp.Body.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatal("server did not answer within 30s")
-			}
-			time.Sleep(time.Millisecond)
-		}
+		p := e2e.StartBinary(b, e2e.BinaryConfig{DataDir: dir})
 		samples = append(samples, time.Since(t0))
-		cmd.Process.Kill()
-		cmd.Wait()
+		p.Kill9()
 	}
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
 	b.ReportMetric(float64(samples[len(samples)/2].Microseconds())/1000, "ms-median-startup")

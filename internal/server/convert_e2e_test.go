@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ocellus/ocellus/internal/convert"
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/server"
 )
 
@@ -43,9 +44,9 @@ func TestDetectionProjectFromConvertedBCCD(t *testing.T) {
 	if _, err := os.Stat(sharedBackbone); err == nil {
 		cfg.Backbone = sharedBackbone
 	}
-	ts := startWith(t, cfg)
+	ts := e2e.Start(t, cfg)
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	if _, err := s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("cells")}); err != nil {
 		t.Fatal(err)
 	}

@@ -19,15 +19,9 @@ import (
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
-
-func s3c(ts *testServer, a ocellus.Account) *s3.Client {
-	return s3.NewFromConfig(awsConfig(a, a.SecretAccessKey), func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(ts.URL)
-		o.UsePathStyle = true
-	})
-}
 
 func jpegBytes(t testing.TB, w, h int, shade uint8) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
@@ -72,23 +66,14 @@ func classLine(bucket, key, label string) string {
 
 func waitDataset(t testing.TB, c *rekognition.Client, arn string) *rtypes.DatasetDescription {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
+	return e2e.Poll(t, 10*time.Minute, "dataset "+arn, func() (*rtypes.DatasetDescription, bool) {
 		out, err := c.DescribeDataset(context.Background(), &rekognition.DescribeDatasetInput{DatasetArn: &arn})
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := out.DatasetDescription
-		switch d.Status {
-		case rtypes.DatasetStatusCreateInProgress, rtypes.DatasetStatusUpdateInProgress:
-		default:
-			return d
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dataset %s still %s", arn, d.Status)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		st := out.DatasetDescription.Status
+		return out.DatasetDescription, st != rtypes.DatasetStatusCreateInProgress && st != rtypes.DatasetStatusUpdateInProgress
+	})
 }
 
 func createProject(t testing.TB, c *rekognition.Client, name string) string {
@@ -114,9 +99,9 @@ func createDataset(t testing.TB, c *rekognition.Client, project string, typ rtyp
 }
 
 func TestClassificationDatasetOf1000Images(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	if _, err := s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("imgs")}); err != nil {
 		t.Fatal(err)
 	}
@@ -217,15 +202,15 @@ func TestClassificationDatasetOf1000Images(t *testing.T) {
 	if _, err := r.DescribeDataset(ctx, &rekognition.DescribeDatasetInput{DatasetArn: &train}); err != nil {
 		t.Fatalf("bob... no, alice's own train dataset: %v", err)
 	}
-	if _, err := rek(ts, bob).DescribeDataset(ctx, &rekognition.DescribeDatasetInput{DatasetArn: &train}); errCode(err) != "AccessDeniedException" {
+	if _, err := ts.Rekognition(bob).DescribeDataset(ctx, &rekognition.DescribeDatasetInput{DatasetArn: &train}); errCode(err) != "AccessDeniedException" {
 		t.Fatalf("bob describing alice's dataset: %v", err)
 	}
 }
 
 func TestMultiLabelAndDetectionDatasets(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("imgs")})
 	uploadImages(t, s, "imgs", "x", 6)
 	multi := `{"source-ref":"s3://imgs/x/0000.jpg","a":1,"a-metadata":{"class-name":"red","type":"groundtruth/image-classification"},"b":1,"b-metadata":{"class-name":"round","type":"groundtruth/image-classification"}}
@@ -259,9 +244,9 @@ func TestMultiLabelAndDetectionDatasets(t *testing.T) {
 }
 
 func TestManifestErrors(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("imgs")})
 	uploadImages(t, s, "imgs", "ok", 40)
 	put(t, s, "imgs", "empty.jpg", nil)
@@ -356,8 +341,8 @@ func TestManifestErrors(t *testing.T) {
 		t.Fatalf("missing manifest: %v", err)
 	}
 	// Bob cannot build a dataset from alice's bucket.
-	pb := createProject(t, rek(ts, bob), "bobs")
-	_, err = rek(ts, bob).CreateDataset(ctx, &rekognition.CreateDatasetInput{ProjectArn: &pb, DatasetType: rtypes.DatasetTypeTrain,
+	pb := createProject(t, ts.Rekognition(bob), "bobs")
+	_, err = ts.Rekognition(bob).CreateDataset(ctx, &rekognition.CreateDatasetInput{ProjectArn: &pb, DatasetType: rtypes.DatasetTypeTrain,
 		DatasetSource: &rtypes.DatasetSource{GroundTruthManifest: &rtypes.GroundTruthManifest{S3Object: &rtypes.S3Object{Bucket: aws.String("imgs"), Name: aws.String("mixed.manifest")}}}})
 	if errCode(err) != "InvalidS3ObjectException" {
 		t.Fatalf("bob reading alice's manifest: %v", err)

@@ -19,6 +19,7 @@ import (
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/server"
 )
 
@@ -108,9 +109,9 @@ func TestDetectionProject(t *testing.T) {
 	if _, err := os.Stat(sharedBackbone); err == nil {
 		cfg.Backbone = sharedBackbone
 	}
-	ts := startWith(t, cfg)
+	ts := e2e.Start(t, cfg)
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("scenes")})
 	rng := rand.New(rand.NewSource(3))
 	const w, h = 320, 240

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,84 +16,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/server"
 )
 
 var (
-	alice = ocellus.Account{ID: "111111111111", AccessKeyID: "AKIDALICE", SecretAccessKey: "alice-secret"}
-	bob   = ocellus.Account{ID: "222222222222", AccessKeyID: "AKIDBOB", SecretAccessKey: "bob-secret"}
+	alice = e2e.Alice
+	bob   = e2e.Bob
 )
-
-// testServer is a real server on 127.0.0.1:0 with its data dir.
-type testServer struct {
-	URL     string
-	DataDir string
-	srv     *server.Server
-	cancel  context.CancelFunc
-	done    chan error
-}
-
-func start(t *testing.T, dataDir string) *testServer { return startB(t, dataDir) }
-
-func startB(t testing.TB, dataDir string) *testServer {
-	return startWith(t, server.Config{DataDir: dataDir})
-}
-
-// startWith starts a server with cfg, the test accounts and a temporary
-// data dir unless cfg names one.
-func startWith(t testing.TB, cfg server.Config) *testServer {
-	t.Helper()
-	if cfg.DataDir == "" {
-		cfg.DataDir = t.TempDir()
-	}
-	dataDir := cfg.DataDir
-	cfg.Accounts = []ocellus.Account{alice, bob}
-	srv, err := server.Open(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{URL: "http://" + ln.Addr().String(), DataDir: dataDir, srv: srv, cancel: cancel, done: make(chan error, 1)}
-	go func() { ts.done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(ts.stop)
-	return ts
-}
-
-func (ts *testServer) stop() {
-	if ts.srv == nil {
-		return
-	}
-	ts.cancel()
-	<-ts.done
-	ts.srv.Close()
-	ts.srv = nil
-}
-
-func awsConfig(a ocellus.Account, secret string) aws.Config {
-	return aws.Config{
-		Region:      "us-east-1",
-		Credentials: credentials.NewStaticCredentialsProvider(a.AccessKeyID, secret, ""),
-		// The SDK's standard retryer, as users have it: among other things
-		// it retries the net.ErrClosed that net/http can surface when a
-		// loopback server answers before the client finished its write
-		// (aws/aws-sdk-go-v2#2737). Client errors are never retried, so the
-		// error assertions below are unaffected.
-	}
-}
-
-func rek(ts *testServer, a ocellus.Account) *rekognition.Client {
-	return rekognition.NewFromConfig(awsConfig(a, a.SecretAccessKey), func(o *rekognition.Options) { o.BaseEndpoint = aws.String(ts.URL) })
-}
 
 func errCode(err error) string {
 	var ae smithy.APIError
@@ -109,7 +43,7 @@ func errCode(err error) string {
 
 // call sends a raw signed awsJson1.1 request, bypassing the SDK's own
 // client-side checks, and returns the status and decoded body.
-func call(t *testing.T, ts *testServer, a ocellus.Account, op, body string) (int, map[string]any) {
+func call(t *testing.T, ts *e2e.Server, a ocellus.Account, op, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", ts.URL+"/", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
@@ -140,9 +74,9 @@ func call(t *testing.T, ts *testServer, a ocellus.Account, op, body string) (int
 }
 
 func TestProjectLifecycle(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	c := rek(ts, alice)
+	c := ts.Rekognition(alice)
 
 	out, err := c.CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String("cookies"),
 		Tags: map[string]string{"team": "vision"}})
@@ -254,9 +188,9 @@ func TestProjectLifecycle(t *testing.T) {
 }
 
 func TestDescribeProjectsPaginates(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	c := rek(ts, alice)
+	c := ts.Rekognition(alice)
 	for i := 0; i < 25; i++ {
 		if _, err := c.CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String(fmt.Sprintf("proj-%02d", i))}); err != nil {
 			t.Fatal(err)
@@ -289,9 +223,9 @@ func TestDescribeProjectsPaginates(t *testing.T) {
 }
 
 func TestAccountsAreIsolated(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	a, b := rek(ts, alice), rek(ts, bob)
+	a, b := ts.Rekognition(alice), ts.Rekognition(bob)
 	out, err := a.CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String("shared-name")})
 	if err != nil {
 		t.Fatal(err)
@@ -352,14 +286,14 @@ func TestAccountsAreIsolated(t *testing.T) {
 }
 
 func TestAuthenticationFailures(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	wrong := rekognition.NewFromConfig(awsConfig(alice, "wrong-secret"), func(o *rekognition.Options) { o.BaseEndpoint = aws.String(ts.URL) })
+	wrong := rekognition.NewFromConfig(e2e.Config(ocellus.Account{ID: alice.ID, AccessKeyID: alice.AccessKeyID, SecretAccessKey: "wrong-secret"}), func(o *rekognition.Options) { o.BaseEndpoint = aws.String(ts.URL) })
 	if _, err := wrong.DescribeProjects(ctx, &rekognition.DescribeProjectsInput{}); errCode(err) != "InvalidSignatureException" {
 		t.Fatalf("wrong secret: %v", err)
 	}
 	stranger := ocellus.Account{ID: "333333333333", AccessKeyID: "AKIDNOBODY", SecretAccessKey: "x"}
-	if _, err := rek(ts, stranger).DescribeProjects(ctx, &rekognition.DescribeProjectsInput{}); errCode(err) != "UnrecognizedClientException" {
+	if _, err := ts.Rekognition(stranger).DescribeProjects(ctx, &rekognition.DescribeProjectsInput{}); errCode(err) != "UnrecognizedClientException" {
 		t.Fatalf("unknown key: %v", err)
 	}
 	req, _ := http.NewRequest("POST", ts.URL+"/", strings.NewReader("{}"))
@@ -389,9 +323,9 @@ func TestAuthenticationFailures(t *testing.T) {
 // request can earn: missing required member, too long, bad pattern, out of
 // range, unknown ARN and another account's ARN.
 func TestDocumentedErrors(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	out, err := rek(ts, alice).CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String("mine")})
+	out, err := ts.Rekognition(alice).CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String("mine")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +391,7 @@ func TestDocumentedErrors(t *testing.T) {
 		})
 	}
 	// Nothing above changed the stored project.
-	d, _ := rek(ts, alice).DescribeProjects(ctx, &rekognition.DescribeProjectsInput{})
+	d, _ := ts.Rekognition(alice).DescribeProjects(ctx, &rekognition.DescribeProjectsInput{})
 	if len(d.ProjectDescriptions) != 1 {
 		t.Fatalf("projects after error cases: %d", len(d.ProjectDescriptions))
 	}
@@ -465,27 +399,27 @@ func TestDocumentedErrors(t *testing.T) {
 
 func TestRestartKeepsState(t *testing.T) {
 	dir := t.TempDir()
-	ts := start(t, dir)
+	ts := e2e.Start(t, server.Config{DataDir: dir})
 	ctx := context.Background()
-	out, err := rek(ts, alice).CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String("durable"), Tags: map[string]string{"k": "v"}})
+	out, err := ts.Rekognition(alice).CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String("durable"), Tags: map[string]string{"k": "v"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rek(ts, alice).PutProjectPolicy(ctx, &rekognition.PutProjectPolicyInput{ProjectArn: out.ProjectArn, PolicyName: aws.String("p"),
+	if _, err := ts.Rekognition(alice).PutProjectPolicy(ctx, &rekognition.PutProjectPolicyInput{ProjectArn: out.ProjectArn, PolicyName: aws.String("p"),
 		PolicyDocument: aws.String(`{"Statement":{"Effect":"Deny","Principal":"*","Action":"*"}}`)}); err != nil {
 		t.Fatal(err)
 	}
-	ts.stop()
+	ts.Stop()
 	if _, err := os.Stat(filepath.Join(dir, "ocellus.db")); err != nil {
 		t.Fatal(err)
 	}
-	ts2 := start(t, dir)
-	d, err := rek(ts2, alice).DescribeProjects(ctx, &rekognition.DescribeProjectsInput{})
+	ts2 := e2e.Start(t, server.Config{DataDir: dir})
+	d, err := ts2.Rekognition(alice).DescribeProjects(ctx, &rekognition.DescribeProjectsInput{})
 	if err != nil || len(d.ProjectDescriptions) != 1 {
 		t.Fatalf("after restart: %+v, %v", d, err)
 	}
-	tags, _ := rek(ts2, alice).ListTagsForResource(ctx, &rekognition.ListTagsForResourceInput{ResourceArn: out.ProjectArn})
-	pols, _ := rek(ts2, alice).ListProjectPolicies(ctx, &rekognition.ListProjectPoliciesInput{ProjectArn: out.ProjectArn})
+	tags, _ := ts2.Rekognition(alice).ListTagsForResource(ctx, &rekognition.ListTagsForResourceInput{ResourceArn: out.ProjectArn})
+	pols, _ := ts2.Rekognition(alice).ListProjectPolicies(ctx, &rekognition.ListProjectPoliciesInput{ProjectArn: out.ProjectArn})
 	if tags.Tags["k"] != "v" || len(pols.ProjectPolicies) != 1 {
 		t.Fatalf("after restart: tags %v policies %v", tags.Tags, pols.ProjectPolicies)
 	}

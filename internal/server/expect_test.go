@@ -8,13 +8,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 // S3 ignores an expectation it does not know; Go's net/http alone answers
 // 417 before any handler (internal/expect removes the header).
 func TestS3IgnoresUnknownExpect(t *testing.T) {
-	ts := start(t, "")
-	cfg := awsConfig(alice, alice.SecretAccessKey)
+	ts := e2e.Start(t, server.Config{})
+	cfg := e2e.Config(alice)
 	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(ts.URL); o.UsePathStyle = true })
 	ctx := t.Context()
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("expect")}); err != nil {

@@ -16,6 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 // smallDisk mounts a tmpfs of the given size (MB) on a temporary directory
@@ -39,9 +42,9 @@ func smallDisk(t *testing.T, mb int) string {
 // service works normally again once space is freed, also after a restart.
 func TestFullDisk(t *testing.T) {
 	data := filepath.Join(smallDisk(t, 24), "data")
-	ts := startB(t, data)
+	ts := e2e.Start(t, server.Config{DataDir: data})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	const bucket = "full-disk"
 	if _, err := s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
@@ -140,9 +143,9 @@ func TestFullDisk(t *testing.T) {
 		t.Fatalf("dataset after freeing space: %s %s", d.Status, aws.ToString(d.StatusMessage))
 	}
 	// And after a restart.
-	ts.stop()
-	ts = startB(t, data)
-	check(rek(ts, alice), s3c(ts, alice))
+	ts.Stop()
+	ts = e2e.Start(t, server.Config{DataDir: data})
+	check(ts.Rekognition(alice), ts.S3(alice))
 }
 
 // tempFiles lists the files under any "tmp" directory of the data dir.

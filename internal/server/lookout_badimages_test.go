@@ -13,6 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	v1aws "github.com/aws/aws-sdk-go/aws"
 	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
+
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 // TestLookoutTrainingWithBadImages: a model trains without an image that
@@ -20,8 +23,8 @@ import (
 // takes it) and lists it in its evaluation result; with more than 20% of
 // the dataset broken, training fails with a message naming one.
 func TestLookoutTrainingWithBadImages(t *testing.T) {
-	ts := startLookout(t, "", "")
-	c, s := l4v(ts, alice), s3c(ts, alice)
+	ts := e2e.Start(t, server.Config{})
+	c, s := ts.LookoutVision(alice), ts.S3(alice)
 	mkBucket(t, s, "data")
 	truncate := func(key string) {
 		out, err := s.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("data"), Key: aws.String(key)})

@@ -14,6 +14,8 @@ import (
 	v1aws "github.com/aws/aws-sdk-go/aws"
 	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
 
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 	"github.com/ocellus/ocellus/internal/vision/anomaly"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
 )
@@ -22,7 +24,7 @@ import (
 func cookieInputs(t testing.TB) (dir, bb string) {
 	t.Helper()
 	if testing.Short() || raceBuild {
-		t.Skip("trains a real model on 63 images: not in -short or -race runs")
+		t.Skip("trains a real model on 63 images: not in -short or -race runs; make test runs it without -race")
 	}
 	wd, _ := os.Getwd()
 	root := backbone.ModuleRoot(wd)
@@ -48,8 +50,8 @@ func cookieInputs(t testing.TB) (dir, bb string) {
 // description and how long training took.
 func hostedCookieModel(t testing.TB) (*lv.LookoutForVision, string, *lv.ModelDescription, time.Duration) {
 	dir, bbPath := cookieInputs(t)
-	ts := startLookout(t, "", bbPath)
-	c, s := l4v(ts, alice), s3c(ts, alice)
+	ts := e2e.Start(t, server.Config{Backbone: bbPath})
+	c, s := ts.LookoutVision(alice), ts.S3(alice)
 	mkBucket(t, s, "cookies")
 	for _, sub := range []string{"training-images", "mask-images", "test-images"} {
 		ents, err := os.ReadDir(filepath.Join(dir, sub))

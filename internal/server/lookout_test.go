@@ -12,9 +12,9 @@ import (
 	"image/png"
 	"io"
 	"math/rand"
-	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,40 +28,10 @@ import (
 	v1signer "github.com/aws/aws-sdk-go/aws/signer/v4"
 	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
 
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/server"
 )
-
-// startLookout starts a real server on 127.0.0.1:0 with the given backbone
-// ("" = built-in).
-func startLookout(t testing.TB, dataDir, backbonePath string) *testServer {
-	t.Helper()
-	if dataDir == "" {
-		dataDir = t.TempDir()
-	}
-	srv, err := server.Open(context.Background(), server.Config{DataDir: dataDir, Accounts: []ocellus.Account{alice, bob}, Backbone: backbonePath})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{URL: "http://" + ln.Addr().String(), DataDir: dataDir, srv: srv, cancel: cancel, done: make(chan error, 1)}
-	go func() { ts.done <- srv.Serve(ctx, ln) }()
-	t.Cleanup(ts.stop)
-	return ts
-}
-
-// l4v is the real aws-sdk-go v1 Lookout for Vision client on ts.
-func l4v(ts *testServer, a ocellus.Account) *lv.LookoutForVision {
-	sess := session.Must(session.NewSession(&v1aws.Config{
-		Region: v1aws.String("us-east-1"), Endpoint: v1aws.String(ts.URL),
-		Credentials: v1creds.NewStaticCredentials(a.AccessKeyID, a.SecretAccessKey, ""),
-	}))
-	return lv.New(sess)
-}
 
 // l4vErr returns the error code and HTTP status of an SDK error.
 func l4vErr(err error) (string, int) {
@@ -85,7 +55,7 @@ func wantL4VErr(t *testing.T, err error, code string, status int) {
 
 // rawL4V sends a signed restJson1 request, bypassing the SDK, and returns
 // the response with its body read.
-func rawL4V(t *testing.T, ts *testServer, a ocellus.Account, method, path, body string) (*http.Response, map[string]any) {
+func rawL4V(t *testing.T, ts *e2e.Server, a ocellus.Account, method, path, body string) (*http.Response, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, ts.URL+path, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
@@ -108,8 +78,8 @@ func rawL4V(t *testing.T, ts *testServer, a ocellus.Account, method, path, body 
 }
 
 func TestLookoutProjectsTagsErrors(t *testing.T) {
-	ts := startLookout(t, "", "")
-	c := l4v(ts, alice)
+	ts := e2e.Start(t, server.Config{})
+	c := ts.LookoutVision(alice)
 
 	out, err := c.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("p1")})
 	if err != nil {
@@ -130,9 +100,9 @@ func TestLookoutProjectsTagsErrors(t *testing.T) {
 	_, err = c.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("bad.name")})
 	wantL4VErr(t, err, "ValidationException", 400)
 	// Bob cannot see Alice's project, and Alice's ARN is forbidden to him.
-	_, err = l4v(ts, bob).DescribeProject(&lv.DescribeProjectInput{ProjectName: v1aws.String("p1")})
+	_, err = ts.LookoutVision(bob).DescribeProject(&lv.DescribeProjectInput{ProjectName: v1aws.String("p1")})
 	wantL4VErr(t, err, "ResourceNotFoundException", 404)
-	_, err = l4v(ts, bob).ListTagsForResource(&lv.ListTagsForResourceInput{ResourceArn: v1aws.String(arn)})
+	_, err = ts.LookoutVision(bob).ListTagsForResource(&lv.ListTagsForResourceInput{ResourceArn: v1aws.String(arn)})
 	wantL4VErr(t, err, "AccessDeniedException", 403)
 
 	// Raw error shape: status, X-Amzn-ErrorType, request id, Message, ResourceId/Type.
@@ -145,7 +115,7 @@ func TestLookoutProjectsTagsErrors(t *testing.T) {
 	if resp.StatusCode != 404 || resp.Header.Get("X-Amzn-ErrorType") != "UnknownOperationException" {
 		t.Fatalf("unknown route = %d %v", resp.StatusCode, resp.Header)
 	}
-	_, err = l4v(ts, ocellus.Account{AccessKeyID: "AKIDNOBODY", SecretAccessKey: "x"}).ListProjects(&lv.ListProjectsInput{})
+	_, err = ts.LookoutVision(ocellus.Account{AccessKeyID: "AKIDNOBODY", SecretAccessKey: "x"}).ListProjects(&lv.ListProjectsInput{})
 	wantL4VErr(t, err, "UnrecognizedClientException", 400)
 
 	// Pagination.
@@ -267,9 +237,9 @@ func TestLookoutProjectsTagsErrors(t *testing.T) {
 	}
 
 	// Tokens are persisted: after a restart the replay still answers.
-	ts.stop()
-	ts2 := startLookout(t, ts.DataDir, "")
-	c2 := l4v(ts2, alice)
+	ts.Stop()
+	ts2 := e2e.Start(t, server.Config{DataDir: ts.DataDir})
+	c2 := ts2.LookoutVision(alice)
 	again, err = c2.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("idem"), ClientToken: v1aws.String("tok-1")})
 	if err != nil || *again.ProjectMetadata.ProjectArn != *first.ProjectMetadata.ProjectArn {
 		t.Fatalf("replay after restart = %v, %v", again, err)
@@ -359,47 +329,31 @@ func mkBucket(t testing.TB, s *s3.Client, name string) {
 
 func waitL4VDataset(t testing.TB, c *lv.LookoutForVision, project, typ string) *lv.DatasetDescription {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	return e2e.Poll(t, 60*time.Second, project+" "+typ+" dataset", func() (*lv.DatasetDescription, bool) {
 		d, err := c.DescribeDataset(&lv.DescribeDatasetInput{ProjectName: v1aws.String(project), DatasetType: v1aws.String(typ)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := *d.DatasetDescription.Status; !strings.HasSuffix(st, "IN_PROGRESS") {
-			return d.DatasetDescription
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dataset still %s", *d.DatasetDescription.Status)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return d.DatasetDescription, !strings.HasSuffix(*d.DatasetDescription.Status, "IN_PROGRESS")
+	})
 }
 
+// waitModel polls DescribeModel while the model's status is one of
+// transient and returns the first description in another status.
 func waitModel(t testing.TB, c *lv.LookoutForVision, project, version string, timeout time.Duration, transient ...string) *lv.ModelDescription {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	return e2e.Poll(t, timeout, project+" model "+version, func() (*lv.ModelDescription, bool) {
 		d, err := c.DescribeModel(&lv.DescribeModelInput{ProjectName: v1aws.String(project), ModelVersion: v1aws.String(version)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		busy := false
-		for _, s := range transient {
-			busy = busy || *d.ModelDescription.Status == s
-		}
-		if !busy {
-			return d.ModelDescription
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("model still %s", *d.ModelDescription.Status)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return d.ModelDescription, !slices.Contains(transient, *d.ModelDescription.Status)
+	})
 }
 
 func TestLookoutDatasetEntries(t *testing.T) {
-	ts := startLookout(t, "", "")
-	c, s := l4v(ts, alice), s3c(ts, alice)
+	ts := e2e.Start(t, server.Config{})
+	c, s := ts.LookoutVision(alice), ts.S3(alice)
 	mkBucket(t, s, "data")
 	mkey := synthDataset(t, s, "data", "ds", 12, 10, 64, 64, 1)
 	if _, err := c.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("entries")}); err != nil {
@@ -505,8 +459,8 @@ func TestLookoutDatasetEntries(t *testing.T) {
 }
 
 func TestLookoutModelLifecycle(t *testing.T) {
-	ts := startLookout(t, "", "")
-	c, s := l4v(ts, alice), s3c(ts, alice)
+	ts := e2e.Start(t, server.Config{})
+	c, s := ts.LookoutVision(alice), ts.S3(alice)
 	mkBucket(t, s, "data")
 	mkBucket(t, s, "out")
 	mkey := synthDataset(t, s, "data", "ds", 24, 12, 96, 96, 2)
@@ -685,9 +639,9 @@ func TestLookoutModelLifecycle(t *testing.T) {
 	}
 
 	// A hosted model is hosted again after a restart.
-	ts.stop()
-	ts2 := startLookout(t, ts.DataDir, "")
-	c2 := l4v(ts2, alice)
+	ts.Stop()
+	ts2 := e2e.Start(t, server.Config{DataDir: ts.DataDir})
+	c2 := ts2.LookoutVision(alice)
 	if md := waitModel(t, c2, "life", "1", 2*time.Minute, "STARTING_HOSTING"); *md.Status != "HOSTED" {
 		t.Fatalf("after restart = %v", md)
 	}
@@ -731,8 +685,8 @@ func TestLookoutTagRouteIsEncoded(t *testing.T) {
 	if !strings.Contains(p, "%2F") {
 		t.Fatalf("path %s", p)
 	}
-	ts := startLookout(t, "", "")
-	if _, err := l4v(ts, alice).CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("p1")}); err != nil {
+	ts := e2e.Start(t, server.Config{})
+	if _, err := ts.LookoutVision(alice).CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("p1")}); err != nil {
 		t.Fatal(err)
 	}
 	resp, m := rawL4V(t, ts, alice, "GET", p, "")
@@ -745,10 +699,10 @@ func TestLookoutTagRouteIsEncoded(t *testing.T) {
 // shutdown trains again when the server comes back, and ends TRAINED.
 func TestLookoutTrainingResumesAfterRestart(t *testing.T) {
 	if raceBuild {
-		t.Skip("a second training run adds a minute under -race; TestLookoutModelLifecycle covers the races")
+		t.Skip("a second training run adds a minute under -race (TestLookoutModelLifecycle covers the races); make test runs it without -race")
 	}
-	ts := startLookout(t, "", "")
-	c, s := l4v(ts, alice), s3c(ts, alice)
+	ts := e2e.Start(t, server.Config{})
+	c, s := ts.LookoutVision(alice), ts.S3(alice)
 	mkBucket(t, s, "data")
 	mkey := synthDataset(t, s, "data", "ds", 20, 10, 64, 64, 3)
 	if _, err := c.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("resume")}); err != nil {
@@ -763,9 +717,9 @@ func TestLookoutTrainingResumesAfterRestart(t *testing.T) {
 		OutputConfig: &lv.OutputConfig{S3Location: &lv.S3Location{Bucket: v1aws.String("data")}}}); err != nil {
 		t.Fatal(err)
 	}
-	ts.stop() // cancels the run in progress; the model stays TRAINING
-	ts2 := startLookout(t, ts.DataDir, "")
-	c2 := l4v(ts2, alice)
+	ts.Stop() // cancels the run in progress; the model stays TRAINING
+	ts2 := e2e.Start(t, server.Config{DataDir: ts.DataDir})
+	c2 := ts2.LookoutVision(alice)
 	if md := waitModel(t, c2, "resume", "1", 5*time.Minute, "TRAINING"); *md.Status != "TRAINED" || md.Performance == nil {
 		t.Fatalf("after restart = %v", md)
 	}
@@ -788,10 +742,10 @@ func TestLookoutTrainingResumesAfterRestart(t *testing.T) {
 // is evaluated on it (its rules differ from the one-dataset case).
 func TestLookoutTrainAndTestDatasets(t *testing.T) {
 	if raceBuild {
-		t.Skip("one more training run; TestLookoutModelLifecycle covers the races")
+		t.Skip("one more training run (TestLookoutModelLifecycle covers the races); make test runs it without -race")
 	}
-	ts := startLookout(t, "", "")
-	c, s := l4v(ts, alice), s3c(ts, alice)
+	ts := e2e.Start(t, server.Config{})
+	c, s := ts.LookoutVision(alice), ts.S3(alice)
 	mkBucket(t, s, "data")
 	trainKey := synthDataset(t, s, "data", "train", 12, 4, 64, 64, 4)
 	testKey := synthDataset(t, s, "data", "test", 10, 9, 64, 64, 5)

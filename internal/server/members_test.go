@@ -24,7 +24,9 @@ import (
 	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
 
 	"github.com/ocellus/ocellus/internal/apimodel"
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 // always marks an optional member that Ocellus sends in every response that
@@ -515,14 +517,14 @@ func pollUntil(t *testing.T, what string, timeout time.Duration, describe func()
 // StatusMessageCode are there while a dataset is being created or updated,
 // StatusMessage while a version trains.
 func TestRekognitionAlwaysMembers(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
 	rec := &recorder{}
-	r := rekognition.NewFromConfig(awsConfig(alice, alice.SecretAccessKey), func(o *rekognition.Options) {
+	r := rekognition.NewFromConfig(e2e.Config(alice), func(o *rekognition.Options) {
 		o.BaseEndpoint = aws.String(ts.URL)
 		o.HTTPClient = &http.Client{Transport: rec}
 	})
-	s := s3c(ts, alice)
+	s := ts.S3(alice)
 	for _, b := range []string{"train", "out"} {
 		if _, err := s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
 			t.Fatal(err)
@@ -726,9 +728,9 @@ func TestLookoutAlwaysMembers(t *testing.T) {
 	if raceBuild {
 		t.Skip("trains and hosts a model: too slow under the race detector; make test runs it without -race")
 	}
-	ts := startLookout(t, "", "")
+	ts := e2e.Start(t, server.Config{})
 	rec := &recorder{}
-	c := l4v(ts, alice)
+	c := ts.LookoutVision(alice)
 	c.Handlers.Unmarshal.PushFront(func(req *request.Request) {
 		if req.HTTPResponse == nil || req.HTTPResponse.StatusCode/100 != 2 {
 			return
@@ -741,7 +743,7 @@ func TestLookoutAlwaysMembers(t *testing.T) {
 		req.HTTPResponse.Body = io.NopCloser(bytes.NewReader(b))
 		rec.add(req.Operation.Name, b)
 	})
-	s := s3c(ts, alice)
+	s := ts.S3(alice)
 	mkBucket(t, s, "data")
 	mkBucket(t, s, "out")
 	mkey := synthDataset(t, s, "data", "ds", 60, 30, 96, 96, 5)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/store"
@@ -25,26 +24,21 @@ type health struct {
 	FreeBytes uint64 `json:"freeBytes"`
 }
 
-// serveOps answers the requests under OpsPrefix. They are unauthenticated
-// and reveal nothing about any account.
-func (s *Server) serveOps(w http.ResponseWriter, r *http.Request) {
-	switch strings.TrimPrefix(r.URL.Path, OpsPrefix) {
-	case "health":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		h := s.health(r.Context())
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		if h.Status != "ok" {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-		json.NewEncoder(w).Encode(h)
-	default:
-		http.NotFound(w, r)
+// serveHealth answers GET /_ocellus/health. It is unauthenticated and
+// reveals nothing about any account.
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
 	}
+	h := s.health(r.Context())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if h.Status != "ok" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	json.NewEncoder(w).Encode(h)
 }
 
 func (s *Server) health(ctx context.Context) health {

@@ -9,10 +9,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 func TestHealth(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	resp, err := http.Get(ts.URL + "/_ocellus/health")
 	if err != nil {
 		t.Fatal(err)
@@ -64,8 +67,8 @@ func TestHealth(t *testing.T) {
 // The reserved prefix cannot be a bucket: S3 refuses the name, so the
 // health endpoint never hides a user's bucket.
 func TestOpsPrefixIsNoBucket(t *testing.T) {
-	ts := start(t, "")
-	cfg := awsConfig(alice, alice.SecretAccessKey)
+	ts := e2e.Start(t, server.Config{})
+	cfg := e2e.Config(alice)
 	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.BaseEndpoint = aws.String(ts.URL); o.UsePathStyle = true })
 	_, err := c.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String("_ocellus")})
 	if code := errCode(err); code != "InvalidBucketName" {

@@ -6,9 +6,84 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ocellus/ocellus/internal/api/rekognition"
 	"github.com/ocellus/ocellus/internal/awsproto"
+	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/sigv4"
 )
+
+// A route is one row of the server's routing table: the first row whose
+// matcher accepts a request serves it.
+type route struct {
+	name  string // for logs and tests
+	match matcher
+	serve func(w http.ResponseWriter, r *http.Request, service string)
+}
+
+// A matcher looks at a request and the service its SigV4 credential scope
+// names ("" for an unsigned request, see scopeService).
+type matcher func(r *http.Request, service string) bool
+
+// routeTable is every way into the server, in the order it is tried:
+//
+//   - Ocellus's own endpoints under OpsPrefix, signed or not (no bucket
+//     name can start with '_');
+//   - each AWS service by the service its SigV4 scope names, or for an
+//     unsigned request by the shape its protocol gives it: Rekognition's
+//     awsJson1.1 X-Amz-Target, Lookout for Vision's restJson1 path under
+//     /2020-11-20/, path-style S3 for anything without a target;
+//   - everything else (signed for another service, or an unsigned
+//     X-Amz-Target of another service) refused in its protocol's error
+//     shape, never handed to S3.
+func (s *Server) routeTable() []route {
+	return []route{
+		{"ops health", pathIs(OpsPrefix + "health"), handle(http.HandlerFunc(s.serveHealth))},
+		{"ops unknown", pathPrefix(OpsPrefix), handle(http.NotFoundHandler())},
+		{"rekognition", scopeOr(ocellus.Rekognition, targetPrefix(rekognition.TargetPrefix)), handle(s.rek)},
+		{"lookoutvision", scopeOr(ocellus.LookoutVision, pathPrefix("/2020-11-20/")), handle(s.l4v)},
+		{"s3", scopeOr("s3", noTarget), handle(s.s3)},
+		{"refuse", always, refuseService},
+	}
+}
+
+// routeFor is the row of the table that serves r, and r's scope service.
+func (s *Server) routeFor(r *http.Request) (route, string) {
+	service := scopeService(r)
+	for _, rt := range s.routes {
+		if rt.match(r, service) {
+			return rt, service
+		}
+	}
+	panic("server: the routing table has no catch-all row") // routeTable ends with one
+}
+
+func handle(h http.Handler) func(http.ResponseWriter, *http.Request, string) {
+	return func(w http.ResponseWriter, r *http.Request, _ string) { h.ServeHTTP(w, r) }
+}
+
+func pathIs(p string) matcher {
+	return func(r *http.Request, _ string) bool { return r.URL.Path == p }
+}
+
+func pathPrefix(p string) matcher {
+	return func(r *http.Request, _ string) bool { return strings.HasPrefix(r.URL.Path, p) }
+}
+
+func targetPrefix(p string) matcher {
+	return func(r *http.Request, _ string) bool { return strings.HasPrefix(r.Header.Get("X-Amz-Target"), p) }
+}
+
+func noTarget(r *http.Request, _ string) bool { return r.Header.Get("X-Amz-Target") == "" }
+
+func always(*http.Request, string) bool { return true }
+
+// scopeOr matches a request signed for service, or an unsigned one that
+// unsigned accepts (a request signed for another service never matches).
+func scopeOr(service string, unsigned matcher) matcher {
+	return func(r *http.Request, scope string) bool {
+		return scope == service || scope == "" && unsigned(r, scope)
+	}
+}
 
 // scopeService is the service named in a request's SigV4 credential scope,
 // "" when the request names none. It reads the scope even when the rest of

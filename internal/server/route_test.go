@@ -13,18 +13,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 // TestUnknownServiceRefused: a request signed for a service Ocellus does
 // not serve is refused in that service's error shape, never answered by
 // the embedded S3.
 func TestUnknownServiceRefused(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
 	creds := aws.Credentials{AccessKeyID: alice.AccessKeyID, SecretAccessKey: alice.SecretAccessKey}
 
 	// awsQuery (STS) through the SDK: an XML error it parses.
-	c := sts.NewFromConfig(awsConfig(alice, alice.SecretAccessKey), func(o *sts.Options) { o.BaseEndpoint = aws.String(ts.URL) })
+	c := sts.NewFromConfig(e2e.Config(alice), func(o *sts.Options) { o.BaseEndpoint = aws.String(ts.URL) })
 	_, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if got := errCode(err); got != "InvalidAction" {
 		t.Fatalf("sts GetCallerIdentity: %q (%v), want InvalidAction", got, err)

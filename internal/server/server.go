@@ -52,6 +52,9 @@ type Config struct {
 	Keyring string
 	Logger  *slog.Logger     // default: discard
 	Now     func() time.Time // default: time.Now
+	// Hold is a test hook (see control.Config.Hold and FileHold); nil in
+	// production.
+	Hold func(ctx context.Context, kind, point string)
 }
 
 // DefaultAccount is used when no accounts file is given.
@@ -69,6 +72,7 @@ type Server struct {
 	space *space.Guard
 	// started is when Open began, for the health endpoint.
 	started time.Time
+	routes  []route // see routeTable
 }
 
 // Open prepares the data directory, the store and the front-ends.
@@ -163,49 +167,32 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.close = append(s.close, det.Close)
 		detector = det
 	}
-	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr, Space: s.space})
+	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr, Space: s.space, Hold: cfg.Hold})
 	s.close = append(s.close, ctl.Close)
+	l4v := control.NewLookout(ctl, control.LookoutConfig{Backbone: bb})
+	s.close = append(s.close, l4v.Close)
+	// The queue starts working at once (a job a crash interrupted runs
+	// again): both control planes must be ready for its jobs. It is closed
+	// before them (s.close runs backwards).
 	if err := s.openQueue(ctx, ctl); err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
-	l4v := control.NewLookout(ctl, control.LookoutConfig{Backbone: bb})
-	s.close = append(s.close, l4v.Close)
 	s.l4v = lookoutvision.New(l4v, verifier, lookoutvision.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
+	s.routes = s.routeTable()
 	if err := ctl.Recover(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("recover in-progress work: %w", err)
 	}
-	if err := l4v.Recover(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("recover Lookout for Vision work: %w", err)
-	}
 	return s, nil
 }
 
-// ServeHTTP routes a request to the service it is for: the service its
-// SigV4 scope names, or for unsigned requests the one its shape implies.
-// A request signed for any other service is refused in that service's
-// error shape (see refuseService), never handed to S3.
+// ServeHTTP serves r with the first row of the routing table (routeTable)
+// that matches it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, OpsPrefix) {
-		s.serveOps(w, r)
-		return
-	}
-	service := scopeService(r)
-	switch {
-	case service == ocellus.Rekognition,
-		service == "" && strings.HasPrefix(r.Header.Get("X-Amz-Target"), rekognition.TargetPrefix):
-		s.rek.ServeHTTP(w, r)
-	case service == ocellus.LookoutVision,
-		service == "" && strings.HasPrefix(r.URL.Path, "/2020-11-20/"):
-		s.l4v.ServeHTTP(w, r)
-	case service == "s3" || service == "" && r.Header.Get("X-Amz-Target") == "":
-		s.s3.ServeHTTP(w, r)
-	default:
-		refuseService(w, r, service)
-	}
+	rt, service := s.routeFor(r)
+	rt.serve(w, r, service)
 }
 
 // Serve accepts connections on ln until ctx is done, then shuts down.
@@ -266,7 +253,9 @@ func LoadAccounts(path string) ([]ocellus.Account, error) {
 }
 
 // openQueue starts the durable job queue (River on its own SQLite file) and
-// hands it the control plane's jobs: training and copying survive a kill -9.
+// hands it the control plane's jobs: every long piece of work (training,
+// copying, dataset imports and updates, Lookout for Vision training and
+// packaging) survives a kill -9.
 func (s *Server) openQueue(ctx context.Context, ctl *control.Control) error {
 	db, err := jobs.OpenSQLiteDB(filepath.Join(s.cfg.DataDir, "jobs.db"))
 	if err != nil {
@@ -277,15 +266,26 @@ func (s *Server) openQueue(ctx context.Context, ctl *control.Control) error {
 	for kind, h := range ctl.JobHandlers() {
 		handlers[kind] = jobs.Handler(h)
 	}
-	q, err := jobs.Open(ctx, db, jobs.Config{Handlers: handlers, Logger: s.log,
-		OnFailed: func(_ context.Context, kind, key string, _ []byte, err error) { ctl.JobFailed(kind, key, err) }})
+	// Imports must not wait long behind trainings: more workers than
+	// cores; Lookout for Vision training keeps its own limit (MaxTraining).
+	q, err := jobs.Open(ctx, db, jobs.Config{Handlers: handlers, Logger: s.log, Workers: 4,
+		OnFailed: func(_ context.Context, kind, key string, payload []byte, err error) {
+			ctl.JobFailed(kind, key, payload, err)
+		}})
 	if err != nil {
 		return fmt.Errorf("job queue: %w", err)
 	}
 	s.close = append(s.close, func() error {
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// An interrupted job runs again from scratch at the next start:
+		// waiting long for a training to end would only delay the
+		// shutdown. Jobs get a moment to finish, then are cancelled and
+		// put back without spending an attempt.
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		return q.Close(cctx)
+		if err := q.Close(cctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
 	})
 	ctl.UseQueue(q)
 	return nil

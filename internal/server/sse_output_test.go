@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
@@ -18,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	stypes "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/server"
 )
 
@@ -28,9 +28,9 @@ func TestKmsKeyIdEncryptsTrainingOutput(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "keyring.json")
 	os.WriteFile(file, []byte(`[{"KeyId":"out-key","Alias":"alias/training-output","Key":"`+base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))+`"}]`), 0o600)
-	ts := startWith(t, server.Config{Keyring: file})
+	ts := e2e.Start(t, server.Config{Keyring: file})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("kms-out")})
 	lines := colourDataset(t, s, "kms-out", "img", map[string]color.RGBA{"red": {200, 40, 40, 255}, "blue": {40, 40, 200, 255}}, 8)
 	put(t, s, "kms-out", "train.manifest", []byte(strings.Join(lines, "\n")))
@@ -42,20 +42,7 @@ func TestKmsKeyIdEncryptsTrainingOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pv rtypes.ProjectVersionDescription
-	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-		d, err := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project})
-		if err != nil {
-			t.Fatal(err)
-		}
-		pv = d.ProjectVersionDescriptions[0]
-		if pv.Status != rtypes.ProjectVersionStatusTrainingInProgress {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("training did not finish in 3 minutes")
-		}
-	}
+	pv := waitTrained(t, r, project, "v")
 	if pv.Status != rtypes.ProjectVersionStatusTrainingCompleted {
 		t.Fatalf("training: %s %s", pv.Status, aws.ToString(pv.StatusMessage))
 	}

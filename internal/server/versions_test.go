@@ -20,6 +20,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ocellus/ocellus/internal/control"
+	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/server"
 )
 
 // colourJPEG draws a noisy image dominated by one colour, so that even the
@@ -54,9 +58,12 @@ func colourDataset(t testing.TB, s *s3.Client, bucket, prefix string, classes ma
 }
 
 func TestTrainDescribeDeleteVersion(t *testing.T) {
-	ts := start(t, "")
+	// Training is held once its version is loaded, so that the deletion
+	// below lands while it is TRAINING_IN_PROGRESS however fast the machine.
+	hold := newHoldOnce(t, control.JobTrain, control.HoldAfterLoad)
+	ts := e2e.Start(t, server.Config{Hold: hold.Hold})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("train")})
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("out")})
 	lines := colourDataset(t, s, "train", "img", map[string]color.RGBA{"red": {200, 40, 40, 255}, "blue": {40, 40, 200, 255}}, 25)
@@ -83,30 +90,12 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	if errCode(err) != "ResourceInUseException" {
 		t.Fatalf("duplicate version name: %v", err)
 	}
+	hold.wait(t)
 	_, err = r.DeleteProjectVersion(ctx, &rekognition.DeleteProjectVersionInput{ProjectVersionArn: &arn})
-	if err == nil {
-		// Training was already over (a very fast machine): the refusal is
-		// not covered this run; train v1 again so the rest of the test runs.
-		t.Log("version finished training before DeleteProjectVersion; the refusal is covered only when training is slower")
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-			d, err := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{"v1"}})
-			if err == nil && len(d.ProjectVersionDescriptions) == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("deleted version still listed: %+v, %v", d, err)
-			}
-		}
-		again, err := r.CreateProjectVersion(ctx, &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: aws.String("v1"),
-			OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("out"), S3KeyPrefix: aws.String("runs")}, VersionDescription: aws.String("first model"),
-			Tags: map[string]string{"k": "v"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		arn = aws.ToString(again.ProjectVersionArn)
-	} else if errCode(err) != "ResourceInUseException" {
+	if errCode(err) != "ResourceInUseException" {
 		t.Fatalf("delete while training: %v", err)
 	}
+	hold.release()
 	w := rekognition.NewProjectVersionTrainingCompletedWaiter(r, func(o *rekognition.ProjectVersionTrainingCompletedWaiterOptions) {
 		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 500*time.Millisecond
 	})
@@ -162,12 +151,14 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	}
 	red := colourJPEG(t, rand.New(rand.NewSource(99)), color.RGBA{200, 40, 40, 255})
 	put(t, s, "train", "held-out/red.jpg", red)
+	// One byte over DetectCustomLabels' 15 MB for an S3 image.
+	put(t, s, "train", "held-out/huge.jpg", append(append([]byte{}, red...), make([]byte, 15<<20+1-len(red))...))
 	answers := testHosting(t, r, project, arn, red, func() *rekognition.Client {
 		checkMatchesEvaluation(t, r, s, test, arn, body)
 		// A running model comes back RUNNING after a restart.
-		ts.stop()
-		ts = startB(t, ts.DataDir)
-		r, s = rek(ts, alice), s3c(ts, alice)
+		ts.Stop()
+		ts = e2e.Start(t, server.Config{DataDir: ts.DataDir})
+		r, s = ts.Rekognition(alice), ts.S3(alice)
 		waitVersion(t, r, project, "v1", rtypes.ProjectVersionStatusRunning)
 		if out, err := r.DetectCustomLabels(ctx, &rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: red}}); err != nil || len(out.CustomLabels) == 0 {
 			t.Fatalf("detect after restart: %+v, %v", out, err)
@@ -176,7 +167,7 @@ func TestTrainDescribeDeleteVersion(t *testing.T) {
 	})
 	copied := testCopy(t, ts, project, arn)
 	// The copy is an independent model that gives the same answers.
-	b := rek(ts, bob)
+	b := ts.Rekognition(bob)
 	bobsProject := bobProject(t, b)
 	if got := testHostingAnswers(t, b, bobsProject, copied, red); !sameLabels(got, answers) {
 		t.Fatalf("copy answers %+v, source answered %+v", got, answers)
@@ -213,10 +204,10 @@ func bobProject(t *testing.T, b *rekognition.Client) string {
 
 // testCopy copies alice's version into bob's project: refused without a
 // policy, allowed with one, refused again by an explicit Deny.
-func testCopy(t *testing.T, ts *testServer, srcProject, srcVersion string) string {
+func testCopy(t *testing.T, ts *e2e.Server, srcProject, srcVersion string) string {
 	ctx := context.Background()
-	a, b := rek(ts, alice), rek(ts, bob)
-	s3c(ts, bob).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bob-out")})
+	a, b := ts.Rekognition(alice), ts.Rekognition(bob)
+	ts.S3(bob).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bob-out")})
 	dst := createProject(t, b, "bobs-copies")
 	in := &rekognition.CopyProjectVersionInput{SourceProjectArn: &srcProject, SourceProjectVersionArn: &srcVersion,
 		DestinationProjectArn: &dst, VersionName: aws.String("copy1"), OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("bob-out")}}
@@ -261,9 +252,9 @@ func testCopy(t *testing.T, ts *testServer, srcProject, srcVersion string) strin
 }
 
 func TestTrainingFailsClearly(t *testing.T) {
-	ts := start(t, "")
+	ts := e2e.Start(t, server.Config{})
 	ctx := context.Background()
-	s, r := s3c(ts, alice), rek(ts, alice)
+	s, r := ts.S3(alice), ts.Rekognition(alice)
 	s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("bkt")})
 	lines := colourDataset(t, s, "bkt", "img", map[string]color.RGBA{"red": {200, 40, 40, 255}}, 6)
 	put(t, s, "bkt", "one-label.manifest", []byte(strings.Join(lines, "\n")))
@@ -321,19 +312,14 @@ func sameLabels(a, b []rtypes.CustomLabel) bool {
 
 func waitVersion(t *testing.T, c *rekognition.Client, project, name string, want rtypes.ProjectVersionStatus) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	e2e.Poll(t, time.Minute, "version "+name+" status (want "+string(want)+")", func() (rtypes.ProjectVersionStatus, bool) {
 		d, err := c.DescribeProjectVersions(context.Background(), &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{name}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st := d.ProjectVersionDescriptions[0].Status; st == want {
-			return
-		} else if time.Now().After(deadline) {
-			t.Fatalf("version %s is %s, want %s", name, st, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		st := d.ProjectVersionDescriptions[0].Status
+		return st, st == want
+	})
 }
 
 // testHostingAnswers starts a version, waits with the SDK's
@@ -384,6 +370,7 @@ func testHosting(t *testing.T, r *rekognition.Client, project, arn string, red [
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: bytes.Repeat([]byte{0xff}, 4<<20+1)}}, "ImageTooLargeException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: jpegBomb(t, red, 60000, 60000)}}, "ImageTooLargeException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("train"), Name: aws.String("missing.jpg")}}}, "InvalidS3ObjectException"},
+		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("train"), Name: aws.String("held-out/huge.jpg")}}}, "ImageTooLargeException"},
 		{&rekognition.DetectCustomLabelsInput{ProjectVersionArn: &arn, Image: &rtypes.Image{Bytes: red}, MinConfidence: aws.Float32(101)}, "InvalidParameterException"},
 	} {
 		if _, err := r.DetectCustomLabels(ctx, c.in); errCode(err) != c.code {

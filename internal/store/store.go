@@ -58,8 +58,18 @@ type Store interface {
 	DatasetsInProgress(ctx context.Context) ([]*ocellus.Dataset, error)
 	// UpdateDataset saves status, message, source and stats.
 	UpdateDataset(ctx context.Context, d *ocellus.Dataset) error
-	// DeleteDataset removes a dataset with its entries and tags.
+	// DeleteDataset removes a dataset with its entries, tags and pending
+	// update.
 	DeleteDataset(ctx context.Context, arn string) error
+	// BeginDatasetUpdate saves d (as UpdateDataset) and the lines of its
+	// update in one transaction, replacing any lines stored before, so that
+	// a dataset UPDATE_IN_PROGRESS always has its lines.
+	BeginDatasetUpdate(ctx context.Context, d *ocellus.Dataset, lines []byte) error
+	// DatasetUpdateLines returns the lines BeginDatasetUpdate stored
+	// (NotFound when there are none).
+	DatasetUpdateLines(ctx context.Context, datasetARN string) ([]byte, error)
+	// EndDatasetUpdate removes the stored lines; none stored is not an error.
+	EndDatasetUpdate(ctx context.Context, datasetARN string) error
 
 	// PutEntries inserts entries or replaces those with the same source-ref,
 	// in one transaction.

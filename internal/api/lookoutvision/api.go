@@ -40,12 +40,9 @@ type Config struct {
 
 // API serves the Lookout for Vision operations.
 type API struct {
-	l        *control.Lookout
-	verifier *sigv4.Verifier
-	region   string
-	log      *slog.Logger
-	ops      map[string]handler
-	space    *space.Guard
+	l   *control.Lookout
+	ops map[string]handler
+	fe  *awsproto.Frontend
 }
 
 // handler runs one operation on a validated input (apimodel's decoded form).
@@ -70,10 +67,10 @@ func op[In, Out any](fn func(ctx context.Context, id awsproto.Identity, in *In) 
 
 // New returns the front-end.
 func New(l *control.Lookout, v *sigv4.Verifier, cfg Config) *API {
-	a := &API{l: l, verifier: v, region: cfg.Region, log: cfg.Logger, space: cfg.Space}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
-	}
+	a := &API{l: l}
+	a.fe = &awsproto.Frontend{Service: ocellus.LookoutVision, Region: cfg.Region, Verifier: v, Model: apimodel.LookoutVision,
+		ContentType: contentType, InternalCode: internalError.code, Log: cfg.Logger, Space: cfg.Space,
+		Route: a.route, Errors: wireErrorOf}
 	a.ops = map[string]handler{
 		"CreateProject":   op(a.createProject),
 		"DescribeProject": op(a.describeProject),
@@ -105,65 +102,34 @@ func New(l *control.Lookout, v *sigv4.Verifier, cfg Config) *API {
 	return a
 }
 
-// ServeHTTP handles one restJson1 request.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := awsproto.NewRequestID()
-	body, err := awsproto.ReadBody(r)
-	if err != nil {
-		a.writeError(w, reqID, nil, nil, ocellus.Errorf(ocellus.Invalid, "The request body could not be read: %v", err))
-		return
-	}
-	id, err := awsproto.Authenticate(r, body, a.verifier, ocellus.LookoutVision, a.region)
-	if err != nil {
-		a.writeError(w, reqID, nil, nil, err)
-		return
-	}
-	id.RequestID = reqID
+// ServeHTTP handles one restJson1 request (awsproto.Frontend's skeleton).
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.fe.ServeHTTP(w, r) }
+
+// route finds the operation by method and raw (escaped) path and decodes
+// its input from the labels, query, headers and body.
+func (a *API) route(r *http.Request, body []byte) (*awsproto.Call, error) {
 	o, labels, ok := apimodel.LookoutVision.Match(r.Method, r.URL.EscapedPath())
 	if !ok || a.ops[o.Name] == nil {
-		a.writeError(w, reqID, nil, nil, &awsproto.AuthError{Status: http.StatusNotFound, Code: "UnknownOperationException",
-			Message: "No Lookout for Vision operation is " + r.Method + " " + r.URL.EscapedPath() + "."})
-		return
+		return nil, &awsproto.AuthError{Status: http.StatusNotFound, Code: "UnknownOperationException",
+			Message: "No Lookout for Vision operation is " + r.Method + " " + r.URL.EscapedPath() + "."}
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	in, err := apimodel.LookoutVision.DecodeRest(o, r, labels)
-	if err != nil {
-		a.writeError(w, reqID, o, in, err)
-		return
-	}
-	out, err := a.handle(r.Context(), id, o, in)
-	if err != nil {
-		a.writeError(w, reqID, o, in, err)
-		return
-	}
-	if raw, ok := out.(json.RawMessage); ok {
-		writeRaw(w, reqID, o.ResponseCode, raw)
-		return
-	}
-	awsproto.WriteJSON(w, reqID, contentType, o.ResponseCode, out)
+	return a.call(o, in), err
 }
 
-func writeRaw(w http.ResponseWriter, reqID string, status int, b []byte) {
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("x-amzn-RequestId", reqID)
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+func (a *API) call(o *apimodel.Operation, in map[string]any) *awsproto.Call {
+	return &awsproto.Call{Op: o.Name, Input: in, Status: o.ResponseCode,
+		Run: func(ctx context.Context, id awsproto.Identity, in map[string]any) (any, error) {
+			return a.run(ctx, id, o.Name, in)
+		}}
 }
 
-// handle validates the input and runs the operation. Operations with a
-// ClientToken member are idempotent: the control plane remembers the first
-// answer per token (see control.Lookout.Idempotent).
-func (a *API) handle(ctx context.Context, id awsproto.Identity, o *apimodel.Operation, in map[string]any) (any, error) {
-	if err := apimodel.LookoutVision.Validate(o.Name, in); err != nil {
-		return nil, err
-	}
-	if awsproto.StoresData(o.Name) {
-		if err := a.space.Check(0); err != nil {
-			return nil, err
-		}
-	}
-	h := a.ops[o.Name]
+// run runs a validated operation. Operations with a ClientToken member are
+// idempotent: the control plane remembers the first answer per token (see
+// control.Lookout.Idempotent).
+func (a *API) run(ctx context.Context, id awsproto.Identity, name string, in map[string]any) (any, error) {
+	h := a.ops[name]
 	token, _ := in["ClientToken"].(string)
 	if token == "" {
 		return h(ctx, id, in)
@@ -179,7 +145,7 @@ func (a *API) handle(ctx context.Context, id awsproto.Identity, o *apimodel.Oper
 		return nil, err
 	}
 	sum := sha256.Sum256(pb)
-	out, err := a.l.Idempotent(ctx, id.Account, o.Name, token, hex.EncodeToString(sum[:]), func() ([]byte, error) {
+	out, err := a.l.Idempotent(ctx, id.Account, name, token, hex.EncodeToString(sum[:]), func() ([]byte, error) {
 		v, err := h(ctx, id, in)
 		if err != nil {
 			return nil, err
@@ -227,32 +193,22 @@ var internalError = wireError{"InternalServerException", http.StatusInternalServ
 // ResourceType (both required there).
 var withResource = map[string]bool{"ConflictException": true, "ResourceNotFoundException": true, "ServiceQuotaExceededException": true}
 
-// writeError maps any error to the Lookout for Vision wire error. Internal
-// causes are logged with the request id and never sent.
-func (a *API) writeError(w http.ResponseWriter, reqID string, o *apimodel.Operation, in map[string]any, err error) {
-	var ae *awsproto.AuthError
+// wireErrorOf maps an error to the Lookout for Vision wire error:
+// validation errors are ValidationException, domain kinds go by
+// errorCodes (with the resource members for the shapes that have them),
+// the rest is internal.
+func wireErrorOf(c *awsproto.Call, err error) (awsproto.WireError, bool) {
 	var ve *apimodel.ValidationError
-	switch {
-	case errors.As(err, &ae):
-		awsproto.WriteError(w, reqID, ae.Status, ae.Code, ae.Message, nil)
-		return
-	case errors.As(err, &ve):
-		awsproto.WriteError(w, reqID, http.StatusBadRequest, "ValidationException", ve.Error(), nil)
-		return
+	if errors.As(err, &ve) {
+		return awsproto.WireError{Status: http.StatusBadRequest, Code: "ValidationException", Message: ve.Error()}, true
 	}
 	we, ok := errorCodes[ocellus.KindOf(err)]
 	if !ok {
-		name := ""
-		if o != nil {
-			name = o.Name
-		}
-		a.log.Error("internal error", "request_id", reqID, "op", name, "err", err)
-		awsproto.WriteError(w, reqID, internalError.status, internalError.code, awsproto.InternalMessage(err, reqID), nil)
-		return
+		return awsproto.WireError{}, false
 	}
 	var extra map[string]any
 	if withResource[we.code] {
-		typ, rid := defaultResource(o, in)
+		typ, rid := defaultResource(c)
 		var de *ocellus.Error
 		if errors.As(err, &de) && de.ResourceType != "" {
 			typ, rid = de.ResourceType, de.ResourceID
@@ -262,25 +218,29 @@ func (a *API) writeError(w http.ResponseWriter, reqID string, o *apimodel.Operat
 			extra["ServiceCode"], extra["QuotaCode"] = "lookoutvision", "L-"+strings.ToUpper(typ)
 		}
 	}
-	awsproto.WriteError(w, reqID, we.status, we.code, ocellus.MessageOf(err), extra)
+	return awsproto.WireError{Status: we.status, Code: we.code, Message: ocellus.MessageOf(err), Extra: extra}, true
 }
 
 // defaultResource names the resource an operation is about, for errors
 // that did not name one.
-func defaultResource(o *apimodel.Operation, in map[string]any) (typ, id string) {
+func defaultResource(c *awsproto.Call) (typ, id string) {
+	var in map[string]any
+	if c != nil {
+		in = c.Input
+	}
 	str := func(k string) string { s, _ := in[k].(string); return s }
 	typ, id = control.ResourceProject, str("ProjectName")
-	if o == nil {
+	if c == nil {
 		return typ, id
 	}
 	switch {
-	case strings.Contains(o.Name, "Packaging"):
+	case strings.Contains(c.Op, "Packaging"):
 		typ, id = control.ResourcePackageJob, str("JobName")
-	case strings.Contains(o.Name, "Model") || o.Name == "DetectAnomalies":
+	case strings.Contains(c.Op, "Model") || c.Op == "DetectAnomalies":
 		typ, id = control.ResourceModel, str("ModelVersion")
-	case strings.Contains(o.Name, "Dataset"):
+	case strings.Contains(c.Op, "Dataset"):
 		typ, id = control.ResourceDataset, str("DatasetType")
-	case strings.Contains(o.Name, "Tag"):
+	case strings.Contains(c.Op, "Tag"):
 		id = str("ResourceArn")
 	}
 	if id == "" {

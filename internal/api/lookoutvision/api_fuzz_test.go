@@ -33,6 +33,7 @@ func FuzzHandle(f *testing.F) {
 	blobs := blob.New(blob.Config{Handler: http.NotFoundHandler(), Region: "us-east-1",
 		Credentials: func(string) (string, string, bool) { return "", "", false }})
 	ctl := control.New(st, blobs, control.Config{DataDir: f.TempDir()})
+	ctl.UseQueue(storedQueue{}) // the jobs are not run: these tests cover the request path
 	f.Cleanup(func() { ctl.Close() })
 	l := control.NewLookout(ctl, control.LookoutConfig{})
 	f.Cleanup(func() { l.Close() })
@@ -76,8 +77,9 @@ func FuzzHandle(f *testing.F) {
 			return
 		}
 		in, err := apimodel.LookoutVision.DecodeRest(o, r, labels)
+		c := a.call(o, in)
 		if err == nil {
-			_, err = a.handle(ctx, id, o, in)
+			_, err = a.fe.Handle(ctx, id, c)
 		}
 		if err == nil {
 			return
@@ -87,7 +89,7 @@ func FuzzHandle(f *testing.F) {
 			t.Fatalf("%s %s %q: internal error %v", method, target, body, err)
 		}
 		w := httptest.NewRecorder()
-		a.writeError(w, "req", o, in, err)
+		a.fe.WriteError(w, "req", c, err)
 		if w.Code >= 500 {
 			t.Fatalf("%s %s: status %d", method, target, w.Code)
 		}

@@ -58,7 +58,7 @@ func TestWriteError(t *testing.T) {
 	}
 	for _, c := range cases {
 		w := httptest.NewRecorder()
-		a.writeError(w, "req-1", o, in, c.err)
+		a.fe.WriteError(w, "req-1", a.call(o, in), c.err)
 		body := w.Body.String()
 		if w.Code != c.status || w.Header().Get("X-Amzn-ErrorType") != c.code || w.Header().Get("x-amzn-RequestId") != "req-1" {
 			t.Errorf("%v: %d %v", c.err, w.Code, w.Header())

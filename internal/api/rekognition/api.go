@@ -38,12 +38,9 @@ type Config struct {
 
 // API serves the Rekognition Custom Labels operations.
 type API struct {
-	ctl      *control.Control
-	verifier *sigv4.Verifier
-	region   string
-	log      *slog.Logger
-	ops      map[string]handler
-	space    *space.Guard
+	ctl *control.Control
+	ops map[string]handler
+	fe  *awsproto.Frontend
 }
 
 // handler runs one operation on a validated JSON body.
@@ -62,10 +59,10 @@ func op[In, Out any](fn func(ctx context.Context, id awsproto.Identity, in *In) 
 
 // New returns the front-end.
 func New(ctl *control.Control, v *sigv4.Verifier, cfg Config) *API {
-	a := &API{ctl: ctl, verifier: v, region: cfg.Region, log: cfg.Logger, space: cfg.Space}
-	if a.log == nil {
-		a.log = slog.New(slog.DiscardHandler)
-	}
+	a := &API{ctl: ctl}
+	a.fe = &awsproto.Frontend{Service: ocellus.Rekognition, Region: cfg.Region, Verifier: v, Model: apimodel.Rekognition,
+		ContentType: contentType, InternalCode: "InternalServerError", Log: cfg.Logger, Space: cfg.Space,
+		Route: a.route, Errors: wireError}
 	a.ops = map[string]handler{
 		"CreateProject":       op(a.createProject),
 		"DescribeProjects":    op(a.describeProjects),
@@ -96,37 +93,23 @@ func New(ctl *control.Control, v *sigv4.Verifier, cfg Config) *API {
 	return a
 }
 
-// ServeHTTP handles one awsJson1.1 request.
-func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := awsproto.NewRequestID()
-	body, err := awsproto.ReadBody(r)
-	if err != nil {
-		a.writeError(w, reqID, "", ocellus.Errorf(ocellus.Invalid, "The request body could not be read: %v", err))
-		return
-	}
-	id, err := awsproto.Authenticate(r, body, a.verifier, ocellus.Rekognition, a.region)
-	if err != nil {
-		a.writeError(w, reqID, "", err)
-		return
-	}
-	id.RequestID = reqID
+// ServeHTTP handles one awsJson1.1 request (awsproto.Frontend's skeleton).
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.fe.ServeHTTP(w, r) }
+
+// route finds the operation in X-Amz-Target (POST only).
+func (a *API) route(r *http.Request, body []byte) (*awsproto.Call, error) {
 	name := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
 	if _, ok := a.ops[name]; r.Method != http.MethodPost || !ok {
-		a.writeError(w, reqID, name, &awsproto.AuthError{Status: http.StatusBadRequest, Code: "UnknownOperationException",
-			Message: "Unknown operation " + r.Header.Get("X-Amz-Target") + ": Ocellus serves the Rekognition Custom Labels operations."})
-		return
+		return nil, &awsproto.AuthError{Status: http.StatusBadRequest, Code: "UnknownOperationException",
+			Message: "Unknown operation " + r.Header.Get("X-Amz-Target") + ": Ocellus serves the Rekognition Custom Labels operations."}
 	}
-	out, err := a.handle(r.Context(), id, name, body)
-	if err != nil {
-		a.writeError(w, reqID, name, err)
-		return
-	}
-	awsproto.WriteJSON(w, reqID, contentType, http.StatusOK, out)
+	return a.call(name, body)
 }
 
-// handle decodes, validates and runs one operation on an authenticated
-// request body.
-func (a *API) handle(ctx context.Context, id awsproto.Identity, name string, body []byte) (any, error) {
+// call decodes an operation's JSON body (empty is {}) into the form
+// apimodel validates; the operation itself decodes the body into its wire
+// shape.
+func (a *API) call(name string, body []byte) (*awsproto.Call, error) {
 	h, ok := a.ops[name]
 	if !ok {
 		return nil, &awsproto.AuthError{Status: http.StatusBadRequest, Code: "UnknownOperationException", Message: "Unknown operation " + name + "."}
@@ -143,15 +126,10 @@ func (a *API) handle(ctx context.Context, id awsproto.Identity, name string, bod
 	if dec.More() {
 		return nil, &apimodel.ValidationError{Kind: apimodel.Serialization, Message: "The request body has data after the JSON object."}
 	}
-	if err := apimodel.Rekognition.Validate(name, input); err != nil {
-		return nil, err
-	}
-	if awsproto.StoresData(name) {
-		if err := a.space.Check(int64(len(body))); err != nil {
-			return nil, err
-		}
-	}
-	return h(ctx, id, body)
+	return &awsproto.Call{Op: name, Input: input, Need: int64(len(body)),
+		Run: func(ctx context.Context, id awsproto.Identity, _ map[string]any) (any, error) {
+			return h(ctx, id, body)
+		}}, nil
 }
 
 // errorCodes maps domain kinds to Rekognition exceptions.
@@ -175,26 +153,19 @@ var errorCodes = map[ocellus.Kind]string{
 	ocellus.CapacityExceeded:       "ProvisionedThroughputExceededException",
 }
 
-// writeError maps any error to the Rekognition wire error. Internal causes
-// are logged with the request id and never sent.
-func (a *API) writeError(w http.ResponseWriter, reqID, opName string, err error) {
-	var ae *awsproto.AuthError
+// wireError maps an error to the Rekognition wire error: validation
+// errors are InvalidParameterException (SerializationException for a body
+// that does not decode), domain kinds go by errorCodes, the rest is
+// internal.
+func wireError(_ *awsproto.Call, err error) (awsproto.WireError, bool) {
 	var ve *apimodel.ValidationError
-	switch {
-	case errors.As(err, &ae):
-		awsproto.WriteError(w, reqID, ae.Status, ae.Code, ae.Message, nil)
-	case errors.As(err, &ve) && ve.Kind == apimodel.Serialization:
-		awsproto.WriteError(w, reqID, http.StatusBadRequest, "SerializationException", ve.Error(), nil)
-	case errors.As(err, &ve):
-		awsproto.WriteError(w, reqID, http.StatusBadRequest, "InvalidParameterException", ve.Error(), nil)
-	default:
-		kind := ocellus.KindOf(err)
-		code, ok := errorCodes[kind]
-		if !ok {
-			a.log.Error("internal error", "request_id", reqID, "op", opName, "err", err)
-			awsproto.WriteError(w, reqID, http.StatusInternalServerError, "InternalServerError", awsproto.InternalMessage(err, reqID), nil)
-			return
+	if errors.As(err, &ve) {
+		code := "InvalidParameterException"
+		if ve.Kind == apimodel.Serialization {
+			code = "SerializationException"
 		}
-		awsproto.WriteError(w, reqID, http.StatusBadRequest, code, ocellus.MessageOf(err), nil)
+		return awsproto.WireError{Status: http.StatusBadRequest, Code: code, Message: ve.Error()}, true
 	}
+	code, ok := errorCodes[ocellus.KindOf(err)]
+	return awsproto.WireError{Status: http.StatusBadRequest, Code: code, Message: ocellus.MessageOf(err)}, ok
 }

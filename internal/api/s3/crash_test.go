@@ -1,13 +1,10 @@
-package s3
+package s3_test
 
 import (
+	"context"
 	"crypto/md5"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,59 +12,19 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/ocellus/ocellus/internal/sigv4"
+	s3api "github.com/ocellus/ocellus/internal/api/s3"
+	"github.com/ocellus/ocellus/internal/e2e"
 )
 
-const crashDirEnv = "OCELLUS_S3_CRASH_CHILD_DIR"
+var ctx = context.Background()
 
-// TestCrashChild is the child process of TestKill9: a server that runs
-// until it is killed. It does nothing in a normal test run.
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv(crashDirEnv)
-	if dir == "" {
-		t.Skip("child process of TestKill9")
-	}
-	srv, err := New(Config{Dir: filepath.Join(dir, "s3"), Verifier: &sigv4.Verifier{Lookup: lookup}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Listen first, then publish the address atomically, then serve.
-	os.WriteFile(filepath.Join(dir, "addr.tmp"), []byte(ln.Addr().String()), 0o644)
-	os.Rename(filepath.Join(dir, "addr.tmp"), filepath.Join(dir, "addr"))
-	http.Serve(ln, srv)
-}
-
-func startChild(t *testing.T, dir string) (*exec.Cmd, string) {
-	t.Helper()
-	os.Remove(filepath.Join(dir, "addr"))
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if b, err := os.ReadFile(filepath.Join(dir, "addr")); err == nil {
-			return cmd, "http://" + string(b)
-		}
-		time.Sleep(10 * time.Millisecond) // polling a file the child writes; there is no event to wait on
-	}
-	cmd.Process.Kill()
-	t.Fatal("child server did not start")
-	return nil, ""
-}
-
-// TestKill9 kills the server with SIGKILL while uploads (single and
-// multipart) are in flight, restarts it on the same directory, and checks
-// that every acknowledged object is intact and no listed object is partial.
+// TestKill9 kills the real binary with SIGKILL while uploads (single and
+// multipart) to its embedded S3 endpoint are in flight, restarts it on the
+// same data directory, and checks that every acknowledged object is intact
+// and no listed object is partial.
 func TestKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
@@ -76,11 +33,11 @@ func TestKill9(t *testing.T) {
 	acked := map[string][16]byte{}
 	var mu sync.Mutex
 	for round := 0; round < 3; round++ {
-		cmd, url := startChild(t, dir)
-		c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), UsePathStyle: true, RetryMaxAttempts: 1,
-			Credentials: credentials.NewStaticCredentialsProvider(alice.AccessKeyID, alice.SecretAccessKey, "")})
+		srv := e2e.StartBinary(t, e2e.BinaryConfig{DataDir: dir})
+		// One attempt: an upload the kill interrupts is not acknowledged.
+		c := s3.New(srv.S3(e2e.Alice).Options(), func(o *s3.Options) { o.RetryMaxAttempts = 1 })
 		if round == 0 {
-			mkBucket(t, c, "crash")
+			s3api.MkBucket(t, c, "crash")
 		}
 		verify(t, c, acked)
 		var wg sync.WaitGroup
@@ -96,7 +53,7 @@ func TestKill9(t *testing.T) {
 					default:
 					}
 					key := fmt.Sprintf("r%d/w%d/%d", round, w, i)
-					data := randBytes(50_000 + 100_000*(i%5))
+					data := s3api.RandBytes(50_000 + 100_000*(i%5))
 					var err error
 					if w == 0 && i%3 == 0 {
 						err = multipartPut(c, key, data)
@@ -113,21 +70,17 @@ func TestKill9(t *testing.T) {
 			}(w)
 		}
 		time.Sleep(time.Duration(300+200*round) * time.Millisecond) // let uploads be mid-flight at a varying moment
-		cmd.Process.Kill()
-		cmd.Wait()
+		srv.Kill9()
 		close(stop)
 		wg.Wait()
 	}
-	cmd, url := startChild(t, dir)
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), UsePathStyle: true,
-		Credentials: credentials.NewStaticCredentialsProvider(alice.AccessKeyID, alice.SecretAccessKey, "")})
+	c := e2e.StartBinary(t, e2e.BinaryConfig{DataDir: dir}).S3(e2e.Alice)
 	if len(acked) < 10 {
 		t.Fatalf("only %d uploads acknowledged; the test did not exercise much", len(acked))
 	}
 	verify(t, c, acked)
 	t.Logf("%d acknowledged uploads intact after 3 kills", len(acked))
-	if n := countFiles(t, filepath.Join(dir, "s3", "tmp")); n != 0 {
+	if n := s3api.CountFiles(t, filepath.Join(dir, "s3", "tmp")); n != 0 {
 		t.Fatalf("%d temp files after restart", n)
 	}
 }

@@ -8,18 +8,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ocellus/ocellus/internal/atomicfile"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"github.com/ocellus/ocellus/internal/sqlitedb"
 )
 
 //go:embed migrations/*.sql
@@ -53,16 +51,13 @@ func openStore(ctx context.Context, dir string) (*store, error) {
 	if err := cleanDir(filepath.Join(dir, "tmp")); err != nil {
 		return nil, err
 	}
-	dsn := "file:" + (&url.URL{Path: filepath.Join(dir, "meta.db")}).EscapedPath() +
-		"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, err
-	}
 	// One connection serialises writers (SQLite allows one anyway) and makes
 	// every read-modify-write transaction race free without retry loops.
 	// Handlers never hold a rows cursor while issuing another query.
-	db.SetMaxOpenConns(1)
+	db, err := sqlitedb.Open(filepath.Join(dir, "meta.db"), sqlitedb.Options{BusyTimeout: 5 * time.Second, ForeignKeys: true, MaxOpenConns: 1})
+	if err != nil {
+		return nil, err
+	}
 	s := &store{dir: dir, db: db}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -77,40 +72,10 @@ func openStore(ctx context.Context, dir string) (*store, error) {
 
 func (s *store) close() error { return s.db.Close() }
 
-// migrate applies the embedded migrations in file-name order, tracking the
-// applied count in PRAGMA user_version.
+// migrate applies the embedded migrations (internal/sqlitedb's named
+// scheme; a meta.db from the earlier PRAGMA user_version count is adopted).
 func (s *store) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	var applied int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&applied); err != nil {
-		return err
-	}
-	for i := applied; i < len(names); i++ {
-		b, err := migrationFS.ReadFile(names[i])
-		if err != nil {
-			return err
-		}
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(b)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", names[i], err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
-		}
-	}
-	return nil
+	return sqlitedb.Migrate(ctx, s.db, migrationFS, "migrations")
 }
 
 // sweep deletes data files that no row references (left by a crash between
@@ -437,18 +402,5 @@ func (s *store) copyRange(w io.Writer, id string, size, offset, length int64) er
 
 // inTx runs fn in a transaction.
 func (s *store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
+	return sqlitedb.InTx(ctx, s.db, fn)
 }

@@ -103,8 +103,14 @@ func (s *Store) DatasetsInProgress(ctx context.Context) ([]*ocellus.Dataset, err
 
 // UpdateDataset saves a dataset's mutable fields.
 func (s *Store) UpdateDataset(ctx context.Context, d *ocellus.Dataset) error {
+	return updateDataset(ctx, s.db, d)
+}
+
+func updateDataset(ctx context.Context, db interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, d *ocellus.Dataset) error {
 	src, _ := json.Marshal(d.Source)
-	res, err := s.db.ExecContext(ctx, `UPDATE datasets SET status = ?, status_message = ?, status_message_code = ?, source = ?,
+	res, err := db.ExecContext(ctx, `UPDATE datasets SET status = ?, status_message = ?, status_message_code = ?, source = ?,
 		labeled_entries = ?, total_entries = ?, total_labels = ?, error_entries = ?, updated_ms = ? WHERE arn = ?`,
 		string(d.Status), d.StatusMessage, d.StatusMessageCode, string(src),
 		d.Stats.LabeledEntries, d.Stats.TotalEntries, d.Stats.TotalLabels, d.Stats.ErrorEntries, d.Updated.UnixMilli(), d.ARN)
@@ -113,6 +119,44 @@ func (s *Store) UpdateDataset(ctx context.Context, d *ocellus.Dataset) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ocellus.Errorf(ocellus.NotFound, "The dataset %s does not exist.", d.ARN)
+	}
+	return nil
+}
+
+// BeginDatasetUpdate saves d and its update's lines in one transaction.
+func (s *Store) BeginDatasetUpdate(ctx context.Context, d *ocellus.Dataset, lines []byte) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := updateDataset(ctx, tx, d); err != nil {
+			return err
+		}
+		if lines == nil {
+			lines = []byte{} // NOT NULL
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO dataset_updates (dataset_arn, lines) VALUES (?, ?)
+			ON CONFLICT (dataset_arn) DO UPDATE SET lines = excluded.lines`, d.ARN, lines); err != nil {
+			return ocellus.Wrap(err, "store dataset update")
+		}
+		return nil
+	})
+}
+
+// DatasetUpdateLines returns a dataset's stored update lines.
+func (s *Store) DatasetUpdateLines(ctx context.Context, datasetARN string) ([]byte, error) {
+	var lines []byte
+	err := s.db.QueryRowContext(ctx, `SELECT lines FROM dataset_updates WHERE dataset_arn = ?`, datasetARN).Scan(&lines)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ocellus.Errorf(ocellus.NotFound, "The dataset %s has no update in progress.", datasetARN)
+	}
+	if err != nil {
+		return nil, ocellus.Wrap(err, "read dataset update")
+	}
+	return lines, nil
+}
+
+// EndDatasetUpdate removes a dataset's stored update lines.
+func (s *Store) EndDatasetUpdate(ctx context.Context, datasetARN string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM dataset_updates WHERE dataset_arn = ?`, datasetARN); err != nil {
+		return ocellus.Wrap(err, "end dataset update")
 	}
 	return nil
 }
@@ -132,7 +176,8 @@ func (s *Store) DeleteDataset(ctx context.Context, arn string) error {
 }
 
 func deleteDatasetRows(ctx context.Context, tx *sql.Tx, arn string) error {
-	for _, q := range []string{`DELETE FROM dataset_entries WHERE dataset_arn = ?`, `DELETE FROM dataset_entry_labels WHERE dataset_arn = ?`, `DELETE FROM tags WHERE arn = ?`} {
+	for _, q := range []string{`DELETE FROM dataset_entries WHERE dataset_arn = ?`, `DELETE FROM dataset_entry_labels WHERE dataset_arn = ?`,
+		`DELETE FROM tags WHERE arn = ?`, `DELETE FROM dataset_updates WHERE dataset_arn = ?`} {
 		if _, err := tx.ExecContext(ctx, q, arn); err != nil {
 			return ocellus.Wrap(err, "delete dataset rows")
 		}

@@ -100,12 +100,15 @@ func testDatasets(t *testing.T, s store.Store) {
 	if err != nil || got.Status != ocellus.DatasetCreateComplete || got.Source.ManifestKey != "k" || got.StatusMessage != "done" {
 		t.Fatalf("dataset = %+v, %v", got, err)
 	}
+	testDatasetUpdates(t, s, train, test)
 	if err := s.DeleteDataset(ctx, test.ARN); err != nil {
 		t.Fatal(err)
 	}
 	if st, _ := s.EntryStats(ctx, test.ARN); st.TotalEntries != 0 {
 		t.Fatalf("entries survived dataset deletion: %+v", st)
 	}
+	_, err = s.DatasetUpdateLines(ctx, test.ARN)
+	wantKind(t, err, ocellus.NotFound) // the pending update went with its dataset
 	// Deleting the project removes its datasets and their entries.
 	if err := s.DeleteProject(ctx, p.ARN); err != nil {
 		t.Fatal(err)
@@ -114,6 +117,55 @@ func testDatasets(t *testing.T, s store.Store) {
 	wantKind(t, err, ocellus.NotFound)
 	if st, _ := s.EntryStats(ctx, train.ARN); st.TotalEntries != 0 {
 		t.Fatalf("entries survived project deletion: %+v", st)
+	}
+}
+
+// testDatasetUpdates: an update's lines are stored with the dataset's
+// status in one call, replaced by the next update, and removed by
+// EndDatasetUpdate or with the dataset. It leaves test with lines stored.
+func testDatasetUpdates(t *testing.T, s store.Store, train, test *ocellus.Dataset) {
+	ctx := context.Background()
+	_, err := s.DatasetUpdateLines(ctx, train.ARN)
+	wantKind(t, err, ocellus.NotFound)
+	if err := s.EndDatasetUpdate(ctx, train.ARN); err != nil {
+		t.Fatalf("end without an update: %v", err)
+	}
+	u := *train
+	u.Status, u.StatusMessage = ocellus.DatasetUpdateInProgress, "updating"
+	if err := s.BeginDatasetUpdate(ctx, &u, []byte("first\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BeginDatasetUpdate(ctx, &u, []byte("{\"source-ref\":\"s3://b/x.jpg\"}\n")); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := s.DatasetUpdateLines(ctx, train.ARN)
+	if err != nil || string(lines) != "{\"source-ref\":\"s3://b/x.jpg\"}\n" {
+		t.Fatalf("lines = %q, %v", lines, err)
+	}
+	if got, _ := s.Dataset(ctx, train.ARN); got.Status != ocellus.DatasetUpdateInProgress || got.StatusMessage != "updating" {
+		t.Fatalf("status not saved with the lines: %+v", got)
+	}
+	if err := s.EndDatasetUpdate(ctx, train.ARN); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.DatasetUpdateLines(ctx, train.ARN)
+	wantKind(t, err, ocellus.NotFound)
+	if err := s.UpdateDataset(ctx, train); err != nil { // back as it was
+		t.Fatal(err)
+	}
+	gone := *train
+	gone.ARN += "-gone"
+	wantKind(t, s.BeginDatasetUpdate(ctx, &gone, []byte("x")), ocellus.NotFound)
+	if _, err := s.DatasetUpdateLines(ctx, gone.ARN); ocellus.KindOf(err) != ocellus.NotFound {
+		t.Fatalf("lines stored for a missing dataset: %v", err)
+	}
+	tu := *test
+	tu.Status = ocellus.DatasetUpdateInProgress
+	if err := s.BeginDatasetUpdate(ctx, &tu, nil); err != nil {
+		t.Fatal(err)
+	}
+	if lines, err := s.DatasetUpdateLines(ctx, test.ARN); err != nil || len(lines) != 0 {
+		t.Fatalf("empty lines = %q, %v", lines, err)
 	}
 }
 

@@ -339,7 +339,7 @@ func (o otherIdentity) Info() backbone.Info {
 
 func TestCookies(t *testing.T) {
 	if raceEnabled {
-		t.Skip("the cookie benchmark runs without -race (plain-Go NN search is ~10x slower under the race detector)")
+		t.Skip("plain-Go NN search is ~10x slower under the race detector; make test runs this without -race")
 	}
 	dir := filepath.Join(sharedDir(), "datasets", "lookout-cookies")
 	if _, err := os.Stat(dir); err != nil {

@@ -3,13 +3,10 @@
 // AWS's cookie data set), a directory of images labelled by file name, and
 // synthetic defects drawn on real textures.
 //
-// The server reads manifests with internal/manifest; this package exists so
-// that the engine's benchmarks do not depend on it.
+// Manifests are read with internal/manifest, as the server reads them.
 package anomalydata
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -20,65 +17,30 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ocellus/ocellus/internal/manifest"
 	"github.com/ocellus/ocellus/internal/vision/anomaly"
 	"github.com/ocellus/ocellus/internal/vision/imageio"
 )
 
 // ReadManifest reads a Lookout for Vision manifest whose source-refs (and
-// anomaly-mask-refs) are paths relative to root. Lines whose class is
-// neither normal nor anomaly are skipped.
+// anomaly-mask-refs) are paths relative to root, with internal/manifest's
+// reader (the server's parsing). Lines without a normal or anomaly class
+// are skipped.
 func ReadManifest(path, root string) ([]anomaly.Example, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	entries, _, err := manifest.Read(f, manifest.ParseOptions{Service: manifest.LookoutForVision, Base: root})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	var out []anomaly.Example
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		if strings.TrimSpace(sc.Text()) == "" {
-			continue
-		}
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(sc.Bytes(), &obj); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		var src, maskRef string
-		json.Unmarshal(obj["source-ref"], &src)
-		json.Unmarshal(obj["anomaly-mask-ref"], &maskRef)
-		class := ""
-		var cmap map[string]struct {
-			Name string `json:"class-name"`
-			Hex  string `json:"hex-color"`
-		}
-		for k, v := range obj {
-			if !strings.HasSuffix(k, "-metadata") {
-				continue
-			}
-			var md struct {
-				Class    string          `json:"class-name"`
-				Type     string          `json:"type"`
-				ColorMap json.RawMessage `json:"internal-color-map"`
-			}
-			if json.Unmarshal(v, &md) != nil {
-				continue
-			}
-			if strings.HasSuffix(md.Type, "image-classification") {
-				class = md.Class
-			}
-			if len(md.ColorMap) > 0 {
-				if err := json.Unmarshal(md.ColorMap, &cmap); err != nil {
-					return nil, fmt.Errorf("%s:%d: internal-color-map: %w", path, line, err)
-				}
-			}
-		}
-		if class != "normal" && class != "anomaly" {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(root, src))
+	for _, e := range entries {
+		a := e.Anomaly
+		src := e.SourceRef
+		b, err := os.ReadFile(manifest.LocalPath(src, root, root))
 		if err != nil {
 			return nil, err
 		}
@@ -86,27 +48,27 @@ func ReadManifest(path, root string) ([]anomaly.Example, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", src, err)
 		}
-		ex := anomaly.Example{Name: src, Image: img, Anomalous: class == "anomaly"}
-		if maskRef != "" && len(cmap) > 0 {
-			mb, err := os.ReadFile(filepath.Join(root, maskRef))
+		ex := anomaly.Example{Name: src, Image: img, Anomalous: a.Anomalous}
+		if a.Mask != "" && len(a.Colors) > 0 {
+			mb, err := os.ReadFile(a.Mask)
 			if err != nil {
 				return nil, err
 			}
 			if ex.Mask, err = imageio.Decode(mb); err != nil {
-				return nil, fmt.Errorf("%s: %w", maskRef, err)
+				return nil, fmt.Errorf("%s: %w", a.MaskRef, err)
 			}
 			ex.ColorMap = map[color.RGBA]string{}
-			for _, e := range cmap {
-				c, err := anomaly.ParseHexColor(e.Hex)
+			for _, c := range a.Colors {
+				rgba, err := anomaly.ParseHexColor(c.HexColor)
 				if err != nil {
-					return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+					return nil, fmt.Errorf("%s:%d: %w", path, e.Line, err)
 				}
-				ex.ColorMap[c] = e.Name
+				ex.ColorMap[rgba] = c.ClassName
 			}
 		}
 		out = append(out, ex)
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // ReadDir reads the JPEG and PNG images of dir, anomalous when the file

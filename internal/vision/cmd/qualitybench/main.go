@@ -4,7 +4,7 @@
 // with a zero head config; anomaly.Train as the Lookout training path calls
 // it), on the MobileNetV2-int8 backbone opened as the server opens it. The
 // sets are read with internal/convert and, for Custom Labels, go through a
-// written manifest and internal/vision/manifest as `ocellus train` reads
+// written manifest and internal/manifest.Read as `ocellus train` reads
 // them. It prints one table; `make bench-quality` runs it, `-only SET`
 // runs one set.
 package main
@@ -37,7 +37,6 @@ import (
 	"github.com/ocellus/ocellus/internal/vision/fashionmnist"
 	"github.com/ocellus/ocellus/internal/vision/head"
 	"github.com/ocellus/ocellus/internal/vision/imageio"
-	vmanifest "github.com/ocellus/ocellus/internal/vision/manifest"
 )
 
 // seed is the one seed of every split and every training run.
@@ -166,20 +165,23 @@ func (b *bench) examples(set string, d *convert.Dataset, root string) ([]vision.
 }
 
 func (b *bench) read(set string, r io.Reader, root string) ([]vision.Example, error) {
-	entries, _, err := vmanifest.Read(r)
+	entries, _, err := manifest.Read(r, manifest.ParseOptions{Service: manifest.CustomLabels, AllowFilePaths: true})
 	if err != nil {
 		return nil, err
 	}
 	var out []vision.Example
 	for _, e := range entries {
-		p := vmanifest.Resolve(e.SourceRef, root, "")
+		p := manifest.LocalPath(e.SourceRef, root, "")
 		if !b.decodes(set, p) {
 			continue
 		}
-		ex := vision.Example{Path: p, Labels: e.Labels}
-		for _, bx := range e.Boxes {
-			w, h := float64(e.ImageW), float64(e.ImageH)
-			ex.Objects = append(ex.Objects, vision.Object{Label: bx.Label, Box: vision.Box{Left: bx.Left / w, Top: bx.Top / h, Width: bx.Width / w, Height: bx.Height / h}})
+		boxes, err := e.RelBoxes()
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", set, e.Line, err)
+		}
+		ex := vision.Example{Path: p, Labels: e.ClassNames()}
+		for _, bx := range boxes {
+			ex.Objects = append(ex.Objects, vision.Object{Label: bx.Label, Box: vision.Box{Left: bx.Left, Top: bx.Top, Width: bx.Width, Height: bx.Height}})
 		}
 		out = append(out, ex)
 	}
