@@ -46,6 +46,8 @@ type artifactHeader struct {
 	Letterbox     bool `json:"letterbox,omitempty"`
 	SqrtEmbedding bool `json:"sqrtEmbedding,omitempty"`
 	FlipTest      bool `json:"flipTest,omitempty"`
+	// Format 3.
+	Tiles int `json:"tiles,omitempty"`
 }
 
 type tensorEntry struct {
@@ -59,7 +61,7 @@ func Save(w io.Writer, m *Model) error {
 		return errors.New("vision: model has no head")
 	}
 	h := artifactHeader{Format: FormatVersion, Kind: m.Kind, Backbone: m.Backbone, Labels: m.Labels, Thresholds: m.Thresholds, Head: *m.Head, Evaluation: m.Evaluation,
-		Letterbox: m.Letterbox, SqrtEmbedding: m.SqrtEmbedding, FlipTest: m.FlipTest}
+		Letterbox: m.Letterbox, SqrtEmbedding: m.SqrtEmbedding, FlipTest: m.FlipTest, Tiles: m.Tiles}
 	tens := m.Head.Tensors()
 	if m.BoxHead != nil {
 		h.BoxHead = m.BoxHead
@@ -129,7 +131,7 @@ func Decode(r io.Reader) (*Model, error) {
 	if err := json.Unmarshal(hb, &h); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrNotModel, err)
 	}
-	if h.Format != FormatVersion && h.Format != 1 {
+	if h.Format < 1 || h.Format > FormatVersion {
 		return nil, fmt.Errorf("vision: model format %d not supported (this build reads 1 to %d)", h.Format, FormatVersion)
 	}
 	mlp := h.Head
@@ -176,6 +178,9 @@ func Decode(r io.Reader) (*Model, error) {
 			return nil, errors.New("vision: detection model without a valid box regression")
 		}
 	}
+	if h.Tiles < 0 || h.Tiles > 8 || (h.Tiles > 1 && h.Kind != Detection) {
+		return nil, fmt.Errorf("vision: model has an invalid tiling (%d)", h.Tiles)
+	}
 	if mlp.Out != outs || len(h.Thresholds) != len(h.Labels) {
 		return nil, errors.New("vision: model labels do not match its head")
 	}
@@ -183,7 +188,7 @@ func Decode(r io.Reader) (*Model, error) {
 		return nil, errors.New("vision: model head does not match its backbone maps")
 	}
 	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxHead: h.BoxHead, Evaluation: h.Evaluation,
-		Letterbox: h.Letterbox, SqrtEmbedding: h.SqrtEmbedding, FlipTest: h.FlipTest}, nil
+		Letterbox: h.Letterbox, SqrtEmbedding: h.SqrtEmbedding, FlipTest: h.FlipTest, Tiles: h.Tiles}, nil
 }
 
 // Load reads a model file and attaches bb (which must match its identity).

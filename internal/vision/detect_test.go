@@ -3,6 +3,8 @@ package vision
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"image"
 	"image/color"
 	"math/rand/v2"
@@ -13,7 +15,7 @@ import (
 	"github.com/ocellus/ocellus/internal/vision/synth"
 )
 
-func detectionScenes(t *testing.T, n int, seed uint64) []Example {
+func detectionScenes(t testing.TB, n int, seed uint64) []Example {
 	t.Helper()
 	r := rand.New(rand.NewPCG(3, 3))
 	var objs []synth.Source
@@ -68,13 +70,13 @@ func TestDetection(t *testing.T) {
 	}
 	// The shared-map shortcut gives the same class probabilities as running
 	// the head on every cell.
-	x, _ := m.preprocessDetection(test[0].Image)
+	x := tileInputs(test[0].Image, m.Backbone, 1, false)[0]
 	maps, err := bb.Forward(context.Background(), x, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	side, feats := cellFeatures(m.Backbone, maps, 0)
-	fast := m.classifyCells(maps, side, feats)
+	fast := m.classifyCells(side, feats)
 	for c, f := range feats {
 		slow := m.Head.Predict(f)
 		for k := range slow {
@@ -114,6 +116,70 @@ func TestDetection(t *testing.T) {
 		if bx.Left < 0 || bx.Top < 0 || bx.Left+bx.Width > 1+1e-9 || bx.Top+bx.Height > 1+1e-9 {
 			t.Errorf("box out of the image: %+v", bx)
 		}
+	}
+	// A tiled model keeps its tiling through Save and Decode, and runs it.
+	mt := *m
+	mt.Tiles = 2
+	buf.Reset()
+	if err := Save(&buf, &mt); err != nil {
+		t.Fatal(err)
+	}
+	mt2, err := Decode(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mt2.Tiles != 2 {
+		t.Fatalf("tiles %d after reload, want 2", mt2.Tiles)
+	}
+	if err := mt2.Attach(bb); err != nil {
+		t.Fatal(err)
+	}
+	c, err := mt2.Predict(context.Background(), test[0].Image, PredictOptions{MinConfidence: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c) == 0 {
+		t.Fatal("no detections from the tiled model")
+	}
+	for _, d := range c {
+		bx := d.Box
+		if bx.Left < 0 || bx.Top < 0 || bx.Left+bx.Width > 1+1e-9 || bx.Top+bx.Height > 1+1e-9 {
+			t.Errorf("tiled box out of the image: %+v", bx)
+		}
+	}
+	// A format-2 detection artifact (before tiling) loads untiled and
+	// predicts as it was trained.
+	buf.Reset()
+	if err := Save(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	b2 := buf.Bytes()
+	n := int(binary.LittleEndian.Uint32(b2[len(magic):]))
+	var hdr map[string]any
+	if err := json.Unmarshal(b2[len(magic)+4:len(magic)+4+n], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	hdr["format"] = 2
+	delete(hdr, "tiles")
+	hb, _ := json.Marshal(hdr)
+	old := append([]byte(magic), binary.LittleEndian.AppendUint32(nil, uint32(len(hb)))...)
+	old = append(append(old, hb...), b2[len(magic)+4+n:]...)
+	m3, err := Decode(bytes.NewReader(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m3.Tiles != 0 || m3.Format != 2 {
+		t.Fatalf("format-2 artifact: format %d tiles %d", m3.Format, m3.Tiles)
+	}
+	if err := m3.Attach(bb); err != nil {
+		t.Fatal(err)
+	}
+	d3, err := m3.Predict(context.Background(), test[0].Image, PredictOptions{MinConfidence: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d3) != len(a) || (len(a) > 0 && *d3[0].Box != *a[0].Box) {
+		t.Fatalf("format-2 artifact predicts %d boxes, the model %d", len(d3), len(a))
 	}
 	// A backbone at another input size is refused.
 	other, err := backbone.NewORT("mobilenetv2", sharedBytes(t), backbone.ORTConfig{Size: 256})

@@ -16,7 +16,8 @@ import (
 // FormatVersion is the version of the model artifact format written by Save.
 // Version 2 added the classification preprocessing switches (Letterbox,
 // SqrtEmbedding, FlipTest); version 1 files load with them off, as trained.
-const FormatVersion = 2
+// Version 3 added Tiles (detection); older files run untiled, as trained.
+const FormatVersion = 3
 
 // Model is a trained model: labels, per-label thresholds, the head, and the
 // identity of the backbone it needs. Predict is safe for concurrent use.
@@ -37,6 +38,10 @@ type Model struct {
 	Letterbox     bool
 	SqrtEmbedding bool
 	FlipTest      bool
+	// Tiles (detection, format 3): the image is resized to Tiles times the
+	// backbone's input side and run as Tiles x Tiles tiles; 0 or 1 = the
+	// whole image at the input side.
+	Tiles int
 
 	bb    backbone.Backbone
 	pools [][][]float32

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -215,7 +216,9 @@ func TestRealDetection(t *testing.T) {
 	for _, name := range names {
 		train, test := sets[name]()
 		t0 := time.Now()
-		m, ev, err := Train(context.Background(), TrainConfig{Backbone: bb, Train: train, Test: test, Seed: 1})
+		tiles, _ := strconv.Atoi(os.Getenv("OCELLUS_REALDET_TILES"))
+		m, ev, err := Train(context.Background(), TrainConfig{Backbone: bb, Train: train, Test: test, Seed: 1, DetectionTiles: tiles, NoFlip: os.Getenv("OCELLUS_REALDET_NOFLIP") != "",
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,6 +245,6 @@ func TestRealDetection(t *testing.T) {
 		for _, l := range ev.Report.Labels {
 			per = append(per, fmt.Sprintf("%s %.3f", l.Label, l.AP))
 		}
-		t.Logf("REALDET %s size=%d train=%d test=%d mAP@0.5=%.3f (%s) train %.0fs wall %.0fs", name, size, len(train), len(test), ev.Report.MAP, strings.Join(per, ", "), ev.TrainSeconds, time.Since(t0).Seconds())
+		t.Logf("REALDET %s size=%d tiles=%d train=%d test=%d mAP@0.5=%.3f (%s) train %.0fs wall %.0fs", name, size, m.tiles(), len(train), len(test), ev.Report.MAP, strings.Join(per, ", "), ev.TrainSeconds, time.Since(t0).Seconds())
 	}
 }

@@ -94,6 +94,9 @@ type TrainConfig struct {
 	// BoxHead configures the detection box regression (zero fields: 128
 	// hidden units, 100 epochs, learning rate 3e-3, no dropout).
 	BoxHead head.Config
+	// DetectionTiles sets how many tiles a side a detection model runs on
+	// (see Model.Tiles); 0 chooses from the training boxes' sizes.
+	DetectionTiles int
 	// NoFlip disables the horizontal-flip copies added to the training set.
 	NoFlip bool
 	// Augment adds further training copies of every image (crops, colour

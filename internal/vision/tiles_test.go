@@ -1,0 +1,113 @@
+package vision
+
+import (
+	"image"
+	"image/color"
+	"testing"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+)
+
+func TestDetectionTiles(t *testing.T) {
+	ex := func(label string, side float64, n int) []Example {
+		var out []Example
+		for i := 0; i < n; i++ {
+			out = append(out, Example{Objects: []Object{{Label: label, Box: Box{Left: 0.1, Top: 0.1, Width: side, Height: side * 2}}}})
+		}
+		return out
+	}
+	// 0.1 of 320 px = 32 px: large enough untiled.
+	if got := detectionTiles(ex("big", 0.1, 5), 320); got != 1 {
+		t.Errorf("32 px objects: %d tiles, want 1", got)
+	}
+	// Mostly ~16 px boxes (the shorter side counts) tile the model.
+	mixed := append(ex("big", 0.3, 3), ex("small", 0.05, 20)...)
+	if got := detectionTiles(mixed, 320); got != detTiledSide {
+		t.Errorf("16 px objects: %d tiles, want %d", got, detTiledSide)
+	}
+	// A minority of small objects among large ones does not (BCCD).
+	mixed = append(ex("big", 0.3, 20), ex("small", 0.05, 8)...)
+	if got := detectionTiles(mixed, 320); got != 1 {
+		t.Errorf("small minority: %d tiles, want 1", got)
+	}
+	if got := detectionTiles(nil, 320); got != 1 {
+		t.Errorf("no boxes: %d tiles", got)
+	}
+}
+
+// TestTileInputs checks that each tile is its quarter of the image: an
+// image already at twice the input side is cut without resampling.
+func TestTileInputs(t *testing.T) {
+	info := backbone.Info{Size: 32, Std: [3]float32{1, 1, 1}, Maps: []backbone.Map{{C: 1, H: 2, W: 2, Stride: 16}}}
+	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
+	for y := 0; y < 64; y++ {
+		for x := 0; x < 64; x++ {
+			img.SetRGBA(x, y, color.RGBA{uint8(x * 4), uint8(y * 4), uint8((x + y) % 256), 255})
+		}
+	}
+	tiles := tileInputs(img, info, 2, false)
+	if len(tiles) != 4 {
+		t.Fatalf("%d tiles", len(tiles))
+	}
+	for k, x := range tiles {
+		ox, oy := (k%2)*32, (k/2)*32
+		quarter := image.NewRGBA(image.Rect(0, 0, 32, 32))
+		for y := 0; y < 32; y++ {
+			for xx := 0; xx < 32; xx++ {
+				quarter.SetRGBA(xx, y, img.RGBAAt(ox+xx, oy+y))
+			}
+		}
+		want := tileInputs(quarter, info, 1, false)[0]
+		for i := range want {
+			if x[i] != want[i] {
+				t.Fatalf("tile %d value %d: %v, want %v", k, i, x[i], want[i])
+			}
+		}
+	}
+	// Flipped, the tiles are those of the mirrored image.
+	mirror := image.NewRGBA(img.Rect)
+	for y := 0; y < 64; y++ {
+		for x := 0; x < 64; x++ {
+			mirror.SetRGBA(63-x, y, img.RGBAAt(x, y))
+		}
+	}
+	want := tileInputs(mirror, info, 2, false)
+	for k, x := range tileInputs(img, info, 2, true) {
+		for i := range x {
+			if x[i] != want[k][i] {
+				t.Fatalf("flipped tile %d value %d: %v, want %v", k, i, x[i], want[k][i])
+			}
+		}
+	}
+	o := mirrored([]Object{{Label: "a", Box: Box{Left: 0.1, Top: 0.2, Width: 0.3, Height: 0.4}}})[0]
+	if d := o.Box.Left - 0.6; d > 1e-12 || d < -1e-12 || o.Box.Top != 0.2 || o.Box.Width != 0.3 {
+		t.Errorf("mirrored box %+v", o.Box)
+	}
+}
+
+// TestTiledGrid checks the stitching of the tiles' cell grids: tile
+// (ty, tx) cell (gy, gx) lands at grid row ty*side+gy, column tx*side+gx.
+func TestTiledGrid(t *testing.T) {
+	info := backbone.Info{Size: 32, Maps: []backbone.Map{{C: 1, H: 2, W: 2, Stride: 16}}}
+	var tileMaps [][][]float32
+	for k := 0; k < 4; k++ {
+		m := make([]float32, 4)
+		for c := range m {
+			m[c] = float32(100*k + c)
+		}
+		tileMaps = append(tileMaps, [][]float32{m})
+	}
+	S, feats, perTile, index := tiledGrid(info, tileMaps, 2)
+	if S != 4 || len(feats) != 16 {
+		t.Fatalf("grid side %d with %d cells", S, len(feats))
+	}
+	for k := 0; k < 4; k++ {
+		for c := 0; c < 4; c++ {
+			row, col := (k/2)*2+c/2, (k%2)*2+c%2
+			g := row*S + col
+			if index[k][c] != g || feats[g][0] != float32(100*k+c) || perTile[k][c][0] != feats[g][0] {
+				t.Fatalf("tile %d cell %d: index %d (want %d), value %v", k, c, index[k][c], g, feats[g][0])
+			}
+		}
+	}
+}
