@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/rekognition"
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -67,19 +66,7 @@ func TestDetectionProjectFromConvertedBCCD(t *testing.T) {
 	if ds.Status != rtypes.DatasetStatusCreateComplete || aws.ToInt32(ds.DatasetStats.ErrorEntries) != 0 || aws.ToInt32(ds.DatasetStats.TotalEntries) != 40 {
 		t.Fatalf("dataset: %s %s %+v", ds.Status, aws.ToString(ds.StatusMessage), ds.DatasetStats)
 	}
-	out, err := r.CreateProjectVersion(ctx, &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: aws.String("v1"),
-		OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("cells"), S3KeyPrefix: aws.String("out/")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	arn := aws.ToString(out.ProjectVersionArn)
-	wt := rekognition.NewProjectVersionTrainingCompletedWaiter(r, func(o *rekognition.ProjectVersionTrainingCompletedWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second
-	})
-	if err := wt.Wait(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project}, 10*time.Minute); err != nil {
-		dd, _ := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project})
-		t.Fatalf("training: %v (%s)", err, aws.ToString(dd.ProjectVersionDescriptions[0].StatusMessage))
-	}
+	arn := trainAndWait(t, r, project, "v1", "cells", 10*time.Minute)
 	img, err := os.ReadFile(filepath.Join(root, "JPEGImages", testIDs[0]+".jpg"))
 	if err != nil {
 		t.Fatal(err)

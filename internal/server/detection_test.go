@@ -128,19 +128,7 @@ func TestDetectionProject(t *testing.T) {
 	if d.Status != rtypes.DatasetStatusCreateComplete {
 		t.Fatalf("dataset: %s %s", d.Status, aws.ToString(d.StatusMessage))
 	}
-	out, err := r.CreateProjectVersion(ctx, &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: aws.String("det"),
-		OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("scenes"), S3KeyPrefix: aws.String("out/")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	arn := aws.ToString(out.ProjectVersionArn)
-	wt := rekognition.NewProjectVersionTrainingCompletedWaiter(r, func(o *rekognition.ProjectVersionTrainingCompletedWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second
-	})
-	if err := wt.Wait(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project}, 5*time.Minute); err != nil {
-		dd, _ := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project})
-		t.Fatalf("training: %v (%s)", err, aws.ToString(dd.ProjectVersionDescriptions[0].StatusMessage))
-	}
+	arn := trainAndWait(t, r, project, "det", "scenes", 5*time.Minute)
 	dd, _ := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project})
 	so := dd.ProjectVersionDescriptions[0].EvaluationResult.Summary.S3Object
 	obj, err := s.GetObject(ctx, &s3.GetObjectInput{Bucket: so.Bucket, Key: so.Name})
@@ -241,4 +229,29 @@ func iou(a, b box) float64 {
 	iy := max(0, min(a.y+a.h, b.y+b.h)-max(a.y, b.y))
 	inter := float64(ix * iy)
 	return inter / float64(a.w*a.h+b.w*b.h-ix*iy)
+}
+
+// trainAndWait creates version name of project with its output under
+// s3://bucket/out/ and waits with the SDK's ProjectVersionTrainingCompleted
+// waiter, as AWS's examples do; it returns the version's ARN.
+func trainAndWait(t *testing.T, r *rekognition.Client, project, name, bucket string, timeout time.Duration) string {
+	t.Helper()
+	ctx := context.Background()
+	out, err := r.CreateProjectVersion(ctx, &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: aws.String(name),
+		OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String(bucket), S3KeyPrefix: aws.String("out/")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt := rekognition.NewProjectVersionTrainingCompletedWaiter(r, func(o *rekognition.ProjectVersionTrainingCompletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 200*time.Millisecond, time.Second
+	})
+	if err := wt.Wait(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{name}}, timeout); err != nil {
+		dd, _ := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{name}})
+		msg := ""
+		if len(dd.ProjectVersionDescriptions) > 0 {
+			msg = aws.ToString(dd.ProjectVersionDescriptions[0].StatusMessage)
+		}
+		t.Fatalf("training %s: %v (%s)", name, err, msg)
+	}
+	return aws.ToString(out.ProjectVersionArn)
 }
