@@ -435,55 +435,26 @@ func forEachImageTiled(ctx context.Context, bb backbone.Backbone, ex []Example, 
 		workers = runtime.GOMAXPROCS(0)
 	}
 	info := bb.Info()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	var once sync.Once
-	var firstErr error
-	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				img, err := ex[i].load()
-				if err != nil {
-					fail(fmt.Errorf("vision: image %d: %w", i, err))
-					return
-				}
-				for _, flip := range []bool{false, true}[:1+b2i(flips)] {
-					var tileMaps [][][]float32
-					for _, x := range tileInputs(img, info, tiles, flip) {
-						maps, err := bb.Forward(ctx, x, 1)
-						if err != nil {
-							fail(err)
-							return
-						}
-						tileMaps = append(tileMaps, maps)
-					}
-					if err := fn(i, flip, tileMaps); err != nil {
-						fail(err)
-						return
-					}
-				}
-			}
-		}()
-	}
-loop:
-	for i := range ex {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break loop
+	return eachOnWorkers(ctx, len(ex), workers, func(ctx context.Context, i int) error {
+		img, err := ex[i].load()
+		if err != nil {
+			return fmt.Errorf("vision: image %d: %w", i, err)
 		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+		for _, flip := range []bool{false, true}[:1+b2i(flips)] {
+			var tileMaps [][][]float32
+			for _, x := range tileInputs(img, info, tiles, flip) {
+				maps, err := bb.Forward(ctx, x, 1)
+				if err != nil {
+					return err
+				}
+				tileMaps = append(tileMaps, maps)
+			}
+			if err := fn(i, flip, tileMaps); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func b2i(b bool) int {

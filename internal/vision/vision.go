@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
@@ -396,30 +395,13 @@ func screenConfig(ctx context.Context, cfg TrainConfig) (TrainConfig, []Rejected
 // image.Image are not decoded.
 func screen(ctx context.Context, ex []Example, workers int) ([]Example, []Rejected, error) {
 	errs := make([]error, len(ex))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if ex[i].Image == nil {
-					_, errs[i] = ex[i].load()
-				}
-			}
-		}()
-	}
-loop:
-	for i := range ex {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break loop
+	err := eachOnWorkers(ctx, len(ex), workers, func(_ context.Context, i int) error {
+		if ex[i].Image == nil {
+			_, errs[i] = ex[i].load()
 		}
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, nil, err
 	}
 	var rej []Rejected
@@ -507,64 +489,33 @@ type extractor struct {
 
 // extract returns len(ex)*len(variants) embeddings, variant-minor.
 func (f *extractor) extract(ctx context.Context, ex []Example, variants []imageio.Augment) ([][]float32, error) {
-	const chunk = 1 // ONNX Runtime is fastest per image at batch 1 on CPU
+	// One image a call: ONNX Runtime is fastest per image at batch 1 on CPU.
 	out := make([][]float32, len(ex)*len(variants))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := make(chan int)
-	var firstErr error
-	var once sync.Once
-	fail := func(err error) { once.Do(func() { firstErr = err; cancel() }) }
-	var wg sync.WaitGroup
-	for w := 0; w < f.workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range next {
-				hi := min(c+chunk, len(ex))
-				n := (hi - c) * len(variants)
-				x := make([]float32, n*f.info.InputLen())
-				for i := c; i < hi; i++ {
-					img, err := ex[i].load()
-					if err != nil {
-						fail(fmt.Errorf("vision: image %d: %w", i, err))
-						return
-					}
-					for v, a := range variants {
-						j := (i-c)*len(variants) + v
-						f.preprocess(x[j*f.info.InputLen():(j+1)*f.info.InputLen()], img, a)
-					}
-				}
-				maps, err := f.bb.Forward(ctx, x, n)
-				if err != nil {
-					fail(err)
-					return
-				}
-				for j := 0; j < n; j++ {
-					e := make([]float32, backbone.EmbeddingLen(f.info))
-					backbone.Embed(e, f.info, maps, j, f.pools)
-					if f.sqrt {
-						sqrtEmbedding(e)
-					}
-					out[c*len(variants)+j] = e
-				}
-			}
-		}()
-	}
-loop:
-	for c := 0; c < len(ex); c += chunk {
-		select {
-		case next <- c:
-		case <-ctx.Done():
-			break loop
+	n := len(variants)
+	err := eachOnWorkers(ctx, len(ex), f.workers, func(ctx context.Context, i int) error {
+		img, err := ex[i].load()
+		if err != nil {
+			return fmt.Errorf("vision: image %d: %w", i, err)
 		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
+		x := make([]float32, n*f.info.InputLen())
+		for v, a := range variants {
+			f.preprocess(x[v*f.info.InputLen():(v+1)*f.info.InputLen()], img, a)
+		}
+		maps, err := f.bb.Forward(ctx, x, n)
+		if err != nil {
+			return err
+		}
+		for j := range n {
+			e := make([]float32, backbone.EmbeddingLen(f.info))
+			backbone.Embed(e, f.info, maps, j, f.pools)
+			if f.sqrt {
+				sqrtEmbedding(e)
+			}
+			out[i*n+j] = e
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
