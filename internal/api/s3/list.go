@@ -161,22 +161,31 @@ func objectEntry(v *versionRow, enc encoder, withOwner bool) objectXML {
 	return o
 }
 
+// startListing is the prologue of the three listings: the body drained,
+// the bucket checked, max-keys and encoding-type read, and a lister over
+// prefix and delimiter.
+func (s *Server) startListing(q *request) (l *lister, max int, enc encoder, et string, err error) {
+	if err = drain(q); err != nil {
+		return
+	}
+	if _, err = s.bucketFor(q); err != nil {
+		return
+	}
+	if max, err = maxKeys(q, "max-keys"); err != nil {
+		return
+	}
+	if enc, et, err = encodingType(q); err != nil {
+		return
+	}
+	l = &lister{db: s.store.db, bucket: q.bucket, prefix: q.query.Get("prefix"), delimiter: q.query.Get("delimiter")}
+	return
+}
+
 func (s *Server) listObjectsV2(w http.ResponseWriter, q *request) error {
-	if err := drain(q); err != nil {
-		return err
-	}
-	if _, err := s.bucketFor(q); err != nil {
-		return err
-	}
-	max, err := maxKeys(q, "max-keys")
+	l, max, enc, et, err := s.startListing(q)
 	if err != nil {
 		return err
 	}
-	enc, et, err := encodingType(q)
-	if err != nil {
-		return err
-	}
-	l := &lister{db: s.store.db, bucket: q.bucket, prefix: q.query.Get("prefix"), delimiter: q.query.Get("delimiter")}
 	token := q.query.Get("continuation-token")
 	_, hasToken := q.query["continuation-token"]
 	startAfter := q.query.Get("start-after")
@@ -221,21 +230,10 @@ func (s *Server) listObjectsV2(w http.ResponseWriter, q *request) error {
 }
 
 func (s *Server) listObjectsV1(w http.ResponseWriter, q *request) error {
-	if err := drain(q); err != nil {
-		return err
-	}
-	if _, err := s.bucketFor(q); err != nil {
-		return err
-	}
-	max, err := maxKeys(q, "max-keys")
+	l, max, enc, et, err := s.startListing(q)
 	if err != nil {
 		return err
 	}
-	enc, et, err := encodingType(q)
-	if err != nil {
-		return err
-	}
-	l := &lister{db: s.store.db, bucket: q.bucket, prefix: q.query.Get("prefix"), delimiter: q.query.Get("delimiter")}
 	marker := q.query.Get("marker")
 	entries, truncated, err := l.walk(q.ctx, l.resumeAfter(marker), 0, max)
 	if err != nil {
@@ -264,21 +262,11 @@ func (s *Server) listObjectsV1(w http.ResponseWriter, q *request) error {
 }
 
 func (s *Server) listObjectVersions(w http.ResponseWriter, q *request) error {
-	if err := drain(q); err != nil {
-		return err
-	}
-	if _, err := s.bucketFor(q); err != nil {
-		return err
-	}
-	max, err := maxKeys(q, "max-keys")
+	l, max, enc, et, err := s.startListing(q)
 	if err != nil {
 		return err
 	}
-	enc, et, err := encodingType(q)
-	if err != nil {
-		return err
-	}
-	l := &lister{db: s.store.db, bucket: q.bucket, prefix: q.query.Get("prefix"), delimiter: q.query.Get("delimiter"), all: true}
+	l.all = true
 	km, vm := q.query.Get("key-marker"), q.query.Get("version-id-marker")
 	afterKey, afterID := l.resumeAfter(km), int64(1<<62)
 	if km != "" && vm != "" {
