@@ -3,46 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/store"
 )
-
-// versionBody is the JSON-stored part of a version: everything but the
-// indexed columns. Adding a field needs no migration.
-type versionBody struct {
-	Description      string              `json:"description,omitempty"`
-	StatusMessage    string              `json:"statusMessage,omitempty"`
-	TrainingEndMS    int64               `json:"trainingEndMs,omitempty"`
-	BillableSeconds  int64               `json:"billableSeconds,omitempty"`
-	OutputBucket     string              `json:"outputBucket,omitempty"`
-	OutputPrefix     string              `json:"outputPrefix,omitempty"`
-	KmsKeyID         string              `json:"kmsKeyId,omitempty"`
-	MinUnits         int                 `json:"minUnits,omitempty"`
-	MaxUnits         int                 `json:"maxUnits,omitempty"`
-	SourceVersionARN string              `json:"sourceVersionArn,omitempty"`
-	Training         ocellus.DataResult  `json:"training"`
-	Testing          ocellus.DataResult  `json:"testing"`
-	F1               *float64            `json:"f1,omitempty"`
-	EvaluationResult *ocellus.S3Location `json:"evaluationResult,omitempty"`
-	ManifestSummary  *ocellus.S3Location `json:"manifestSummary,omitempty"`
-	Artifact         string              `json:"artifact,omitempty"`
-	Kind             string              `json:"kind,omitempty"`
-}
-
-func bodyOf(v *ocellus.ProjectVersion) string {
-	b := versionBody{Description: v.Description, StatusMessage: v.StatusMessage, BillableSeconds: v.BillableSeconds,
-		OutputBucket: v.OutputBucket, OutputPrefix: v.OutputPrefix, KmsKeyID: v.KmsKeyID, MinUnits: v.MinUnits, MaxUnits: v.MaxUnits,
-		SourceVersionARN: v.SourceVersionARN, Training: v.Training, Testing: v.Testing, F1: v.F1,
-		EvaluationResult: v.EvaluationResult, ManifestSummary: v.ManifestSummary, Artifact: v.Artifact, Kind: v.Kind}
-	if !v.TrainingEnd.IsZero() {
-		b.TrainingEndMS = v.TrainingEnd.UnixMilli()
-	}
-	out, _ := json.Marshal(b)
-	return string(out)
-}
 
 const versionCols = `arn, project_arn, account, name, status, created_ms, body`
 
@@ -53,17 +19,9 @@ func scanVersion(row scanner) (*ocellus.ProjectVersion, error) {
 	if err := row.Scan(&v.ARN, &v.ProjectARN, &v.Account, &v.Name, &status, &created, &body); err != nil {
 		return nil, err
 	}
-	var b versionBody
-	if err := json.Unmarshal([]byte(body), &b); err != nil {
-		return nil, err
-	}
 	v.Status, v.Created = ocellus.VersionStatus(status), time.UnixMilli(created).UTC()
-	v.Description, v.StatusMessage, v.BillableSeconds = b.Description, b.StatusMessage, b.BillableSeconds
-	v.OutputBucket, v.OutputPrefix, v.KmsKeyID, v.MinUnits, v.MaxUnits = b.OutputBucket, b.OutputPrefix, b.KmsKeyID, b.MinUnits, b.MaxUnits
-	v.SourceVersionARN, v.Training, v.Testing, v.F1 = b.SourceVersionARN, b.Training, b.Testing, b.F1
-	v.EvaluationResult, v.ManifestSummary, v.Artifact, v.Kind = b.EvaluationResult, b.ManifestSummary, b.Artifact, b.Kind
-	if b.TrainingEndMS != 0 {
-		v.TrainingEnd = time.UnixMilli(b.TrainingEndMS).UTC()
+	if err := store.SetVersionBody(&v, []byte(body)); err != nil {
+		return nil, err
 	}
 	return &v, nil
 }
@@ -71,7 +29,7 @@ func scanVersion(row scanner) (*ocellus.ProjectVersion, error) {
 // CreateVersion inserts a model version.
 func (s *Store) CreateVersion(ctx context.Context, v *ocellus.ProjectVersion) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO project_versions (`+versionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		v.ARN, v.ProjectARN, v.Account, v.Name, string(v.Status), v.Created.UnixMilli(), bodyOf(v))
+		v.ARN, v.ProjectARN, v.Account, v.Name, string(v.Status), v.Created.UnixMilli(), store.VersionBody(v))
 	if isUnique(err) {
 		return ocellus.Errorf(ocellus.AlreadyExists, "A model version named %s already exists in the project.", v.Name)
 	}
@@ -131,7 +89,7 @@ func (s *Store) VersionsInState(ctx context.Context, states ...ocellus.VersionSt
 
 // UpdateVersion saves a version's status and body.
 func (s *Store) UpdateVersion(ctx context.Context, v *ocellus.ProjectVersion) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE project_versions SET status = ?, body = ? WHERE arn = ?`, string(v.Status), bodyOf(v), v.ARN)
+	res, err := s.db.ExecContext(ctx, `UPDATE project_versions SET status = ?, body = ? WHERE arn = ?`, string(v.Status), store.VersionBody(v), v.ARN)
 	if err != nil {
 		return ocellus.Wrap(err, "update version")
 	}
