@@ -28,7 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	dataDir := fs.String("data-dir", env("OCELLUS_DATA_DIR", "./data"), "directory for all persistent data (env OCELLUS_DATA_DIR)")
 	region := fs.String("region", env("OCELLUS_REGION", "us-east-1"), "region named in ARNs and expected in SigV4 scopes (env OCELLUS_REGION)")
 	accounts := fs.String("accounts", env("OCELLUS_ACCOUNTS", ""), "JSON accounts file [{\"AccountId\",\"AccessKeyId\",\"SecretAccessKey\"}] (env OCELLUS_ACCOUNTS);\nwithout it one account 000000000000 with keys test/test")
-	database := fs.String("database", env("OCELLUS_DATABASE", ""), "metadata store: empty for SQLite in the data dir; postgres:// URL reserved for scale-out (env OCELLUS_DATABASE)")
+	database := fs.String("database", env("OCELLUS_DATABASE", ""), "metadata store and job queue: empty for SQLite files in the data dir, or a PostgreSQL URL postgres://user:password@host:port/dbname (env OCELLUS_DATABASE)")
 	s3Endpoint := fs.String("s3-endpoint", env("OCELLUS_S3_ENDPOINT", ""), "external S3 URL; empty serves the embedded S3 endpoint on the same port (env OCELLUS_S3_ENDPOINT)")
 	backbonePath := fs.String("backbone", env("OCELLUS_BACKBONE", ""), "ONNX backbone file models are trained on; empty for the built-in, weight-free extractor (lower accuracy) (env OCELLUS_BACKBONE)")
 	detBackbonePath := fs.String("detection-backbone", env("OCELLUS_DETECTION_BACKBONE", ""), "ONNX file detection models are trained on (e.g. yolox_nano.onnx from `ocellus backbone pull yolox_nano`); empty uses a pulled yolox_nano, else --backbone (env OCELLUS_DETECTION_BACKBONE)")

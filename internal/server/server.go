@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ocellus/ocellus/internal/blob"
 	"github.com/ocellus/ocellus/internal/jobs"
 	"github.com/ocellus/ocellus/internal/keyring"
@@ -30,6 +32,7 @@ import (
 	"github.com/ocellus/ocellus/internal/sigv4"
 	"github.com/ocellus/ocellus/internal/space"
 	"github.com/ocellus/ocellus/internal/store"
+	"github.com/ocellus/ocellus/internal/store/postgres"
 	"github.com/ocellus/ocellus/internal/store/sqlite"
 )
 
@@ -38,7 +41,7 @@ type Config struct {
 	DataDir    string            // default "./data"
 	Region     string            // default "us-east-1"
 	Accounts   []ocellus.Account // default: DefaultAccount
-	Database   string            // "" = SQLite file <DataDir>/ocellus.db
+	Database   string            // "" = SQLite file <DataDir>/ocellus.db; postgres:// URL = PostgreSQL for metadata and jobs
 	S3Endpoint string            // "" = the embedded S3 endpoint
 	// Backbone is an ONNX backbone file; "" or "builtin" selects the
 	// built-in, weight-free extractor (lower accuracy).
@@ -65,6 +68,9 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	store store.Store
+	// pg is the PostgreSQL pool of --database postgres://, shared by the
+	// metadata store and the job queue; nil on SQLite.
+	pg    *pgxpool.Pool
 	rek   http.Handler
 	l4v   http.Handler
 	s3    http.Handler
@@ -132,7 +138,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.store = st
 	case strings.HasPrefix(cfg.Database, "postgres://"), strings.HasPrefix(cfg.Database, "postgresql://"):
-		return nil, errors.New("--database: PostgreSQL arrives with the scale-out work; this build stores metadata in SQLite (leave --database empty)")
+		if err := s.openPostgres(ctx); err != nil {
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("--database %q: expected empty (SQLite in the data dir) or a postgres:// URL", cfg.Database)
 	}
@@ -255,28 +263,73 @@ func LoadAccounts(path string) ([]ocellus.Account, error) {
 	return out, nil
 }
 
-// openQueue starts the durable job queue (River on its own SQLite file) and
+// queueWorkers is how many jobs a node runs at once. Imports must not wait
+// long behind trainings: more workers than cores; Lookout for Vision
+// training keeps its own limit (MaxTraining).
+const queueWorkers = 4
+
+// openPostgres opens the pool of cfg.Database and the metadata store on
+// it. The pool holds the queue's connections too (River: one per running
+// job plus five of its own, see jobs.OpenPostgres) besides the store's
+// four, unless the URL sets pool_max_conns higher.
+func (s *Server) openPostgres(ctx context.Context) error {
+	pc, err := pgxpool.ParseConfig(s.cfg.Database)
+	if err != nil {
+		// pgx's message can quote the URL, password included.
+		return errors.New("--database: not a valid PostgreSQL URL (postgres://user:password@host:port/dbname?sslmode=...)")
+	}
+	pc.MaxConns = max(pc.MaxConns, queueWorkers+5+4)
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return fmt.Errorf("--database: %w", err)
+	}
+	st, err := postgres.New(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return fmt.Errorf("--database %s:%d/%s: %w", pc.ConnConfig.Host, pc.ConnConfig.Port, pc.ConnConfig.Database, err)
+	}
+	s.pg, s.store = pool, st
+	s.close = append(s.close, func() error { pool.Close(); return nil })
+	return nil
+}
+
+// openQueue starts the durable job queue (River on PostgreSQL with
+// --database postgres://, else on its own SQLite file in the data dir) and
 // hands it the control plane's jobs: every long piece of work (training,
 // copying, dataset imports and updates, Lookout for Vision training and
 // packaging) survives a kill -9.
 func (s *Server) openQueue(ctx context.Context, ctl *control.Control) error {
-	db, err := jobs.OpenSQLiteDB(filepath.Join(s.cfg.DataDir, "jobs.db"))
-	if err != nil {
-		return err
-	}
-	s.close = append(s.close, db.Close)
 	handlers := map[string]jobs.Handler{}
 	for kind, h := range ctl.JobHandlers() {
 		handlers[kind] = jobs.Handler(h)
 	}
-	// Imports must not wait long behind trainings: more workers than
-	// cores; Lookout for Vision training keeps its own limit (MaxTraining).
-	q, err := jobs.Open(ctx, db, jobs.Config{Handlers: handlers, Logger: s.log, Workers: 4,
+	cfg := jobs.Config{Handlers: handlers, Logger: s.log, Workers: queueWorkers,
 		OnFailed: func(_ context.Context, kind, key string, payload []byte, err error) {
 			ctl.JobFailed(kind, key, payload, err)
-		}})
-	if err != nil {
-		return fmt.Errorf("job queue: %w", err)
+		}}
+	var q *jobs.Queue
+	if s.pg != nil {
+		// The queue's name for this process: stable across restarts
+		// (so that a restarted node re-runs at once the jobs it left
+		// running) and distinct between processes, which each have their
+		// own data dir.
+		host, _ := os.Hostname()
+		dir, _ := filepath.Abs(s.cfg.DataDir)
+		cfg.ID = host + ":" + dir
+		var err error
+		if q, err = jobs.OpenPostgres(ctx, s.pg, cfg); err != nil {
+			return fmt.Errorf("job queue: %w", err)
+		}
+	} else {
+		db, err := jobs.OpenSQLiteDB(filepath.Join(s.cfg.DataDir, "jobs.db"))
+		if err != nil {
+			return err
+		}
+		s.close = append(s.close, db.Close)
+		q, err = jobs.Open(ctx, db, cfg)
+		if err != nil {
+			return fmt.Errorf("job queue: %w", err)
+		}
 	}
 	s.close = append(s.close, func() error {
 		// An interrupted job runs again from scratch at the next start:

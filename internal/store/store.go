@@ -1,8 +1,8 @@
-// Package store defines how the control plane persists metadata. Today one
-// implementation stands behind the Store interface: sqlite (one file under
-// the data dir). It runs the conformance suite in storetest, which a
-// PostgreSQL implementation (not written yet; the scale-out issue) must
-// pass too.
+// Package store defines how the control plane persists metadata. Two
+// implementations stand behind the Store interface: sqlite (one file under
+// the data dir, the default) and postgres (--database postgres://, for
+// several nodes sharing one database). Both run the conformance suite in
+// storetest.
 package store
 
 import (

@@ -4,7 +4,7 @@
 // The schema comes from embedded, ordered migrations (migrations/NNNN_name.sql),
 // applied as internal/sqlitedb applies the SQLite store's: each in one
 // transaction with its row in schema_migrations, names never reused. A
-// transaction-scoped advisory lock makes nodes that start together apply
+// session advisory lock held while migrating makes nodes that start together apply
 // them once.
 //
 // Driver errors are told apart by SQLSTATE code, never by message: a
@@ -90,26 +90,30 @@ const migrationLock = 0x6f63656c6c7573
 
 // migrate applies the migrations dir/*.sql of fsys the database has not
 // recorded, in file-name order, each in its own transaction with its row in
-// schema_migrations (version = the file name without ".sql").
+// schema_migrations (version = the file name without ".sql"). It holds a
+// session advisory lock throughout, so that nodes starting together wait
+// for one another rather than race on the catalog.
 func migrate(ctx context.Context, pool *pgxpool.Pool, fsys fs.FS, dir string) error {
 	names, err := fs.Glob(fsys, path.Join(dir, "*.sql"))
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
-	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_ms BIGINT NOT NULL)`); err != nil {
-		// Two nodes creating the table at once: one of them gets a
-		// unique violation on the catalog; the table exists then.
-		if !isUnique(err) {
-			return fmt.Errorf("postgres: migrations table: %w", err)
-		}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, int64(migrationLock))
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_ms BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("postgres: migrations table: %w", err)
 	}
 	for _, name := range names {
 		version := strings.TrimSuffix(path.Base(name), ".sql")
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
-				return err
-			}
+		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var n int
 			if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
 				return err
