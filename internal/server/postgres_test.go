@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"image/color"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,7 +26,8 @@ import (
 // TestPostgresDatabaseTrainsEndToEnd: a server started with --database
 // postgres:// keeps its metadata and its job queue in PostgreSQL (no
 // SQLite file in the data dir), imports a dataset and trains a Custom
-// Labels model through the SDK, and a restarted server finds the version.
+// Labels model through the SDK, reports the database healthy, and a
+// restarted server finds the version.
 func TestPostgresDatabaseTrainsEndToEnd(t *testing.T) {
 	url := pgtest.Start(t).NewDatabase(t)
 	ctx := context.Background()
@@ -67,6 +70,17 @@ func TestPostgresDatabaseTrainsEndToEnd(t *testing.T) {
 	defer st.Close()
 	if v, err := st.Version(ctx, arn); err != nil || v.Status != ocellus.VersionTrainingCompleted || v.Artifact == "" {
 		t.Fatalf("the version in PostgreSQL: %+v, %v", v, err)
+	}
+	// The health check reads PostgreSQL.
+	resp, err := http.Get(ts.URL + "/_ocellus/health/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct{ Checks map[string]string }
+	err = json.NewDecoder(resp.Body).Decode(&h)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || h.Checks["database"] != "ok" {
+		t.Fatalf("health: %d %+v, %v", resp.StatusCode, h, err)
 	}
 	ts.Stop()
 	r = e2e.Start(t, server.Config{Database: url, DataDir: ts.DataDir}).Rekognition(alice)
