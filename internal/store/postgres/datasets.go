@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,30 +13,10 @@ import (
 	"github.com/ocellus/ocellus/internal/store"
 )
 
-const datasetCols = `arn, project_arn, account, type, status, status_message, status_message_code, source,
-	labeled_entries, total_entries, total_labels, error_entries, created_ms, updated_ms`
-
-func scanDataset(row pgx.Row) (*ocellus.Dataset, error) {
-	var d ocellus.Dataset
-	var typ, status, source string
-	var created, updated int64
-	err := row.Scan(&d.ARN, &d.ProjectARN, &d.Account, &typ, &status, &d.StatusMessage, &d.StatusMessageCode, &source,
-		&d.Stats.LabeledEntries, &d.Stats.TotalEntries, &d.Stats.TotalLabels, &d.Stats.ErrorEntries, &created, &updated)
-	if err != nil {
-		return nil, err
-	}
-	d.Type, d.Status = ocellus.DatasetType(typ), ocellus.DatasetStatus(status)
-	if err := json.Unmarshal([]byte(source), &d.Source); err != nil {
-		return nil, fmt.Errorf("dataset source: %w", err)
-	}
-	d.Created, d.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
-	return &d, nil
-}
-
 // CreateDataset inserts a dataset.
 func (s *Store) CreateDataset(ctx context.Context, d *ocellus.Dataset) error {
 	src, _ := json.Marshal(d.Source)
-	_, err := s.pool.Exec(ctx, `INSERT INTO datasets (`+datasetCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO datasets (`+store.DatasetColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		d.ARN, d.ProjectARN, d.Account, string(d.Type), string(d.Status), d.StatusMessage, d.StatusMessageCode, string(src),
 		d.Stats.LabeledEntries, d.Stats.TotalEntries, d.Stats.TotalLabels, d.Stats.ErrorEntries, d.Created.UnixMilli(), d.Updated.UnixMilli())
 	if isUnique(err) {
@@ -48,7 +27,7 @@ func (s *Store) CreateDataset(ctx context.Context, d *ocellus.Dataset) error {
 
 // Dataset returns a dataset by ARN.
 func (s *Store) Dataset(ctx context.Context, arn string) (*ocellus.Dataset, error) {
-	d, err := scanDataset(s.pool.QueryRow(ctx, `SELECT `+datasetCols+` FROM datasets WHERE arn = $1`, arn))
+	d, err := store.ScanDataset(s.pool.QueryRow(ctx, `SELECT `+store.DatasetColumns+` FROM datasets WHERE arn = $1`, arn))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The dataset %s does not exist.", arn)
 	}
@@ -56,8 +35,8 @@ func (s *Store) Dataset(ctx context.Context, arn string) (*ocellus.Dataset, erro
 }
 
 func (s *Store) queryDatasets(ctx context.Context, where string, args ...any) ([]*ocellus.Dataset, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+datasetCols+` FROM datasets WHERE `+where+` ORDER BY created_ms, arn`, args...)
-	return collect(rows, err, "datasets", scanDataset)
+	rows, err := s.pool.Query(ctx, `SELECT `+store.DatasetColumns+` FROM datasets WHERE `+where+` ORDER BY created_ms, arn`, args...)
+	return collect(rows, err, "datasets", store.ScanDataset)
 }
 
 // Datasets lists a project's datasets.
@@ -235,7 +214,7 @@ func (s *Store) ListEntries(ctx context.Context, f store.EntryFilter) ([]*ocellu
 		e  *ocellus.DatasetEntry
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
-	rs, err := collect(rows, err, "entries", func(r pgx.Row) (row, error) {
+	rs, err := collect(rows, err, "entries", func(r store.Row) (row, error) {
 		var e ocellus.DatasetEntry
 		var id int64
 		err := r.Scan(&id, &e.SourceRef, &e.Line, &e.Labeled, &e.HasErrors)
@@ -284,7 +263,7 @@ func (s *Store) LabelStats(ctx context.Context, datasetARN, after string, limit 
 		q += fmt.Sprintf(` LIMIT %d`, limit)
 	}
 	rows, err := s.pool.Query(ctx, q, datasetARN, after)
-	return collect(rows, err, "label stats", func(r pgx.Row) (l ocellus.LabelStats, err error) {
+	return collect(rows, err, "label stats", func(r store.Row) (l ocellus.LabelStats, err error) {
 		err = r.Scan(&l.Name, &l.EntryCount, &l.BoundingBoxCount)
 		return l, err
 	})

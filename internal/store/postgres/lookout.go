@@ -37,27 +37,6 @@ func (s *Store) PutClientToken(ctx context.Context, t *store.ClientToken) error 
 	return wrap(err, "save client token")
 }
 
-const modelCols = `project_arn, version, arn, account, description, status, message, created_ms, output_bucket, output_prefix,
-	kms_key_id, min_units, max_units, has_performance, f1, recall, precision_, eval_manifest, eval_result, eval_end_ms, artifact`
-
-func scanModel(row pgx.Row) (*ocellus.Model, error) {
-	var m ocellus.Model
-	var status string
-	var created, evalEnd int64
-	err := row.Scan(&m.ProjectARN, &m.Version, &m.ARN, &m.Account, &m.Description, &status, &m.StatusMessage, &created,
-		&m.OutputBucket, &m.OutputPrefix, &m.KmsKeyID, &m.MinUnits, &m.MaxUnits, &m.HasPerformance, &m.F1, &m.Recall,
-		&m.Precision, &m.EvaluationManifest, &m.EvaluationResult, &evalEnd, &m.Artifact)
-	if err != nil {
-		return nil, err
-	}
-	m.Status = ocellus.ModelStatus(status)
-	m.Created = time.UnixMilli(created).UTC()
-	if evalEnd != 0 {
-		m.EvaluationEnd = time.UnixMilli(evalEnd).UTC()
-	}
-	return &m, nil
-}
-
 func msOrZero(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -76,7 +55,7 @@ func (s *Store) CreateLookoutModel(ctx context.Context, m *ocellus.Model, arn fu
 			return wrap(err, "next model version")
 		}
 		m.ARN = arn(m.Version)
-		_, err = tx.Exec(ctx, `INSERT INTO l4v_models (`+modelCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
+		_, err = tx.Exec(ctx, `INSERT INTO l4v_models (`+store.ModelColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`,
 			m.ProjectARN, m.Version, m.ARN, m.Account, m.Description, string(m.Status), m.StatusMessage, m.Created.UnixMilli(), m.OutputBucket,
 			m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance, m.F1, m.Recall, m.Precision,
 			m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd), m.Artifact)
@@ -89,7 +68,7 @@ func (s *Store) CreateLookoutModel(ctx context.Context, m *ocellus.Model, arn fu
 
 // LookoutModel returns one model.
 func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int) (*ocellus.Model, error) {
-	m, err := scanModel(s.pool.QueryRow(ctx, `SELECT `+modelCols+` FROM l4v_models WHERE project_arn = $1 AND version = $2`, projectARN, version))
+	m, err := store.ScanModel(s.pool.QueryRow(ctx, `SELECT `+store.ModelColumns+` FROM l4v_models WHERE project_arn = $1 AND version = $2`, projectARN, version))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model version %d does not exist.", version)
 	}
@@ -97,8 +76,8 @@ func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int
 }
 
 func (s *Store) queryModels(ctx context.Context, q string, args ...any) ([]*ocellus.Model, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+modelCols+` FROM l4v_models WHERE `+q, args...)
-	return collect(rows, err, "models", scanModel)
+	rows, err := s.pool.Query(ctx, `SELECT `+store.ModelColumns+` FROM l4v_models WHERE `+q, args...)
+	return collect(rows, err, "models", store.ScanModel)
 }
 
 // LookoutModels pages a project's models by version.
@@ -151,24 +130,9 @@ func (s *Store) DeleteLookoutModel(ctx context.Context, projectARN string, versi
 	})
 }
 
-const jobCols = `project_arn, account, name, model_version, description, method, config, status, message, output, created_ms, updated_ms`
-
-func scanJob(row pgx.Row) (*ocellus.PackagingJob, error) {
-	var j ocellus.PackagingJob
-	var status string
-	var created, updated int64
-	if err := row.Scan(&j.ProjectARN, &j.Account, &j.Name, &j.ModelVersion, &j.Description, &j.Method, &j.Config, &status,
-		&j.StatusMessage, &j.Output, &created, &updated); err != nil {
-		return nil, err
-	}
-	j.Status = ocellus.PackagingStatus(status)
-	j.Created, j.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
-	return &j, nil
-}
-
 // CreatePackagingJob inserts a job.
 func (s *Store) CreatePackagingJob(ctx context.Context, j *ocellus.PackagingJob) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO l4v_packaging_jobs (`+jobCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO l4v_packaging_jobs (`+store.PackagingJobColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		j.ProjectARN, j.Account, j.Name, j.ModelVersion, j.Description, j.Method, nonNil(j.Config), string(j.Status), j.StatusMessage,
 		nonNil(j.Output), j.Created.UnixMilli(), j.Updated.UnixMilli())
 	if isUnique(err) {
@@ -186,7 +150,7 @@ func nonNil(b []byte) []byte {
 
 // PackagingJob returns one job.
 func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*ocellus.PackagingJob, error) {
-	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM l4v_packaging_jobs WHERE project_arn = $1 AND name = $2`, projectARN, name))
+	j, err := store.ScanPackagingJob(s.pool.QueryRow(ctx, `SELECT `+store.PackagingJobColumns+` FROM l4v_packaging_jobs WHERE project_arn = $1 AND name = $2`, projectARN, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model packaging job %s does not exist.", name)
 	}
@@ -194,8 +158,8 @@ func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*oce
 }
 
 func (s *Store) queryJobs(ctx context.Context, q string, args ...any) ([]*ocellus.PackagingJob, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+jobCols+` FROM l4v_packaging_jobs WHERE `+q, args...)
-	return collect(rows, err, "packaging jobs", scanJob)
+	rows, err := s.pool.Query(ctx, `SELECT `+store.PackagingJobColumns+` FROM l4v_packaging_jobs WHERE `+q, args...)
+	return collect(rows, err, "packaging jobs", store.ScanPackagingJob)
 }
 
 // PackagingJobs pages a project's jobs in creation order.

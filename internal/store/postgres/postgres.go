@@ -202,7 +202,7 @@ func lock(ctx context.Context, tx pgx.Tx, key string) error {
 }
 
 // collect scans every row with scan.
-func collect[T any](rows pgx.Rows, err error, what string, scan func(pgx.Row) (T, error)) ([]T, error) {
+func collect[T any](rows pgx.Rows, err error, what string, scan func(store.Row) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, wrap(err, "list %s", what)
 	}
@@ -218,23 +218,9 @@ func collect[T any](rows pgx.Rows, err error, what string, scan func(pgx.Row) (T
 	return out, wrap(rows.Err(), "list %s", what)
 }
 
-const projectCols = `arn, account, service, name, feature, auto_update, status, created_ms`
-
-func scanProject(row pgx.Row) (*ocellus.Project, error) {
-	var p ocellus.Project
-	var created int64
-	var status string
-	if err := row.Scan(&p.ARN, &p.Account, &p.Service, &p.Name, &p.Feature, &p.AutoUpdate, &status, &created); err != nil {
-		return nil, err
-	}
-	p.Status = ocellus.ProjectStatus(status)
-	p.Created = time.UnixMilli(created).UTC()
-	return &p, nil
-}
-
 // CreateProject inserts p; AlreadyExists if the account has that name.
 func (s *Store) CreateProject(ctx context.Context, p *ocellus.Project) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO projects (`+projectCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO projects (`+store.ProjectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		p.ARN, p.Account, p.Service, p.Name, p.Feature, p.AutoUpdate, string(p.Status), p.Created.UnixMilli())
 	if isUnique(err) {
 		return ocellus.Errorf(ocellus.AlreadyExists, "A project named %s already exists.", p.Name)
@@ -244,7 +230,7 @@ func (s *Store) CreateProject(ctx context.Context, p *ocellus.Project) error {
 
 // Project returns the project with that ARN.
 func (s *Store) Project(ctx context.Context, arn string) (*ocellus.Project, error) {
-	p, err := scanProject(s.pool.QueryRow(ctx, `SELECT `+projectCols+` FROM projects WHERE arn = $1`, arn))
+	p, err := store.ScanProject(s.pool.QueryRow(ctx, `SELECT `+store.ProjectColumns+` FROM projects WHERE arn = $1`, arn))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The project %s does not exist.", arn)
 	}
@@ -256,7 +242,7 @@ func (s *Store) Project(ctx context.Context, arn string) (*ocellus.Project, erro
 
 // ListProjects lists an account's projects in creation order.
 func (s *Store) ListProjects(ctx context.Context, f store.ProjectFilter) ([]*ocellus.Project, error) {
-	q := `SELECT ` + projectCols + ` FROM projects WHERE account = $1 AND service = $2`
+	q := `SELECT ` + store.ProjectColumns + ` FROM projects WHERE account = $1 AND service = $2`
 	args := []any{f.Account, f.Service}
 	if len(f.Names) > 0 {
 		args = append(args, f.Names)
@@ -275,7 +261,7 @@ func (s *Store) ListProjects(ctx context.Context, f store.ProjectFilter) ([]*oce
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
-	return collect(rows, err, "projects", scanProject)
+	return collect(rows, err, "projects", store.ScanProject)
 }
 
 // DeleteProject removes a project and everything attached to it.
@@ -297,7 +283,7 @@ func (s *Store) DeleteProject(ctx context.Context, arn string) error {
 			return wrap(err, "delete tags")
 		}
 		rows, err := tx.Query(ctx, `SELECT arn FROM datasets WHERE project_arn = $1`, arn)
-		datasets, err := collect(rows, err, "project datasets", func(r pgx.Row) (d string, err error) {
+		datasets, err := collect(rows, err, "project datasets", func(r store.Row) (d string, err error) {
 			err = r.Scan(&d)
 			return d, err
 		})
@@ -345,7 +331,7 @@ func (s *Store) RemoveTags(ctx context.Context, arn string, keys []string) error
 // Tags returns the tags on arn.
 func (s *Store) Tags(ctx context.Context, arn string) (map[string]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT key, value FROM tags WHERE arn = $1`, arn)
-	kvs, err := collect(rows, err, "tags", func(r pgx.Row) (kv [2]string, err error) {
+	kvs, err := collect(rows, err, "tags", func(r store.Row) (kv [2]string, err error) {
 		err = r.Scan(&kv[0], &kv[1])
 		return kv, err
 	})
@@ -425,7 +411,7 @@ func (s *Store) ListPolicies(ctx context.Context, projectARN, after string, limi
 		q += fmt.Sprintf(` LIMIT %d`, limit)
 	}
 	rows, err := s.pool.Query(ctx, q, projectARN, after)
-	return collect(rows, err, "policies", func(r pgx.Row) (*ocellus.Policy, error) {
+	return collect(rows, err, "policies", func(r store.Row) (*ocellus.Policy, error) {
 		var p ocellus.Policy
 		var c, u int64
 		if err := r.Scan(&p.ProjectARN, &p.Name, &p.RevisionID, &p.Document, &c, &u); err != nil {

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,25 +10,9 @@ import (
 	"github.com/ocellus/ocellus/internal/store"
 )
 
-const versionCols = `arn, project_arn, account, name, status, created_ms, body`
-
-func scanVersion(row pgx.Row) (*ocellus.ProjectVersion, error) {
-	var v ocellus.ProjectVersion
-	var status, body string
-	var created int64
-	if err := row.Scan(&v.ARN, &v.ProjectARN, &v.Account, &v.Name, &status, &created, &body); err != nil {
-		return nil, err
-	}
-	v.Status, v.Created = ocellus.VersionStatus(status), time.UnixMilli(created).UTC()
-	if err := store.SetVersionBody(&v, []byte(body)); err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
 // CreateVersion inserts a model version.
 func (s *Store) CreateVersion(ctx context.Context, v *ocellus.ProjectVersion) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO project_versions (`+versionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO project_versions (`+store.VersionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		v.ARN, v.ProjectARN, v.Account, v.Name, string(v.Status), v.Created.UnixMilli(), store.VersionBody(v))
 	if isUnique(err) {
 		return ocellus.Errorf(ocellus.AlreadyExists, "A model version named %s already exists in the project.", v.Name)
@@ -39,7 +22,7 @@ func (s *Store) CreateVersion(ctx context.Context, v *ocellus.ProjectVersion) er
 
 // Version returns a version by ARN.
 func (s *Store) Version(ctx context.Context, arn string) (*ocellus.ProjectVersion, error) {
-	v, err := scanVersion(s.pool.QueryRow(ctx, `SELECT `+versionCols+` FROM project_versions WHERE arn = $1`, arn))
+	v, err := store.ScanVersion(s.pool.QueryRow(ctx, `SELECT `+store.VersionColumns+` FROM project_versions WHERE arn = $1`, arn))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model version %s does not exist.", arn)
 	}
@@ -47,8 +30,8 @@ func (s *Store) Version(ctx context.Context, arn string) (*ocellus.ProjectVersio
 }
 
 func (s *Store) queryVersions(ctx context.Context, q string, args ...any) ([]*ocellus.ProjectVersion, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+versionCols+` FROM project_versions WHERE `+q, args...)
-	return collect(rows, err, "versions", scanVersion)
+	rows, err := s.pool.Query(ctx, `SELECT `+store.VersionColumns+` FROM project_versions WHERE `+q, args...)
+	return collect(rows, err, "versions", store.ScanVersion)
 }
 
 // Versions lists a project's versions, newest first.

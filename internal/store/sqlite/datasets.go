@@ -7,36 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/store"
 )
 
-const datasetCols = `arn, project_arn, account, type, status, status_message, status_message_code, source,
-	labeled_entries, total_entries, total_labels, error_entries, created_ms, updated_ms`
-
-func scanDataset(row scanner) (*ocellus.Dataset, error) {
-	var d ocellus.Dataset
-	var typ, status, source string
-	var created, updated int64
-	err := row.Scan(&d.ARN, &d.ProjectARN, &d.Account, &typ, &status, &d.StatusMessage, &d.StatusMessageCode, &source,
-		&d.Stats.LabeledEntries, &d.Stats.TotalEntries, &d.Stats.TotalLabels, &d.Stats.ErrorEntries, &created, &updated)
-	if err != nil {
-		return nil, err
-	}
-	d.Type, d.Status = ocellus.DatasetType(typ), ocellus.DatasetStatus(status)
-	if err := json.Unmarshal([]byte(source), &d.Source); err != nil {
-		return nil, fmt.Errorf("dataset source: %w", err)
-	}
-	d.Created, d.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
-	return &d, nil
-}
-
 // CreateDataset inserts a dataset.
 func (s *Store) CreateDataset(ctx context.Context, d *ocellus.Dataset) error {
 	src, _ := json.Marshal(d.Source)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO datasets (`+datasetCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO datasets (`+store.DatasetColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ARN, d.ProjectARN, d.Account, string(d.Type), string(d.Status), d.StatusMessage, d.StatusMessageCode, string(src),
 		d.Stats.LabeledEntries, d.Stats.TotalEntries, d.Stats.TotalLabels, d.Stats.ErrorEntries, d.Created.UnixMilli(), d.Updated.UnixMilli())
 	if isUnique(err) {
@@ -47,7 +26,7 @@ func (s *Store) CreateDataset(ctx context.Context, d *ocellus.Dataset) error {
 
 // Dataset returns a dataset by ARN.
 func (s *Store) Dataset(ctx context.Context, arn string) (*ocellus.Dataset, error) {
-	d, err := scanDataset(s.db.QueryRowContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE arn = ?`, arn))
+	d, err := store.ScanDataset(s.db.QueryRowContext(ctx, `SELECT `+store.DatasetColumns+` FROM datasets WHERE arn = ?`, arn))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The dataset %s does not exist.", arn)
 	}
@@ -55,14 +34,14 @@ func (s *Store) Dataset(ctx context.Context, arn string) (*ocellus.Dataset, erro
 }
 
 func (s *Store) queryDatasets(ctx context.Context, where string, args ...any) ([]*ocellus.Dataset, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+datasetCols+` FROM datasets WHERE `+where+` ORDER BY created_ms, arn`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+store.DatasetColumns+` FROM datasets WHERE `+where+` ORDER BY created_ms, arn`, args...)
 	if err != nil {
 		return nil, ocellus.Wrap(err, "list datasets")
 	}
 	defer rows.Close()
 	var out []*ocellus.Dataset
 	for rows.Next() {
-		d, err := scanDataset(rows)
+		d, err := store.ScanDataset(rows)
 		if err != nil {
 			return nil, ocellus.Wrap(err, "scan dataset")
 		}

@@ -34,25 +34,6 @@ func (s *Store) PutClientToken(ctx context.Context, t *store.ClientToken) error 
 	return ocellus.Wrap(err, "save client token")
 }
 
-const modelCols = `project_arn, version, arn, account, description, status, message, created_ms, output_bucket, output_prefix,
-	kms_key_id, min_units, max_units, has_performance, f1, recall, precision_, eval_manifest, eval_result, eval_end_ms, artifact`
-
-func scanModel(row scanner) (*ocellus.Model, error) {
-	var m ocellus.Model
-	var created, evalEnd int64
-	err := row.Scan(&m.ProjectARN, &m.Version, &m.ARN, &m.Account, &m.Description, &m.Status, &m.StatusMessage, &created,
-		&m.OutputBucket, &m.OutputPrefix, &m.KmsKeyID, &m.MinUnits, &m.MaxUnits, &m.HasPerformance, &m.F1, &m.Recall,
-		&m.Precision, &m.EvaluationManifest, &m.EvaluationResult, &evalEnd, &m.Artifact)
-	if err != nil {
-		return nil, err
-	}
-	m.Created = time.UnixMilli(created).UTC()
-	if evalEnd != 0 {
-		m.EvaluationEnd = time.UnixMilli(evalEnd).UTC()
-	}
-	return &m, nil
-}
-
 func msOrZero(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
@@ -74,7 +55,7 @@ func (s *Store) CreateLookoutModel(ctx context.Context, m *ocellus.Model, arn fu
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO l4v_model_counters (project_arn, last_version) VALUES (?, ?)`, m.ProjectARN, m.Version); err != nil {
 			return ocellus.Wrap(err, "save model counter")
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO l4v_models (`+modelCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO l4v_models (`+store.ModelColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			m.ProjectARN, m.Version, m.ARN, m.Account, m.Description, m.Status, m.StatusMessage, m.Created.UnixMilli(), m.OutputBucket,
 			m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance, m.F1, m.Recall, m.Precision,
 			m.EvaluationManifest, m.EvaluationResult, msOrZero(m.EvaluationEnd), m.Artifact)
@@ -87,7 +68,7 @@ func (s *Store) CreateLookoutModel(ctx context.Context, m *ocellus.Model, arn fu
 
 // LookoutModel returns one model.
 func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int) (*ocellus.Model, error) {
-	m, err := scanModel(s.db.QueryRowContext(ctx, `SELECT `+modelCols+` FROM l4v_models WHERE project_arn = ? AND version = ?`, projectARN, version))
+	m, err := store.ScanModel(s.db.QueryRowContext(ctx, `SELECT `+store.ModelColumns+` FROM l4v_models WHERE project_arn = ? AND version = ?`, projectARN, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model version %d does not exist.", version)
 	}
@@ -95,14 +76,14 @@ func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int
 }
 
 func (s *Store) queryModels(ctx context.Context, q string, args ...any) ([]*ocellus.Model, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+modelCols+` FROM l4v_models WHERE `+q, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+store.ModelColumns+` FROM l4v_models WHERE `+q, args...)
 	if err != nil {
 		return nil, ocellus.Wrap(err, "list models")
 	}
 	defer rows.Close()
 	var out []*ocellus.Model
 	for rows.Next() {
-		m, err := scanModel(rows)
+		m, err := store.ScanModel(rows)
 		if err != nil {
 			return nil, ocellus.Wrap(err, "scan model")
 		}
@@ -169,22 +150,9 @@ func (s *Store) DeleteLookoutModel(ctx context.Context, projectARN string, versi
 	})
 }
 
-const jobCols = `project_arn, account, name, model_version, description, method, config, status, message, output, created_ms, updated_ms`
-
-func scanJob(row scanner) (*ocellus.PackagingJob, error) {
-	var j ocellus.PackagingJob
-	var created, updated int64
-	if err := row.Scan(&j.ProjectARN, &j.Account, &j.Name, &j.ModelVersion, &j.Description, &j.Method, &j.Config, &j.Status,
-		&j.StatusMessage, &j.Output, &created, &updated); err != nil {
-		return nil, err
-	}
-	j.Created, j.Updated = time.UnixMilli(created).UTC(), time.UnixMilli(updated).UTC()
-	return &j, nil
-}
-
 // CreatePackagingJob inserts a job.
 func (s *Store) CreatePackagingJob(ctx context.Context, j *ocellus.PackagingJob) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO l4v_packaging_jobs (`+jobCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO l4v_packaging_jobs (`+store.PackagingJobColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		j.ProjectARN, j.Account, j.Name, j.ModelVersion, j.Description, j.Method, nonNil(j.Config), j.Status, j.StatusMessage,
 		nonNil(j.Output), j.Created.UnixMilli(), j.Updated.UnixMilli())
 	if isUnique(err) {
@@ -202,7 +170,7 @@ func nonNil(b []byte) []byte {
 
 // PackagingJob returns one job.
 func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*ocellus.PackagingJob, error) {
-	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobCols+` FROM l4v_packaging_jobs WHERE project_arn = ? AND name = ?`, projectARN, name))
+	j, err := store.ScanPackagingJob(s.db.QueryRowContext(ctx, `SELECT `+store.PackagingJobColumns+` FROM l4v_packaging_jobs WHERE project_arn = ? AND name = ?`, projectARN, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model packaging job %s does not exist.", name)
 	}
@@ -210,14 +178,14 @@ func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*oce
 }
 
 func (s *Store) queryJobs(ctx context.Context, q string, args ...any) ([]*ocellus.PackagingJob, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+jobCols+` FROM l4v_packaging_jobs WHERE `+q, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+store.PackagingJobColumns+` FROM l4v_packaging_jobs WHERE `+q, args...)
 	if err != nil {
 		return nil, ocellus.Wrap(err, "list packaging jobs")
 	}
 	defer rows.Close()
 	var out []*ocellus.PackagingJob
 	for rows.Next() {
-		j, err := scanJob(rows)
+		j, err := store.ScanPackagingJob(rows)
 		if err != nil {
 			return nil, ocellus.Wrap(err, "scan packaging job")
 		}

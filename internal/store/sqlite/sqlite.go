@@ -81,25 +81,9 @@ func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
-const projectCols = `arn, account, service, name, feature, auto_update, status, created_ms`
-
-type scanner interface{ Scan(...any) error }
-
-func scanProject(row scanner) (*ocellus.Project, error) {
-	var p ocellus.Project
-	var created int64
-	var status string
-	if err := row.Scan(&p.ARN, &p.Account, &p.Service, &p.Name, &p.Feature, &p.AutoUpdate, &status, &created); err != nil {
-		return nil, err
-	}
-	p.Status = ocellus.ProjectStatus(status)
-	p.Created = time.UnixMilli(created).UTC()
-	return &p, nil
-}
-
 // CreateProject inserts p; AlreadyExists if the account has that name.
 func (s *Store) CreateProject(ctx context.Context, p *ocellus.Project) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO projects (`+projectCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO projects (`+store.ProjectColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		p.ARN, p.Account, p.Service, p.Name, p.Feature, p.AutoUpdate, string(p.Status), p.Created.UnixMilli())
 	if isUnique(err) {
 		return ocellus.Errorf(ocellus.AlreadyExists, "A project named %s already exists.", p.Name)
@@ -109,7 +93,7 @@ func (s *Store) CreateProject(ctx context.Context, p *ocellus.Project) error {
 
 // Project returns the project with that ARN.
 func (s *Store) Project(ctx context.Context, arn string) (*ocellus.Project, error) {
-	p, err := scanProject(s.db.QueryRowContext(ctx, `SELECT `+projectCols+` FROM projects WHERE arn = ?`, arn))
+	p, err := store.ScanProject(s.db.QueryRowContext(ctx, `SELECT `+store.ProjectColumns+` FROM projects WHERE arn = ?`, arn))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The project %s does not exist.", arn)
 	}
@@ -121,7 +105,7 @@ func (s *Store) Project(ctx context.Context, arn string) (*ocellus.Project, erro
 
 // ListProjects lists an account's projects in creation order.
 func (s *Store) ListProjects(ctx context.Context, f store.ProjectFilter) ([]*ocellus.Project, error) {
-	q := `SELECT ` + projectCols + ` FROM projects WHERE account = ? AND service = ?`
+	q := `SELECT ` + store.ProjectColumns + ` FROM projects WHERE account = ? AND service = ?`
 	args := []any{f.Account, f.Service}
 	if len(f.Names) > 0 {
 		q += ` AND name IN (` + placeholders(len(f.Names)) + `)`
@@ -150,7 +134,7 @@ func (s *Store) ListProjects(ctx context.Context, f store.ProjectFilter) ([]*oce
 	defer rows.Close()
 	var out []*ocellus.Project
 	for rows.Next() {
-		p, err := scanProject(rows)
+		p, err := store.ScanProject(rows)
 		if err != nil {
 			return nil, ocellus.Wrap(err, "scan project")
 		}

@@ -4,31 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/store"
 )
 
-const versionCols = `arn, project_arn, account, name, status, created_ms, body`
-
-func scanVersion(row scanner) (*ocellus.ProjectVersion, error) {
-	var v ocellus.ProjectVersion
-	var status, body string
-	var created int64
-	if err := row.Scan(&v.ARN, &v.ProjectARN, &v.Account, &v.Name, &status, &created, &body); err != nil {
-		return nil, err
-	}
-	v.Status, v.Created = ocellus.VersionStatus(status), time.UnixMilli(created).UTC()
-	if err := store.SetVersionBody(&v, []byte(body)); err != nil {
-		return nil, err
-	}
-	return &v, nil
-}
-
 // CreateVersion inserts a model version.
 func (s *Store) CreateVersion(ctx context.Context, v *ocellus.ProjectVersion) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO project_versions (`+versionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.db.ExecContext(ctx, `INSERT INTO project_versions (`+store.VersionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		v.ARN, v.ProjectARN, v.Account, v.Name, string(v.Status), v.Created.UnixMilli(), store.VersionBody(v))
 	if isUnique(err) {
 		return ocellus.Errorf(ocellus.AlreadyExists, "A model version named %s already exists in the project.", v.Name)
@@ -38,7 +21,7 @@ func (s *Store) CreateVersion(ctx context.Context, v *ocellus.ProjectVersion) er
 
 // Version returns a version by ARN.
 func (s *Store) Version(ctx context.Context, arn string) (*ocellus.ProjectVersion, error) {
-	v, err := scanVersion(s.db.QueryRowContext(ctx, `SELECT `+versionCols+` FROM project_versions WHERE arn = ?`, arn))
+	v, err := store.ScanVersion(s.db.QueryRowContext(ctx, `SELECT `+store.VersionColumns+` FROM project_versions WHERE arn = ?`, arn))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model version %s does not exist.", arn)
 	}
@@ -53,7 +36,7 @@ func (s *Store) queryVersions(ctx context.Context, q string, args ...any) ([]*oc
 	defer rows.Close()
 	var out []*ocellus.ProjectVersion
 	for rows.Next() {
-		v, err := scanVersion(rows)
+		v, err := store.ScanVersion(rows)
 		if err != nil {
 			return nil, ocellus.Wrap(err, "scan version")
 		}
@@ -64,7 +47,7 @@ func (s *Store) queryVersions(ctx context.Context, q string, args ...any) ([]*oc
 
 // Versions lists a project's versions, newest first.
 func (s *Store) Versions(ctx context.Context, projectARN string, names []string) ([]*ocellus.ProjectVersion, error) {
-	q := `SELECT ` + versionCols + ` FROM project_versions WHERE project_arn = ?`
+	q := `SELECT ` + store.VersionColumns + ` FROM project_versions WHERE project_arn = ?`
 	args := []any{projectARN}
 	if len(names) > 0 {
 		q += ` AND name IN (` + placeholders(len(names)) + `)`
@@ -84,7 +67,7 @@ func (s *Store) VersionsInState(ctx context.Context, states ...ocellus.VersionSt
 	for i, st := range states {
 		args[i] = string(st)
 	}
-	return s.queryVersions(ctx, `SELECT `+versionCols+` FROM project_versions WHERE status IN (`+placeholders(len(states))+`) ORDER BY created_ms`, args...)
+	return s.queryVersions(ctx, `SELECT `+store.VersionColumns+` FROM project_versions WHERE status IN (`+placeholders(len(states))+`) ORDER BY created_ms`, args...)
 }
 
 // UpdateVersion saves a version's status and body.
