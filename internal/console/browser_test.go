@@ -131,7 +131,7 @@ func TestBrowser(t *testing.T) {
 	signOut := func() {
 		t.Helper()
 		do("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#signin-form")))
-		if got := text("#flash"); got != "You are signed out." {
+		if got := text("#flash-text"); got != "You are signed out." {
 			t.Errorf("after sign-out the page says %q", got)
 		}
 	}
@@ -147,7 +147,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#create")),
 		chromedp.WaitVisible(chromedp.CSS("#projects")),
 	)
-	if got := text("#flash"); got != "Created the project browser-cats." {
+	if got := text("#flash-text"); got != "Created the project browser-cats." {
 		t.Errorf("after create the page says %q", got)
 	}
 	do("create a Lookout for Vision project",
@@ -167,8 +167,12 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#create")),
 		chromedp.WaitVisible(chromedp.CSS(`#flash.error`)),
 	)
-	if got := text("#flash"); !strings.Contains(got, "failed to satisfy constraint") {
+	if got := text("#flash"); !strings.HasPrefix(got, "Could not create the project.") || !strings.Contains(got, "failed to satisfy constraint") {
 		t.Errorf("a bad name shows %q", got)
+	}
+	// The form comes back with what was typed, to correct it.
+	if got, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS("#name"))); err != nil || got != "no spaces allowed" {
+		t.Errorf("after the error the name field holds %q (%v)", got, err)
 	}
 	accessible("projects page")
 	shoot("projects")

@@ -86,7 +86,7 @@ func (b *browser) post(path string, form url.Values) (int, string) {
 	return b.do("POST", path, form)
 }
 
-var flashRE = regexp.MustCompile(`id="flash"[^>]*>([^<]*)<`)
+var flashRE = regexp.MustCompile(`id="flash-text">([^<]*)<`)
 
 func flashOf(page string) string {
 	if m := flashRE.FindStringSubmatch(page); m != nil {
@@ -148,6 +148,9 @@ func TestProjectsOverHTTP(t *testing.T) {
 	if got, want := flashOf(page), apiMessage(t, err); got != want || want == "" {
 		t.Errorf("bad name: console says %q, the API %q", got, want)
 	}
+	if !strings.Contains(page, `value="bad name!"`) {
+		t.Error("after a failed create the form does not keep the name")
+	}
 	_, err = rek.CreateProject(context.Background(), &rekognition.CreateProjectInput{ProjectName: aws.String("cats")})
 	_, page = b.post("projects", url.Values{"product": {"custom-labels"}, "name": {"cats"}})
 	if got, want := flashOf(page), apiMessage(t, err); got != want {
@@ -156,6 +159,9 @@ func TestProjectsOverHTTP(t *testing.T) {
 	_, page = b.post("projects", url.Values{"product": {"lookout-vision"}, "name": {"circuits"}})
 	if got := flashOf(page); got != "A project named circuits already exists." {
 		t.Errorf("duplicate Lookout project: %q", got)
+	}
+	if !strings.Contains(page, `value="lookout-vision" selected`) {
+		t.Error("after a failed create the form does not keep the product")
 	}
 	_, page = b.post("projects", url.Values{"product": {"nonsense"}, "name": {"x"}})
 	if got := flashOf(page); !strings.Contains(got, "Choose the product") {

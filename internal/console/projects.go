@@ -35,10 +35,10 @@ func (c *Console) serveProjects(w http.ResponseWriter, r *http.Request, ss sessi
 	rows, err := c.projects(r.Context(), ss.Account)
 	f := c.sessions.takeFlash(ss.ID)
 	if err != nil {
-		f = flash{Error: true, Text: c.message(err, "listing the projects")}
+		f = flash{Error: true, Title: "Could not list the projects.", Text: c.message(err, "listing the projects")}
 	}
 	c.render(w, http.StatusOK, "projects.html", page{Title: "Projects", Session: &ss, Flash: f,
-		Data: projectsData{Projects: rows, Product: productCustomLabels}})
+		Data: projectsData{Projects: rows, Product: cmp.Or(f.Product, productCustomLabels), Name: f.Name}})
 }
 
 // projects lists both products' projects of account, newest first.
@@ -108,7 +108,7 @@ func (c *Console) serveCreateProject(w http.ResponseWriter, r *http.Request, ss 
 	if errors.As(err, &verr) {
 		err = ocellus.Errorf(ocellus.Invalid, "%s", verr.Error())
 	}
-	c.after(w, r, ss, err, "creating the project", "Created the project "+name+".")
+	c.after(w, r, ss, err, flash{Title: "Could not create the project.", Product: product, Name: name}, "creating the project", "Created the project "+name+".")
 }
 
 // serveDeleteProject deletes a project with the product's DeleteProject
@@ -132,16 +132,17 @@ func (c *Console) serveDeleteProject(w http.ResponseWriter, r *http.Request, ss 
 			err = ocellus.Errorf(ocellus.Invalid, "%s is not a project ARN.", arn)
 		}
 	}
-	c.after(w, r, ss, err, "deleting the project", "Deleted the project "+name+".")
+	c.after(w, r, ss, err, flash{Title: "Could not delete the project."}, "deleting the project", "Deleted the project "+name+".")
 }
 
-// after ends a form action: the outcome is kept for the next page and the
-// browser goes back to the projects (so a reload does not send the form
-// again).
-func (c *Console) after(w http.ResponseWriter, r *http.Request, ss session, err error, what, done string) {
+// after ends a form action: the outcome is kept for the next page (failed,
+// the error's message and what to show with it) and the browser goes back
+// to the projects, so that a reload does not send the form again.
+func (c *Console) after(w http.ResponseWriter, r *http.Request, ss session, err error, failed flash, what, done string) {
 	f := flash{Text: done}
 	if err != nil {
-		f = flash{Error: true, Text: c.message(err, what)}
+		f = failed
+		f.Error, f.Text = true, c.message(err, what)
 	}
 	c.sessions.setFlash(ss.ID, f)
 	http.Redirect(w, r, Prefix+"projects", http.StatusSeeOther)

@@ -29,10 +29,13 @@ type session struct {
 	flash   flash // shown once, on the next page
 }
 
-// flash is a one-time message after a form action.
+// flash is a one-time message after a form action: what was done, or
+// what failed (Title) and why (Text, the API's message). After a failed
+// create it keeps the form's values, so that the form comes back filled.
 type flash struct {
-	Error bool
-	Text  string
+	Error         bool
+	Title, Text   string
+	Product, Name string
 }
 
 // sessions is the server-side session table. Expired sessions are never
