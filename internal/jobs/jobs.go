@@ -22,11 +22,13 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -141,6 +143,7 @@ type Queue struct {
 // per driver.
 type riverClient interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	Stop(ctx context.Context) error
 	StopAndCancel(ctx context.Context) error
 }
@@ -267,6 +270,67 @@ func (q *Queue) Enqueue(ctx context.Context, kind, key string, payload []byte) e
 		return fmt.Errorf("jobs: enqueue %s %q: %w", kind, key, err)
 	}
 	return nil
+}
+
+// A Count is the number of jobs of one kind in one of River's states
+// (available, running, retryable, completed, discarded, ...).
+type Count struct {
+	Kind  string
+	State string
+	Jobs  int
+}
+
+// countPage is how many jobs Counts reads at a time.
+const countPage = 1000
+
+// Counts is the number of jobs by kind and state, read from the queue's
+// database: every node sharing a PostgreSQL queue sees the same numbers.
+// Every kind this queue has a handler for appears in every state, with 0
+// when it has no such job, in the order of kinds then states; a kind
+// without a handler here (enqueued by another version) is listed too.
+// Finished jobs count until River's cleaner deletes them (a day for
+// completed jobs, a week for cancelled and discarded ones).
+func (q *Queue) Counts(ctx context.Context) ([]Count, error) { return q.counts(ctx, countPage) }
+
+// counts is Counts reading page jobs at a time.
+func (q *Queue) counts(ctx context.Context, page int) ([]Count, error) {
+	n := map[[2]string]int{}
+	params := river.NewJobListParams().First(page)
+	for {
+		res, err := q.client.JobList(ctx, params)
+		if err != nil {
+			return nil, fmt.Errorf("jobs: count: %w", err)
+		}
+		for _, j := range res.Jobs {
+			kind := j.Kind
+			if kind == riverKind {
+				var a jobArgs
+				if err := json.Unmarshal(j.EncodedArgs, &a); err != nil {
+					return nil, fmt.Errorf("jobs: count: job %d: %w", j.ID, err)
+				}
+				kind = a.JobKind
+			}
+			n[[2]string{kind, string(j.State)}]++
+		}
+		if len(res.Jobs) < page {
+			break
+		}
+		params = params.After(res.LastCursor)
+	}
+	kinds := slices.Collect(maps.Keys(q.handlers))
+	for k := range n {
+		if !slices.Contains(kinds, k[0]) {
+			kinds = append(kinds, k[0])
+		}
+	}
+	slices.Sort(kinds)
+	out := make([]Count, 0, len(kinds)*len(rivertype.JobStates()))
+	for _, kind := range kinds {
+		for _, st := range rivertype.JobStates() {
+			out = append(out, Count{Kind: kind, State: string(st), Jobs: n[[2]string{kind, string(st)}]})
+		}
+	}
+	return out, nil
 }
 
 // fetchCooldown is the least time between two fetches of jobs.
