@@ -30,6 +30,9 @@ import (
 // reserved non-AWS prefix /_ocellus/.
 const Prefix = "/_ocellus/console/"
 
+// maxForm bounds the body of a console form.
+const maxForm = 64 << 10
+
 //go:embed assets
 var assets embed.FS
 
@@ -105,6 +108,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.HasPrefix(rest, "static/") && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if strings.HasSuffix(rest, "/") { // no directory listings
+			http.NotFound(w, r)
+			return
+		}
 		h.Set("Cache-Control", "public, max-age=3600")
 		c.static.ServeHTTP(w, r)
 		return
@@ -127,9 +134,17 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	if r.Method == http.MethodPost && !sameOrigin(r) {
-		http.Error(w, "Forbidden: this form was sent from another site.", http.StatusForbidden)
-		return
+	if r.Method == http.MethodPost {
+		if !sameOrigin(r) {
+			http.Error(w, "Forbidden: this form was sent from another site.", http.StatusForbidden)
+			return
+		}
+		// The console's forms are a few short fields.
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "The form could not be read: "+err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
 	}
 	route(w, r)
 }

@@ -319,3 +319,35 @@ func TestAccountsSeparate(t *testing.T) {
 		t.Error("Bob's delete removed Alice's project")
 	}
 }
+
+// TestStaticAndLimits: the assets are served from the binary, without
+// directory listings; an oversized form is refused before it is read.
+func TestStaticAndLimits(t *testing.T) {
+	s := e2e.Start(t, server.Config{})
+	b := newBrowser(t, s)
+	for path, want := range map[string]int{
+		"static/console.css": http.StatusOK, "static/ocellus.svg": http.StatusOK,
+		"static/": http.StatusNotFound, "static/nope.js": http.StatusNotFound, "nowhere": http.StatusNotFound,
+	} {
+		if code, _ := b.do("GET", path, nil); code != want {
+			t.Errorf("GET %s: %d, want %d", path, code, want)
+		}
+	}
+	if code, _ := b.do("DELETE", "projects", nil); code != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE projects: %d, want 405", code)
+	}
+	// Without the final slash the console redirects to its prefix.
+	resp, err := b.c.Get(s.URL + strings.TrimSuffix(console.Prefix, "/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != console.Prefix+"signin" {
+		t.Errorf("GET /_ocellus/console: %d at %s, want the sign-in page", resp.StatusCode, resp.Request.URL.Path)
+	}
+	b.signIn(e2e.Alice)
+	code, _ := b.post("projects", url.Values{"product": {"custom-labels"}, "name": {strings.Repeat("a", 70<<10)}})
+	if code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 70 KiB form: %d, want 413", code)
+	}
+}
