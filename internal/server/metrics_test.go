@@ -213,3 +213,32 @@ func TestMetricsPerServer(t *testing.T) {
 		t.Errorf("server b's node label: %v", fb["ocellus_node_info"])
 	}
 }
+
+// ocellus_inference_units follows StartProjectVersion and
+// StopProjectVersion of a real trained version on this node.
+func TestMetricsHostedUnits(t *testing.T) {
+	ts := e2e.Start(t, server.Config{NodeID: "node-u"})
+	ctx := context.Background()
+	r := ts.Rekognition(alice)
+	project, m := colourProject(t, ts, "units", 10)
+	arn := trainVersion(t, r, project, "v1", m)
+	if pv := waitTrained(t, r, project, "v1"); pv.Status != rtypes.ProjectVersionStatusTrainingCompleted {
+		t.Fatalf("training: %s %s", pv.Status, aws.ToString(pv.StatusMessage))
+	}
+	units := func(want float64) {
+		t.Helper()
+		e2e.Poll(t, time.Minute, fmt.Sprintf("ocellus_inference_units = %v", want), func() (*dto.Metric, bool) {
+			m := sample(scrape(t, ts), "ocellus_inference_units", labels("node", "node-u", "service", "rekognition"))
+			return m, m.GetGauge().GetValue() == want
+		})
+	}
+	units(0)
+	if _, err := r.StartProjectVersion(ctx, &rekognition.StartProjectVersionInput{ProjectVersionArn: &arn, MinInferenceUnits: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	units(2)
+	if _, err := r.StopProjectVersion(ctx, &rekognition.StopProjectVersionInput{ProjectVersionArn: &arn}); err != nil {
+		t.Fatal(err)
+	}
+	units(0)
+}
