@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocellus/ocellus/internal/control"
 	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/server"
 )
 
@@ -106,6 +107,11 @@ func TestMetrics(t *testing.T) {
 	if code := errCode(err); code != "ResourceNotFoundException" {
 		t.Fatalf("DescribeProjectVersions of a missing project: %v, want ResourceNotFoundException", err)
 	}
+	// An unknown access key: refused before any operation is routed.
+	stranger := ocellus.Account{ID: "333333333333", AccessKeyID: "AKIDNOBODY", SecretAccessKey: "x"}
+	if _, err := ts.Rekognition(stranger).DescribeProjects(ctx, &rekognition.DescribeProjectsInput{}); errCode(err) != "UnrecognizedClientException" {
+		t.Fatalf("DescribeProjects with an unknown key: %v, want UnrecognizedClientException", err)
+	}
 	// S3: a NoSuchKey; Lookout for Vision: a ResourceNotFoundException.
 	if _, err := s.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("metrics-data"), Key: aws.String("nothing")}); err == nil {
 		t.Fatal("HeadObject of a missing key succeeded")
@@ -141,6 +147,7 @@ func TestMetrics(t *testing.T) {
 		{[]string{"service", "s3", "operation", "HeadObject", "code", "NoSuchKey"}, 1},
 		{[]string{"service", "lookoutvision", "operation", "DescribeProject", "code", "ResourceNotFoundException"}, 1},
 		{[]string{"service", "refused", "operation", "", "code", "UnknownOperationException"}, 1},
+		{[]string{"service", "rekognition", "operation", "", "code", "UnrecognizedClientException"}, 1},
 	} {
 		m := sample(fams, "ocellus_requests_total", labels(c.labels...))
 		if m == nil || m.GetCounter().GetValue() != c.want {
@@ -158,8 +165,8 @@ func TestMetrics(t *testing.T) {
 	for _, m := range fams["ocellus_request_duration_seconds"].GetMetric() {
 		timed += m.GetHistogram().GetSampleCount()
 	}
-	if counted != timed || counted < 15 {
-		t.Errorf("%d requests counted, %d timed: want the same, at least 15", counted, timed)
+	if counted != timed || counted < 16 {
+		t.Errorf("%d requests counted, %d timed: want the same, at least 16", counted, timed)
 	}
 	h := sample(fams, "ocellus_request_duration_seconds", labels("service", "rekognition", "operation", "CreateProject")).GetHistogram()
 	if h.GetSampleCount() != 2 || h.GetSampleSum() <= 0 {
