@@ -16,6 +16,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
+	"github.com/aws/aws-sdk-go/aws/awserr"
+	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
 	"github.com/aws/smithy-go"
 
 	"github.com/ocellus/ocellus/internal/console"
@@ -156,9 +158,14 @@ func TestProjectsOverHTTP(t *testing.T) {
 	if got, want := flashOf(page), apiMessage(t, err); got != want {
 		t.Errorf("duplicate: console says %q, the API %q", got, want)
 	}
+	_, err = s.LookoutVision(e2e.Alice).CreateProject(&lv.CreateProjectInput{ProjectName: aws.String("circuits")})
+	var lverr awserr.Error
+	if !errors.As(err, &lverr) {
+		t.Fatalf("Lookout for Vision duplicate CreateProject: %v", err)
+	}
 	_, page = b.post("projects", url.Values{"product": {"lookout-vision"}, "name": {"circuits"}})
-	if got := flashOf(page); got != "A project named circuits already exists." {
-		t.Errorf("duplicate Lookout project: %q", got)
+	if got := flashOf(page); got != lverr.Message() || got == "" {
+		t.Errorf("duplicate Lookout project: console says %q, the API %q", got, lverr.Message())
 	}
 	if !strings.Contains(page, `value="lookout-vision" selected`) {
 		t.Error("after a failed create the form does not keep the product")
