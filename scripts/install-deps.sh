@@ -11,10 +11,11 @@ need_apt=()
 # (AWS removed it from current SDKs); the L4V script test runs it with
 # /usr/bin/python3. libturbojpeg0: libjpeg-turbo, which Ocellus opens at run
 # time to decode JPEGs about 3 times faster than image/jpeg (optional: without
-# it the Go decoder is used). postgresql: the server binaries the PostgreSQL
-# store's tests start a private cluster with (internal/e2e/pgtest; under
-# make test they fail without them).
-for pkg in python3-boto3 libturbojpeg0 postgresql ${OCELLUS_APT_PACKAGES:-}; do
+# it the Go decoder is used). chromium: the web console's browser tests
+# (internal/console) drive it headless through chromedp. postgresql: the
+# server binaries the PostgreSQL store's tests start a private cluster with
+# (internal/e2e/pgtest; under make test they fail without them).
+for pkg in python3-boto3 libturbojpeg0 chromium postgresql ${OCELLUS_APT_PACKAGES:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)

@@ -124,10 +124,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 // (or OpenMetrics, when the scraper asks for it). Unauthenticated, like
 // the health endpoint; it names no account or resource.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+	if getOrHead(w, r) {
+		s.metrics.handler.ServeHTTP(w, r)
 	}
-	s.metrics.handler.ServeHTTP(w, r)
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocellus/ocellus/internal/control"
 	"github.com/ocellus/ocellus/internal/e2e"
+	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/server"
 )
 
@@ -106,6 +107,11 @@ func TestMetrics(t *testing.T) {
 	if code := errCode(err); code != "ResourceNotFoundException" {
 		t.Fatalf("DescribeProjectVersions of a missing project: %v, want ResourceNotFoundException", err)
 	}
+	// An unknown access key: refused before any operation is routed.
+	stranger := ocellus.Account{ID: "333333333333", AccessKeyID: "AKIDNOBODY", SecretAccessKey: "x"}
+	if _, err := ts.Rekognition(stranger).DescribeProjects(ctx, &rekognition.DescribeProjectsInput{}); errCode(err) != "UnrecognizedClientException" {
+		t.Fatalf("DescribeProjects with an unknown key: %v, want UnrecognizedClientException", err)
+	}
 	// S3: a NoSuchKey; Lookout for Vision: a ResourceNotFoundException.
 	if _, err := s.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String("metrics-data"), Key: aws.String("nothing")}); err == nil {
 		t.Fatal("HeadObject of a missing key succeeded")
@@ -141,6 +147,7 @@ func TestMetrics(t *testing.T) {
 		{[]string{"service", "s3", "operation", "HeadObject", "code", "NoSuchKey"}, 1},
 		{[]string{"service", "lookoutvision", "operation", "DescribeProject", "code", "ResourceNotFoundException"}, 1},
 		{[]string{"service", "refused", "operation", "", "code", "UnknownOperationException"}, 1},
+		{[]string{"service", "rekognition", "operation", "", "code", "UnrecognizedClientException"}, 1},
 	} {
 		m := sample(fams, "ocellus_requests_total", labels(c.labels...))
 		if m == nil || m.GetCounter().GetValue() != c.want {
@@ -158,8 +165,8 @@ func TestMetrics(t *testing.T) {
 	for _, m := range fams["ocellus_request_duration_seconds"].GetMetric() {
 		timed += m.GetHistogram().GetSampleCount()
 	}
-	if counted != timed || counted < 15 {
-		t.Errorf("%d requests counted, %d timed: want the same, at least 15", counted, timed)
+	if counted != timed || counted < 16 {
+		t.Errorf("%d requests counted, %d timed: want the same, at least 16", counted, timed)
 	}
 	h := sample(fams, "ocellus_request_duration_seconds", labels("service", "rekognition", "operation", "CreateProject")).GetHistogram()
 	if h.GetSampleCount() != 2 || h.GetSampleSum() <= 0 {
@@ -212,4 +219,33 @@ func TestMetricsPerServer(t *testing.T) {
 	if sample(fb, "ocellus_node_info", labels("node", "b")) == nil || sample(fb, "ocellus_node_info", labels("node", "a")) != nil {
 		t.Errorf("server b's node label: %v", fb["ocellus_node_info"])
 	}
+}
+
+// ocellus_inference_units follows StartProjectVersion and
+// StopProjectVersion of a real trained version on this node.
+func TestMetricsHostedUnits(t *testing.T) {
+	ts := e2e.Start(t, server.Config{NodeID: "node-u"})
+	ctx := context.Background()
+	r := ts.Rekognition(alice)
+	project, m := colourProject(t, ts, "units", 10)
+	arn := trainVersion(t, r, project, "v1", m)
+	if pv := waitTrained(t, r, project, "v1"); pv.Status != rtypes.ProjectVersionStatusTrainingCompleted {
+		t.Fatalf("training: %s %s", pv.Status, aws.ToString(pv.StatusMessage))
+	}
+	units := func(want float64) {
+		t.Helper()
+		e2e.Poll(t, time.Minute, fmt.Sprintf("ocellus_inference_units = %v", want), func() (*dto.Metric, bool) {
+			m := sample(scrape(t, ts), "ocellus_inference_units", labels("node", "node-u", "service", "rekognition"))
+			return m, m.GetGauge().GetValue() == want
+		})
+	}
+	units(0)
+	if _, err := r.StartProjectVersion(ctx, &rekognition.StartProjectVersionInput{ProjectVersionArn: &arn, MinInferenceUnits: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	units(2)
+	if _, err := r.StopProjectVersion(ctx, &rekognition.StopProjectVersionInput{ProjectVersionArn: &arn}); err != nil {
+		t.Fatal(err)
+	}
+	units(0)
 }
