@@ -76,10 +76,10 @@ type Server struct {
 	store store.Store
 	// pg is the PostgreSQL pool of --database postgres://, shared by the
 	// metadata store and the job queue; nil on SQLite.
-	pg    *pgxpool.Pool
-	rek   http.Handler
-	l4v   http.Handler
-	s3    http.Handler
+	pg  *pgxpool.Pool
+	rek http.Handler
+	l4v http.Handler
+	s3  http.Handler
 	// console is the web console under console.Prefix.
 	console http.Handler
 	close   []func() error
