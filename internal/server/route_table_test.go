@@ -21,7 +21,10 @@ func TestRouteTable(t *testing.T) {
 	}{
 		{"GET", "/_ocellus/health", "", "", "ops health"},
 		{"HEAD", "/_ocellus/health", signed("s3"), "", "ops health"},
-		{"GET", "/_ocellus/metrics", "", "", "ops unknown"},
+		{"GET", "/_ocellus/health/ready", "", "", "ops ready"},
+		{"GET", "/_ocellus/health/live", signed("rekognition"), "", "ops live"},
+		{"GET", "/_ocellus/metrics", "", "", "ops metrics"},
+		{"GET", "/_ocellus/metrics/x", "", "", "ops unknown"},
 		{"GET", "/_ocellus/", signed("rekognition"), "", "ops unknown"},
 		{"POST", "/", "", "RekognitionService.ListProjects", "rekognition"},
 		{"POST", "/", signed("rekognition"), "RekognitionService.DescribeProjects", "rekognition"},
