@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -251,10 +252,22 @@ func TestDetectModerationLabels(t *testing.T) {
 			t.Errorf("%+v: %v, want %s", tc.in, err, tc.code)
 		}
 	}
+	// Over the API model's 5 MB of bytes: refused by the validation of
+	// the request against the model, as for any length constraint.
 	big := make([]byte, 5<<20+1)
 	copy(big, jpeg)
-	if _, err := r.DetectModerationLabels(ctx, &rekognition.DetectModerationLabelsInput{Image: &rtypes.Image{Bytes: big}}); errCode(err) != "ImageTooLargeException" && errCode(err) != "InvalidParameterException" {
+	if _, err := r.DetectModerationLabels(ctx, &rekognition.DetectModerationLabelsInput{Image: &rtypes.Image{Bytes: big}}); errCode(err) != "InvalidParameterException" {
 		t.Errorf("5 MB + 1 of bytes: %v", err)
+	}
+	// Too many pixels (header of a 60000 x 60000 JPEG) and an S3 object
+	// over 15 MB: ImageTooLargeException.
+	if _, err := r.DetectModerationLabels(ctx, &rekognition.DetectModerationLabelsInput{Image: &rtypes.Image{Bytes: jpegBomb(t, jpeg, 60000, 60000)}}); errCode(err) != "ImageTooLargeException" {
+		t.Errorf("60000 x 60000 JPEG (%s): %v", photos[0], err)
+	}
+	put(t, s, "photos", "huge.jpg", append(bytes.Clone(jpeg), make([]byte, 15<<20)...))
+	if _, err := r.DetectModerationLabels(ctx, &rekognition.DetectModerationLabelsInput{
+		Image: &rtypes.Image{S3Object: &rtypes.S3Object{Bucket: aws.String("photos"), Name: aws.String("huge.jpg")}}}); errCode(err) != "ImageTooLargeException" {
+		t.Errorf("S3 object over 15 MB: %v", err)
 	}
 }
 
