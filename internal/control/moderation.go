@@ -8,7 +8,6 @@ import (
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/vision/backbone"
-	"github.com/ocellus/ocellus/internal/vision/imageio"
 	"github.com/ocellus/ocellus/internal/vision/moderation"
 )
 
@@ -112,25 +111,9 @@ func (c *Control) DetectModerationLabels(ctx context.Context, account string, in
 	if in.MinConfidence != nil {
 		minConf = *in.MinConfidence
 	}
-	data := in.Bytes
-	var err error
-	switch {
-	case in.S3 != nil:
-		data, err = c.readImage(ctx, account, in.S3)
-		if err != nil {
-			return nil, err
-		}
-	case len(data) == 0:
-		return nil, ocellus.Errorf(ocellus.Invalid, "Image needs Bytes or S3Object.")
-	case len(data) > maxModerationBytes:
-		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is %d bytes; images passed as bytes can be at most %d bytes.", len(data), maxModerationBytes)
-	}
-	img, err := imageio.Decode(data)
-	if errors.Is(err, imageio.ErrTooLarge) {
-		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is too large: %v.", err)
-	}
+	img, err := c.requestImage(ctx, account, in.Bytes, in.S3, maxModerationBytes)
 	if err != nil {
-		return nil, ocellus.Errorf(ocellus.InvalidImageFormat, "Request has invalid image format: %v", err)
+		return nil, err
 	}
 	m, err := c.moderation.get()
 	if err != nil {
