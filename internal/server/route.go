@@ -8,6 +8,7 @@ import (
 
 	"github.com/ocellus/ocellus/internal/api/rekognition"
 	"github.com/ocellus/ocellus/internal/awsproto"
+	"github.com/ocellus/ocellus/internal/console"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/sigv4"
 )
@@ -30,7 +31,8 @@ type matcher func(r *http.Request, service string) bool
 // routeTable is every way into the server, in the order it is tried:
 //
 //   - Ocellus's own endpoints under OpsPrefix, signed or not (no bucket
-//     name can start with '_');
+//     name can start with '_'): health, metrics and the web console
+//     under console.Prefix;
 //   - each AWS service by the service its SigV4 scope names, or for an
 //     unsigned request by the shape its protocol gives it: Rekognition's
 //     awsJson1.1 X-Amz-Target, Lookout for Vision's restJson1 path under
@@ -44,6 +46,7 @@ func (s *Server) routeTable() []route {
 		{"ops ready", "", pathIs(OpsPrefix + "health/ready"), handle(http.HandlerFunc(s.serveHealth))},
 		{"ops live", "", pathIs(OpsPrefix + "health/live"), handle(http.HandlerFunc(s.serveLive))},
 		{"ops metrics", "", pathIs(OpsPrefix + "metrics"), handle(http.HandlerFunc(s.serveMetrics))},
+		{"console", "", consolePath, handle(s.console)},
 		{"ops unknown", "", pathPrefix(OpsPrefix), handle(http.NotFoundHandler())},
 		{"rekognition", ocellus.Rekognition, scopeOr(ocellus.Rekognition, targetPrefix(rekognition.TargetPrefix)), handle(s.rek)},
 		{"lookoutvision", ocellus.LookoutVision, scopeOr(ocellus.LookoutVision, pathPrefix("/2020-11-20/")), handle(s.l4v)},
@@ -69,6 +72,12 @@ func handle(h http.Handler) func(http.ResponseWriter, *http.Request, string) {
 
 func pathIs(p string) matcher {
 	return func(r *http.Request, _ string) bool { return r.URL.Path == p }
+}
+
+// consolePath matches the console's pages and assets, and its prefix
+// without the final slash (which the console redirects).
+func consolePath(r *http.Request, _ string) bool {
+	return strings.HasPrefix(r.URL.Path, console.Prefix) || r.URL.Path+"/" == console.Prefix
 }
 
 func pathPrefix(p string) matcher {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/ocellus/ocellus/internal/api/lookoutvision"
 	"github.com/ocellus/ocellus/internal/api/rekognition"
+	"github.com/ocellus/ocellus/internal/console"
 	"github.com/ocellus/ocellus/internal/control"
 	"github.com/ocellus/ocellus/internal/expect"
 	"github.com/ocellus/ocellus/internal/ocellus"
@@ -77,8 +78,10 @@ type Server struct {
 	rek   http.Handler
 	l4v   http.Handler
 	s3    http.Handler
-	close []func() error
-	space *space.Guard
+	// console is the web console under console.Prefix.
+	console http.Handler
+	close   []func() error
+	space   *space.Guard
 	// started is when Open began, for the health endpoint.
 	started time.Time
 	routes  []route // see routeTable
@@ -210,6 +213,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.metrics = newMetrics(state{node: cfg.NodeID, jobs: q.Counts, units: ctl.HostedUnits}, s.log)
 	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
 	s.l4v = lookoutvision.New(l4v, verifier, lookoutvision.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
+	s.console = console.New(ctl, l4v, console.Config{Accounts: cfg.Accounts, Now: cfg.Now, Logger: cfg.Logger})
 	s.routes = s.routeTable()
 	if err := ctl.Recover(ctx); err != nil {
 		s.Close()
