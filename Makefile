@@ -13,7 +13,7 @@ export CGO_ENABLED := 1
 # the non-race pass of `make test` instead. cmd/ocellus's
 # TestRaceSkippedTestsRunInMakeTest fails when a test that skips under
 # -race is missing here.
-HEAVY_TESTS := ^(TestDetectionProject|TestDetectionProjectFromConvertedBCCD|TestLookoutAlwaysMembers|TestLookoutTrainingResumesAfterRestart|TestLookoutTrainAndTestDatasets|TestLookoutCookies|TestCookies|TestLookoutModelArtifactSealedWithKmsKey)$$
+HEAVY_TESTS := ^(TestDetectionProject|TestDetectionProjectFromConvertedBCCD|TestLookoutAlwaysMembers|TestLookoutTrainingResumesAfterRestart|TestLookoutTrainAndTestDatasets|TestLookoutCookies|TestCookies|TestLookoutModelArtifactSealedWithKmsKey|TestModerationFalsePositives)$$
 
 .PHONY: help deps build run test test-go test-scripts fuzz bench bench-quality vet fmt generate clean
 

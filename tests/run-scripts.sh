@@ -93,6 +93,14 @@ check "cli delete-project" bash -c "aws --endpoint-url $OCELLUS_URL rekognition 
 
 kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=""
 
+# --- DetectModerationLabels: an empty backbone directory, then a pull --------
+mkdir -p "$WORK/backbones"
+export OCELLUS_BACKBONE_DIR=$WORK/backbones
+start_server
+check "boto3 DetectModerationLabels (not installed, pull, bytes, S3, errors)" env OCELLUS_BIN="$BIN" python3 tests/boto3_moderation.py
+kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=""
+unset OCELLUS_BACKBONE_DIR
+
 # --- Lookout for Vision with Debian's python3-boto3 (its own server) ---------
 check "Lookout for Vision getting-started flow (python3-boto3)" bash tests/run-l4v.sh
 

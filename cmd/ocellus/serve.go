@@ -51,7 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	start := time.Now()
-	cfg := server.Config{DataDir: *dataDir, Region: *region, Database: *database, S3Endpoint: *s3Endpoint, Backbone: *backbonePath, DetectionBackbone: cmp.Or(*detBackbonePath, pulledDetectionBackbone()), Keyring: *keyringFile, NodeID: *nodeID, Logger: log}
+	cfg := server.Config{DataDir: *dataDir, Region: *region, Database: *database, S3Endpoint: *s3Endpoint, Backbone: *backbonePath, DetectionBackbone: cmp.Or(*detBackbonePath, pulledDetectionBackbone()), Keyring: *keyringFile, NodeID: *nodeID, ModerationDir: backboneDir(), Logger: log}
 	if *accounts != "" {
 		accs, err := server.LoadAccounts(*accounts)
 		if err != nil {

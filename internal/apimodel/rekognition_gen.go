@@ -22,6 +22,7 @@ var Rekognition = &Service{
 		"DescribeProjectVersions":  {Name: "DescribeProjectVersions", Method: "POST", RequestURI: "/", ResponseCode: 200, Input: "DescribeProjectVersionsRequest", Output: "DescribeProjectVersionsResponse", Errors: []string{"ResourceNotFoundException", "InvalidPaginationTokenException", "InvalidParameterException", "AccessDeniedException", "InternalServerError", "ThrottlingException", "ProvisionedThroughputExceededException"}},
 		"DescribeProjects":         {Name: "DescribeProjects", Method: "POST", RequestURI: "/", ResponseCode: 200, Input: "DescribeProjectsRequest", Output: "DescribeProjectsResponse", Errors: []string{"InvalidPaginationTokenException", "InvalidParameterException", "AccessDeniedException", "InternalServerError", "ThrottlingException", "ProvisionedThroughputExceededException"}},
 		"DetectCustomLabels":       {Name: "DetectCustomLabels", Method: "POST", RequestURI: "/", ResponseCode: 200, Input: "DetectCustomLabelsRequest", Output: "DetectCustomLabelsResponse", Errors: []string{"ResourceNotFoundException", "ResourceNotReadyException", "InvalidS3ObjectException", "InvalidParameterException", "ImageTooLargeException", "LimitExceededException", "AccessDeniedException", "InternalServerError", "ThrottlingException", "ProvisionedThroughputExceededException", "InvalidImageFormatException"}},
+		"DetectModerationLabels":   {Name: "DetectModerationLabels", Method: "POST", RequestURI: "/", ResponseCode: 200, Input: "DetectModerationLabelsRequest", Output: "DetectModerationLabelsResponse", Errors: []string{"InvalidS3ObjectException", "InvalidParameterException", "ImageTooLargeException", "AccessDeniedException", "InternalServerError", "ThrottlingException", "ProvisionedThroughputExceededException", "InvalidImageFormatException", "HumanLoopQuotaExceededException", "ResourceNotFoundException", "ResourceNotReadyException"}},
 		"DistributeDatasetEntries": {Name: "DistributeDatasetEntries", Method: "POST", RequestURI: "/", ResponseCode: 200, Input: "DistributeDatasetEntriesRequest", Output: "DistributeDatasetEntriesResponse", Errors: []string{"ResourceNotFoundException", "InvalidParameterException", "AccessDeniedException", "InternalServerError", "ThrottlingException", "ProvisionedThroughputExceededException", "ResourceNotReadyException"}},
 		"ListDatasetEntries":       {Name: "ListDatasetEntries", Method: "POST", RequestURI: "/", ResponseCode: 200, Input: "ListDatasetEntriesRequest", Output: "ListDatasetEntriesResponse", Errors: []string{"InternalServerError", "ThrottlingException", "ProvisionedThroughputExceededException", "InvalidParameterException", "AccessDeniedException", "ResourceInUseException", "ResourceNotFoundException", "InvalidPaginationTokenException", "ResourceNotReadyException"}},
 		"ListDatasetLabels":        {Name: "ListDatasetLabels", Method: "POST", RequestURI: "/", ResponseCode: 200, Input: "ListDatasetLabelsRequest", Output: "ListDatasetLabelsResponse", Errors: []string{"InternalServerError", "ThrottlingException", "ProvisionedThroughputExceededException", "InvalidParameterException", "AccessDeniedException", "ResourceInUseException", "InvalidPaginationTokenException", "ResourceNotFoundException", "ResourceNotReadyException"}},
@@ -47,6 +48,13 @@ var Rekognition = &Service{
 			{Name: "Left", Shape: "Float"},
 			{Name: "Top", Shape: "Float"},
 		}},
+		"ContentClassifier":  {Name: "ContentClassifier", Type: "string", Enum: []string{"FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent"}},
+		"ContentClassifiers": {Name: "ContentClassifiers", Type: "list", Max: i64(256), Member: "ContentClassifier"},
+		"ContentType": {Name: "ContentType", Type: "structure", Members: []Member{
+			{Name: "Confidence", Shape: "Percent"},
+			{Name: "Name", Shape: "String"},
+		}},
+		"ContentTypes": {Name: "ContentTypes", Type: "list", Min: i64(0), Max: i64(50), Member: "ContentType"},
 		"CopyProjectVersionRequest": {Name: "CopyProjectVersionRequest", Type: "structure", Required: []string{"SourceProjectArn", "SourceProjectVersionArn", "DestinationProjectArn", "VersionName", "OutputConfig"}, Members: []Member{
 			{Name: "SourceProjectArn", Shape: "ProjectArn"},
 			{Name: "SourceProjectVersionArn", Shape: "ProjectVersionArn"},
@@ -210,6 +218,19 @@ var Rekognition = &Service{
 		"DetectCustomLabelsResponse": {Name: "DetectCustomLabelsResponse", Type: "structure", Members: []Member{
 			{Name: "CustomLabels", Shape: "CustomLabels"},
 		}},
+		"DetectModerationLabelsRequest": {Name: "DetectModerationLabelsRequest", Type: "structure", Required: []string{"Image"}, Members: []Member{
+			{Name: "Image", Shape: "Image"},
+			{Name: "MinConfidence", Shape: "Percent"},
+			{Name: "HumanLoopConfig", Shape: "HumanLoopConfig"},
+			{Name: "ProjectVersion", Shape: "ProjectVersionId"},
+		}},
+		"DetectModerationLabelsResponse": {Name: "DetectModerationLabelsResponse", Type: "structure", Members: []Member{
+			{Name: "ModerationLabels", Shape: "ModerationLabels"},
+			{Name: "ModerationModelVersion", Shape: "String"},
+			{Name: "HumanLoopActivationOutput", Shape: "HumanLoopActivationOutput"},
+			{Name: "ProjectVersion", Shape: "ProjectVersionId"},
+			{Name: "ContentTypes", Shape: "ContentTypes"},
+		}},
 		"DistributeDataset": {Name: "DistributeDataset", Type: "structure", Required: []string{"Arn"}, Members: []Member{
 			{Name: "Arn", Shape: "DatasetArn"},
 		}},
@@ -224,6 +245,7 @@ var Rekognition = &Service{
 		}},
 		"ExtendedPaginationToken": {Name: "ExtendedPaginationToken", Type: "string", Max: i64(1024)},
 		"Float":                   {Name: "Float", Type: "float"},
+		"FlowDefinitionArn":       {Name: "FlowDefinitionArn", Type: "string", Max: i64(256)},
 		"Geometry": {Name: "Geometry", Type: "structure", Members: []Member{
 			{Name: "BoundingBox", Shape: "BoundingBox"},
 			{Name: "Polygon", Shape: "Polygon"},
@@ -233,6 +255,29 @@ var Rekognition = &Service{
 			{Name: "S3Object", Shape: "S3Object"},
 		}},
 		"HasErrors": {Name: "HasErrors", Type: "boolean"},
+		"HumanLoopActivationConditionsEvaluationResults": {Name: "HumanLoopActivationConditionsEvaluationResults", Type: "string", Max: i64(10240)},
+		"HumanLoopActivationOutput": {Name: "HumanLoopActivationOutput", Type: "structure", Members: []Member{
+			{Name: "HumanLoopArn", Shape: "HumanLoopArn"},
+			{Name: "HumanLoopActivationReasons", Shape: "HumanLoopActivationReasons"},
+			{Name: "HumanLoopActivationConditionsEvaluationResults", Shape: "HumanLoopActivationConditionsEvaluationResults", JSONValue: true},
+		}},
+		"HumanLoopActivationReason":  {Name: "HumanLoopActivationReason", Type: "string"},
+		"HumanLoopActivationReasons": {Name: "HumanLoopActivationReasons", Type: "list", Min: i64(1), Member: "HumanLoopActivationReason"},
+		"HumanLoopArn":               {Name: "HumanLoopArn", Type: "string", Max: i64(256)},
+		"HumanLoopConfig": {Name: "HumanLoopConfig", Type: "structure", Required: []string{"HumanLoopName", "FlowDefinitionArn"}, Members: []Member{
+			{Name: "HumanLoopName", Shape: "HumanLoopName"},
+			{Name: "FlowDefinitionArn", Shape: "FlowDefinitionArn"},
+			{Name: "DataAttributes", Shape: "HumanLoopDataAttributes"},
+		}},
+		"HumanLoopDataAttributes": {Name: "HumanLoopDataAttributes", Type: "structure", Members: []Member{
+			{Name: "ContentClassifiers", Shape: "ContentClassifiers"},
+		}},
+		"HumanLoopName": {Name: "HumanLoopName", Type: "string", Min: i64(1), Max: i64(63), Pattern: "^[a-z0-9](-*[a-z0-9])*"},
+		"HumanLoopQuotaExceededException": {Name: "HumanLoopQuotaExceededException", Type: "structure", Exception: true, Members: []Member{
+			{Name: "ResourceType", Shape: "String"},
+			{Name: "QuotaCode", Shape: "String"},
+			{Name: "ServiceCode", Shape: "String"},
+		}},
 		"Image": {Name: "Image", Type: "structure", Members: []Member{
 			{Name: "Bytes", Shape: "ImageBlob"},
 			{Name: "S3Object", Shape: "S3Object"},
@@ -290,6 +335,13 @@ var Rekognition = &Service{
 			{Name: "Tags", Shape: "TagMap"},
 		}},
 		"MalformedPolicyDocumentException": {Name: "MalformedPolicyDocumentException", Type: "structure", Exception: true},
+		"ModerationLabel": {Name: "ModerationLabel", Type: "structure", Members: []Member{
+			{Name: "Confidence", Shape: "Percent"},
+			{Name: "Name", Shape: "String"},
+			{Name: "ParentName", Shape: "String"},
+			{Name: "TaxonomyLevel", Shape: "UInteger"},
+		}},
+		"ModerationLabels": {Name: "ModerationLabels", Type: "list", Member: "ModerationLabel"},
 		"OutputConfig": {Name: "OutputConfig", Type: "structure", Members: []Member{
 			{Name: "S3Bucket", Shape: "S3Bucket"},
 			{Name: "S3KeyPrefix", Shape: "S3KeyPrefix"},
@@ -349,6 +401,7 @@ var Rekognition = &Service{
 			{Name: "FeatureConfig", Shape: "CustomizationFeatureConfig"},
 		}},
 		"ProjectVersionDescriptions":             {Name: "ProjectVersionDescriptions", Type: "list", Member: "ProjectVersionDescription"},
+		"ProjectVersionId":                       {Name: "ProjectVersionId", Type: "string", Min: i64(20), Max: i64(2048), Pattern: "(^arn:[a-z\\d-]+:rekognition:[a-z\\d-]+:\\d{12}:project\\/[a-zA-Z0-9_.\\-]{1,255}\\/version\\/[a-zA-Z0-9_.\\-]{1,255}\\/[0-9]+$)"},
 		"ProjectVersionStatus":                   {Name: "ProjectVersionStatus", Type: "string", Enum: []string{"TRAINING_IN_PROGRESS", "TRAINING_COMPLETED", "TRAINING_FAILED", "STARTING", "RUNNING", "FAILED", "STOPPING", "STOPPED", "DELETING", "COPYING_IN_PROGRESS", "COPYING_COMPLETED", "COPYING_FAILED", "DEPRECATED", "EXPIRED"}},
 		"ProjectVersionsPageSize":                {Name: "ProjectVersionsPageSize", Type: "integer", Min: i64(1), Max: i64(100)},
 		"ProjectsPageSize":                       {Name: "ProjectsPageSize", Type: "integer", Min: i64(1), Max: i64(100)},

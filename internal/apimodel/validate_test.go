@@ -300,8 +300,8 @@ func TestErrorStatus(t *testing.T) {
 }
 
 func TestModelSubset(t *testing.T) {
-	if n := len(Rekognition.Operations); n != 23 {
-		t.Errorf("Rekognition has %d operations, want 23", n)
+	if n := len(Rekognition.Operations); n != 24 { // 23 Custom Labels + DetectModerationLabels
+		t.Errorf("Rekognition has %d operations, want 24", n)
 	}
 	if n := len(LookoutVision.Operations); n != 22 {
 		t.Errorf("LookoutVision has %d operations, want 22", n)

@@ -55,6 +55,11 @@ type Config struct {
 	// block there until ctx is done, so that a test can act (kill the
 	// process, call the API) while a job is known to be at that point.
 	Hold func(ctx context.Context, kind, point string)
+	// ModerationDir is the backbone directory `ocellus backbone pull
+	// nsfwjs-mobilenet_v2` converts the content moderation base model
+	// into; DetectModerationLabels loads it from there on first use.
+	// "": no base model, DetectModerationLabels says how to install it.
+	ModerationDir string
 }
 
 // Control is the control plane.
@@ -75,11 +80,14 @@ type Control struct {
 	pool     *serve.Pool[*vision.Model]
 	closing  atomic.Bool // set by Close: hosting stops are not recorded
 	arts     *Artifacts
+	// moderation is the content moderation base model, loaded on first use.
+	moderation *moderationModel
 }
 
 // New returns a control plane over st, reading and writing S3 through blobs.
 func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
-	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, arts: cfg.Artifacts, holdFn: cfg.Hold}
+	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, arts: cfg.Artifacts, holdFn: cfg.Hold,
+		moderation: &moderationModel{dir: cfg.ModerationDir}}
 	if c.detector == nil {
 		c.detector = c.backbone
 	}

@@ -574,7 +574,7 @@ func (p *s3Prober) probe(ctx context.Context, loc string) (manifest.ImageInfo, e
 // close it first, so that no job runs on a closed control plane.
 func (c *Control) Close() error {
 	c.closing.Store(true)
-	return c.pool.Close()
+	return errors.Join(c.pool.Close(), c.moderation.close())
 }
 
 // parseOptionsFor returns how to read a dataset's manifest lines: Lookout

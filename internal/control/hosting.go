@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"errors"
+	"image"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/blob"
@@ -154,24 +155,9 @@ func (c *Control) DetectCustomLabels(ctx context.Context, account string, in Det
 	if v.Status != ocellus.VersionRunning {
 		return nil, ocellus.Errorf(ocellus.NotReady, "The model version %s is %s; start it with StartProjectVersion.", in.VersionARN, v.Status)
 	}
-	data := in.Bytes
-	switch {
-	case in.S3 != nil:
-		data, err = c.readImage(ctx, account, in.S3)
-		if err != nil {
-			return nil, err
-		}
-	case len(data) == 0:
-		return nil, ocellus.Errorf(ocellus.Invalid, "Image needs Bytes or S3Object.")
-	case len(data) > maxImageBytes:
-		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is %d bytes; images passed as bytes can be at most %d bytes.", len(data), maxImageBytes)
-	}
-	img, err := imageio.Decode(data)
-	if errors.Is(err, imageio.ErrTooLarge) {
-		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is too large: %v.", err)
-	}
+	img, err := c.requestImage(ctx, account, in.Bytes, in.S3, maxImageBytes)
 	if err != nil {
-		return nil, ocellus.Errorf(ocellus.InvalidImageFormat, "Request has invalid image format: %v", err)
+		return nil, err
 	}
 	var labels []vision.Label
 	err = c.pool.Do(ctx, v.ARN, func(ctx context.Context, m *vision.Model) error {
@@ -180,6 +166,31 @@ func (c *Control) DetectCustomLabels(ctx context.Context, account string, in Det
 		return err
 	})
 	return labels, err
+}
+
+// requestImage decodes the Image of a Rekognition request: its Bytes (at
+// most maxBytes) or its S3Object, read as the caller's account.
+func (c *Control) requestImage(ctx context.Context, account string, data []byte, s3 *ocellus.S3Location, maxBytes int) (image.Image, error) {
+	var err error
+	switch {
+	case s3 != nil:
+		data, err = c.readImage(ctx, account, s3)
+		if err != nil {
+			return nil, err
+		}
+	case len(data) == 0:
+		return nil, ocellus.Errorf(ocellus.Invalid, "Image needs Bytes or S3Object.")
+	case len(data) > maxBytes:
+		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is %d bytes; images passed as bytes can be at most %d bytes.", len(data), maxBytes)
+	}
+	img, err := imageio.Decode(data)
+	if errors.Is(err, imageio.ErrTooLarge) {
+		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is too large: %v.", err)
+	}
+	if err != nil {
+		return nil, ocellus.Errorf(ocellus.InvalidImageFormat, "Request has invalid image format: %v", err)
+	}
+	return img, nil
 }
 
 func (c *Control) readImage(ctx context.Context, account string, l *ocellus.S3Location) ([]byte, error) {

@@ -56,6 +56,10 @@ type Config struct {
 	// Keyring is a JSON file of keys that KmsKeyId can name; "" allows
 	// only the service-managed key.
 	Keyring string
+	// ModerationDir is the backbone directory holding the content
+	// moderation base model (`ocellus backbone pull nsfwjs-mobilenet_v2`);
+	// "": DetectModerationLabels answers how to install it.
+	ModerationDir string
 	// NodeID names this node in the metrics (and, with scale-out, in job
 	// and hosting leases). Default: the host name.
 	NodeID string
@@ -202,7 +206,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.close = append(s.close, det.Close)
 		detector = det
 	}
-	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr, Space: s.space, Artifacts: arts, Hold: cfg.Hold})
+	ctl := control.New(s.store, blobs, control.Config{Region: cfg.Region, Now: cfg.Now, Logger: cfg.Logger, DataDir: dir, Backbone: bb, DetectionBackbone: detector, Keyring: kr, Space: s.space, Artifacts: arts, Hold: cfg.Hold, ModerationDir: cfg.ModerationDir})
 	s.close = append(s.close, ctl.Close)
 	l4v := control.NewLookout(ctl, control.LookoutConfig{Backbone: bb})
 	s.close = append(s.close, l4v.Close)

@@ -89,6 +89,8 @@ func New(ctl *control.Control, v *sigv4.Verifier, cfg Config) *API {
 		"StartProjectVersion":     op(a.startProjectVersion),
 		"StopProjectVersion":      op(a.stopProjectVersion),
 		"DetectCustomLabels":      op(a.detectCustomLabels),
+
+		"DetectModerationLabels": op(a.detectModerationLabels),
 	}
 	return a
 }
@@ -101,7 +103,7 @@ func (a *API) route(r *http.Request, body []byte) (*awsproto.Call, error) {
 	name := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), TargetPrefix)
 	if _, ok := a.ops[name]; r.Method != http.MethodPost || !ok {
 		return nil, &awsproto.AuthError{Status: http.StatusBadRequest, Code: "UnknownOperationException",
-			Message: "Unknown operation " + r.Header.Get("X-Amz-Target") + ": Ocellus serves the Rekognition Custom Labels operations."}
+			Message: "Unknown operation " + r.Header.Get("X-Amz-Target") + ": Ocellus serves the Rekognition Custom Labels operations and DetectModerationLabels."}
 	}
 	return a.call(name, body)
 }

@@ -21,7 +21,7 @@ import (
 	"strings"
 )
 
-// rekognitionOps are the Custom Labels operations Ocellus serves; the rest of
+// rekognitionOps are the Custom Labels (and Custom Moderation) operations Ocellus serves; the rest of
 // Rekognition (faces, video, ...) is out of scope and left out of the tables.
 var rekognitionOps = []string{
 	"CreateProject", "DescribeProjects", "DeleteProject",
@@ -30,7 +30,7 @@ var rekognitionOps = []string{
 	"CreateProjectVersion", "DescribeProjectVersions", "StartProjectVersion", "StopProjectVersion",
 	"DeleteProjectVersion", "CopyProjectVersion",
 	"PutProjectPolicy", "DeleteProjectPolicy", "ListProjectPolicies",
-	"DetectCustomLabels", "TagResource", "UntagResource", "ListTagsForResource",
+	"DetectCustomLabels", "DetectModerationLabels", "TagResource", "UntagResource", "ListTagsForResource",
 }
 
 type api struct {
