@@ -11,8 +11,9 @@ need_apt=()
 # (AWS removed it from current SDKs); the L4V script test runs it with
 # /usr/bin/python3. libturbojpeg0: libjpeg-turbo, which Ocellus opens at run
 # time to decode JPEGs about 3 times faster than image/jpeg (optional: without
-# it the Go decoder is used).
-for pkg in python3-boto3 libturbojpeg0 ${OCELLUS_APT_PACKAGES:-}; do
+# it the Go decoder is used). chromium: the web console's browser tests
+# (internal/console) drive it headless through chromedp.
+for pkg in python3-boto3 libturbojpeg0 chromium ${OCELLUS_APT_PACKAGES:-}; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 command -v gcc >/dev/null 2>&1 || need_apt+=(gcc)

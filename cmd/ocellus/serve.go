@@ -33,6 +33,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	backbonePath := fs.String("backbone", env("OCELLUS_BACKBONE", ""), "ONNX backbone file models are trained on; empty for the built-in, weight-free extractor (lower accuracy) (env OCELLUS_BACKBONE)")
 	detBackbonePath := fs.String("detection-backbone", env("OCELLUS_DETECTION_BACKBONE", ""), "ONNX file detection models are trained on (e.g. yolox_nano.onnx from `ocellus backbone pull yolox_nano`); empty uses a pulled yolox_nano, else --backbone (env OCELLUS_DETECTION_BACKBONE)")
 	keyringFile := fs.String("keyring", env("OCELLUS_KEYRING", ""), "JSON file of model-encryption keys that KmsKeyId may name [{\"KeyId\",\"Alias\",\"Key\":base64 32 bytes}];\nwithout it only the service-managed key in the data dir (env OCELLUS_KEYRING)")
+	nodeID := fs.String("node-id", env("OCELLUS_NODE_ID", ""), "name of this node in metrics and health answers; empty for the host name (env OCELLUS_NODE_ID)")
 	logLevel := fs.String("log-level", env("OCELLUS_LOG_LEVEL", "info"), "debug, info, warn or error (env OCELLUS_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ocellus serve [flags]\n\nRuns Rekognition Custom Labels, Lookout for Vision and S3 on one port.\n\nFlags:")
@@ -50,7 +51,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	start := time.Now()
-	cfg := server.Config{DataDir: *dataDir, Region: *region, Database: *database, S3Endpoint: *s3Endpoint, Backbone: *backbonePath, DetectionBackbone: cmp.Or(*detBackbonePath, pulledDetectionBackbone()), Keyring: *keyringFile, Logger: log}
+	cfg := server.Config{DataDir: *dataDir, Region: *region, Database: *database, S3Endpoint: *s3Endpoint, Backbone: *backbonePath, DetectionBackbone: cmp.Or(*detBackbonePath, pulledDetectionBackbone()), Keyring: *keyringFile, NodeID: *nodeID, Logger: log}
 	if *accounts != "" {
 		accs, err := server.LoadAccounts(*accounts)
 		if err != nil {

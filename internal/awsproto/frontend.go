@@ -62,27 +62,34 @@ type WireError struct {
 }
 
 // ServeHTTP handles one request.
+// The request's Outcome (see WithOutcome), if any, learns the routed
+// operation and the error code answered.
 func (f *Frontend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := NewRequestID()
+	o := OutcomeOf(r.Context())
+	fail := func(c *Call, err error) { o.SetCode(f.WriteError(w, reqID, c, err)) }
 	body, err := ReadBody(r)
 	if err != nil {
-		f.WriteError(w, reqID, nil, ocellus.Errorf(ocellus.Invalid, "The request body could not be read: %v", err))
+		fail(nil, ocellus.Errorf(ocellus.Invalid, "The request body could not be read: %v", err))
 		return
 	}
 	id, err := Authenticate(r, body, f.Verifier, f.Service, f.Region)
 	if err != nil {
-		f.WriteError(w, reqID, nil, err)
+		fail(nil, err)
 		return
 	}
 	id.RequestID = reqID
 	c, err := f.Route(r, body)
+	if c != nil {
+		o.SetOp(c.Op)
+	}
 	if err != nil {
-		f.WriteError(w, reqID, c, err)
+		fail(c, err)
 		return
 	}
 	out, err := f.Handle(r.Context(), id, c)
 	if err != nil {
-		f.WriteError(w, reqID, c, err)
+		fail(c, err)
 		return
 	}
 	status := c.Status
@@ -107,12 +114,12 @@ func (f *Frontend) Handle(ctx context.Context, id Identity, c *Call) (any, error
 }
 
 // WriteError writes err as the protocol answers it; c is the routed call
-// (nil before routing).
-func (f *Frontend) WriteError(w http.ResponseWriter, reqID string, c *Call, err error) {
+// (nil before routing). It returns the error code it wrote.
+func (f *Frontend) WriteError(w http.ResponseWriter, reqID string, c *Call, err error) (code string) {
 	var ae *AuthError
 	if errors.As(err, &ae) {
 		WriteError(w, reqID, ae.Status, ae.Code, ae.Message, nil)
-		return
+		return ae.Code
 	}
 	we, ok := f.Errors(c, err)
 	if !ok {
@@ -126,7 +133,8 @@ func (f *Frontend) WriteError(w http.ResponseWriter, reqID string, c *Call, err 
 		}
 		log.Error("internal error", "request_id", reqID, "op", op, "err", err)
 		WriteError(w, reqID, http.StatusInternalServerError, f.InternalCode, InternalMessage(err, reqID), nil)
-		return
+		return f.InternalCode
 	}
 	WriteError(w, reqID, we.Status, we.Code, we.Message, we.Extra)
+	return we.Code
 }

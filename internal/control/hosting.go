@@ -25,6 +25,17 @@ func (c *Control) newPool() *serve.Pool[*vision.Model] {
 	return serve.New[*vision.Model](c.hostingConfig(0, c.hostingState))
 }
 
+// HostedUnits is the number of inference units this process hosts now,
+// by service: Custom Labels versions (ocellus.Rekognition) and Lookout for
+// Vision models (ocellus.LookoutVision), for the server's metrics.
+func (c *Control) HostedUnits() map[string]int {
+	units := map[string]int{ocellus.Rekognition: c.pool.Units(), ocellus.LookoutVision: 0}
+	if l := c.lookout.Load(); l != nil {
+		units[ocellus.LookoutVision] = l.pool.Units()
+	}
+	return units
+}
+
 // hostingConfig is the configuration of a hosting pool of either product:
 // inference-unit admission, auto-scaling and graceful stop are the same
 // for a Custom Labels version and a Lookout for Vision model. slotWait is

@@ -56,3 +56,42 @@ func BenchmarkTrivialJobs(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCounts measures what a metrics scrape costs the queue: Counts
+// over 2,000 finished jobs (what a busy day leaves before River's cleaner
+// deletes them).
+func BenchmarkCounts(b *testing.B) {
+	const jobs = 2000
+	for _, be := range backends(b) {
+		b.Run(be.name, func(b *testing.B) {
+			var done atomic.Int64
+			all := make(chan struct{})
+			q, closeQ := be.open(b, be.store(b), Config{Workers: 4, PollInterval: 50 * time.Millisecond, Handlers: map[string]Handler{
+				"noop": func(context.Context, []byte) error {
+					if done.Add(1) == jobs {
+						close(all)
+					}
+					return nil
+				},
+			}})
+			defer closeQ()
+			ctx := context.Background()
+			for i := range jobs {
+				if err := q.Enqueue(ctx, "noop", fmt.Sprint(i), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			select {
+			case <-all:
+			case <-time.After(5 * time.Minute):
+				b.Fatalf("%d of %d jobs ran", done.Load(), jobs)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := q.Counts(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

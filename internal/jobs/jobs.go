@@ -27,6 +27,7 @@ import (
 	"log/slog"
 	"maps"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -135,6 +136,9 @@ type Queue struct {
 	onFail   func(ctx context.Context, kind, key string, payload []byte, err error)
 	log      *slog.Logger
 	closing  atomic.Bool
+	// count is the number of jobs by (our kind, state), in the queue's
+	// database.
+	count func(ctx context.Context) (map[[2]string]int, error)
 }
 
 // riverClient is what Queue uses of *river.Client[TTx], which has one type
@@ -153,7 +157,19 @@ type riverClient interface {
 func Open(ctx context.Context, db *sql.DB, cfg Config) (*Queue, error) {
 	// Every running job is an orphan: the database belongs to this process
 	// (OpenSQLiteDB's exclusive lock makes sure), which has not started yet.
-	return open(ctx, riversqlite.New(db), cfg, func(*rivertype.JobRow) bool { return true })
+	q, err := open(ctx, riversqlite.New(db), cfg, func(*rivertype.JobRow) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	q.count = func(ctx context.Context) (map[[2]string]int, error) {
+		r, err := db.QueryContext(ctx, sqliteCountSQL, riverKind)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return countRows(r)
+	}
+	return q, nil
 }
 
 // OpenPostgres is Open on PostgreSQL, for several processes sharing one
@@ -171,7 +187,19 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Queue, 
 			return len(j.AttemptedBy) > 0 && j.AttemptedBy[len(j.AttemptedBy)-1] == cfg.ID
 		}
 	}
-	return open[pgx.Tx](ctx, riverpgxv5.New(pool), cfg, orphaned)
+	q, err := open[pgx.Tx](ctx, riverpgxv5.New(pool), cfg, orphaned)
+	if err != nil {
+		return nil, err
+	}
+	q.count = func(ctx context.Context) (map[[2]string]int, error) {
+		r, err := pool.Query(ctx, postgresCountSQL, riverKind)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return countRows(r)
+	}
+	return q, nil
 }
 
 func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Config, orphaned func(*rivertype.JobRow) bool) (*Queue, error) {
@@ -267,6 +295,72 @@ func (q *Queue) Enqueue(ctx context.Context, kind, key string, payload []byte) e
 		return fmt.Errorf("jobs: enqueue %s %q: %w", kind, key, err)
 	}
 	return nil
+}
+
+// A Count is the number of jobs of one kind in one of River's states
+// (available, running, retryable, completed, discarded, ...).
+type Count struct {
+	Kind  string
+	State string
+	Jobs  int
+}
+
+// Counts is the number of jobs by kind and state, read from the queue's
+// database: every node sharing a PostgreSQL queue sees the same numbers.
+// Every kind this queue has a handler for appears in every state, with 0
+// when it has no such job, in the order of kinds then states; a kind
+// without a handler here (enqueued by another version) is listed too.
+// Finished jobs count until River's cleaner deletes them (a day for
+// completed jobs, a week for cancelled and discarded ones).
+func (q *Queue) Counts(ctx context.Context) ([]Count, error) {
+	n, err := q.count(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: count: %w", err)
+	}
+	kinds := slices.Collect(maps.Keys(q.handlers))
+	for k := range n {
+		if !slices.Contains(kinds, k[0]) {
+			kinds = append(kinds, k[0])
+		}
+	}
+	slices.Sort(kinds)
+	out := make([]Count, 0, len(kinds)*len(rivertype.JobStates()))
+	for _, kind := range kinds {
+		for _, st := range rivertype.JobStates() {
+			out = append(out, Count{Kind: kind, State: string(st), Jobs: n[[2]string{kind, string(st)}]})
+		}
+	}
+	return out, nil
+}
+
+// Counting by our kind needs the kind inside River's JSON arguments, which
+// River's API cannot group by: listing every job through it cost 96 ms per
+// 2,000 jobs on SQLite (holding the queue's only connection), one GROUP BY
+// 5 ms (BenchmarkCounts). The JSON operator is each database's own; TestCounts
+// runs both against River's real schema.
+const (
+	sqliteCountSQL   = `SELECT json_extract(args, '$.kind'), state, count(*) FROM river_job WHERE kind = ? GROUP BY 1, 2`
+	postgresCountSQL = `SELECT args->>'kind', state, count(*) FROM river_job WHERE kind = $1 GROUP BY 1, 2`
+)
+
+// rows is what the counting query needs of *sql.Rows and pgx.Rows.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+func countRows(r rows) (map[[2]string]int, error) {
+	n := map[[2]string]int{}
+	for r.Next() {
+		var kind, state string
+		var c int
+		if err := r.Scan(&kind, &state, &c); err != nil {
+			return nil, err
+		}
+		n[[2]string{kind, state}] = c
+	}
+	return n, r.Err()
 }
 
 // fetchCooldown is the least time between two fetches of jobs.

@@ -264,6 +264,14 @@ func (p *Pool[M]) Start(ctx context.Context, id string, minUnits, maxUnits int, 
 	return nil
 }
 
+// Units is the number of inference units the pool's versions hold now
+// (starting, running and stopping ones; failed versions hold none).
+func (p *Pool[M]) Units() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.totalUnitsLocked()
+}
+
 // totalUnitsLocked counts the units held by every version in the pool,
 // except failed ones: starting and stopping versions still hold their cores.
 func (p *Pool[M]) totalUnitsLocked() int {

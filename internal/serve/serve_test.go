@@ -567,3 +567,30 @@ func TestMaxTotalUnits(t *testing.T) {
 		t.Fatalf("units a=%d b=%d, want 2 and 1 under a cap of 3", sa.Units, sb.Units)
 	}
 }
+
+// Units counts what running versions hold, not what failed or stopped
+// ones held.
+func TestUnits(t *testing.T) {
+	p, rec := newPool(t, Config{})
+	if n := p.Units(); n != 0 {
+		t.Fatalf("empty pool: %d units", n)
+	}
+	start(t, p, rec, "a", 2, 4, &fakeModel{})
+	start(t, p, rec, "b", 1, 0, &fakeModel{})
+	if err := p.Start(context.Background(), "bad", 3, 0, func(context.Context) (*fakeModel, error) {
+		return nil, errors.New("no artifact")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "bad FAILED 3")
+	if n := p.Units(); n != 3 {
+		t.Fatalf("a(2) + b(1) running, bad failed: %d units, want 3", n)
+	}
+	if err := p.Stop("a"); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "a STOPPED 0")
+	if n := p.Units(); n != 1 {
+		t.Fatalf("after stopping a: %d units, want 1", n)
+	}
+}

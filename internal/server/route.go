@@ -8,6 +8,7 @@ import (
 
 	"github.com/ocellus/ocellus/internal/api/rekognition"
 	"github.com/ocellus/ocellus/internal/awsproto"
+	"github.com/ocellus/ocellus/internal/console"
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/sigv4"
 )
@@ -15,9 +16,12 @@ import (
 // A route is one row of the server's routing table: the first row whose
 // matcher accepts a request serves it.
 type route struct {
-	name  string // for logs and tests
-	match matcher
-	serve func(w http.ResponseWriter, r *http.Request, service string)
+	name string // for logs and tests
+	// service is the service label of the requests the row serves in the
+	// metrics; "" for Ocellus's own endpoints, which are not counted.
+	service string
+	match   matcher
+	serve   func(w http.ResponseWriter, r *http.Request, service string)
 }
 
 // A matcher looks at a request and the service its SigV4 credential scope
@@ -27,7 +31,8 @@ type matcher func(r *http.Request, service string) bool
 // routeTable is every way into the server, in the order it is tried:
 //
 //   - Ocellus's own endpoints under OpsPrefix, signed or not (no bucket
-//     name can start with '_');
+//     name can start with '_'): health, metrics and the web console
+//     under console.Prefix;
 //   - each AWS service by the service its SigV4 scope names, or for an
 //     unsigned request by the shape its protocol gives it: Rekognition's
 //     awsJson1.1 X-Amz-Target, Lookout for Vision's restJson1 path under
@@ -37,12 +42,16 @@ type matcher func(r *http.Request, service string) bool
 //     shape, never handed to S3.
 func (s *Server) routeTable() []route {
 	return []route{
-		{"ops health", pathIs(OpsPrefix + "health"), handle(http.HandlerFunc(s.serveHealth))},
-		{"ops unknown", pathPrefix(OpsPrefix), handle(http.NotFoundHandler())},
-		{"rekognition", scopeOr(ocellus.Rekognition, targetPrefix(rekognition.TargetPrefix)), handle(s.rek)},
-		{"lookoutvision", scopeOr(ocellus.LookoutVision, pathPrefix("/2020-11-20/")), handle(s.l4v)},
-		{"s3", scopeOr("s3", noTarget), handle(s.s3)},
-		{"refuse", always, refuseService},
+		{"ops health", "", pathIs(OpsPrefix + "health"), handle(http.HandlerFunc(s.serveHealth))},
+		{"ops ready", "", pathIs(OpsPrefix + "health/ready"), handle(http.HandlerFunc(s.serveHealth))},
+		{"ops live", "", pathIs(OpsPrefix + "health/live"), handle(http.HandlerFunc(s.serveLive))},
+		{"ops metrics", "", pathIs(OpsPrefix + "metrics"), handle(http.HandlerFunc(s.serveMetrics))},
+		{"console", "", consolePath, handle(s.console)},
+		{"ops unknown", "", pathPrefix(OpsPrefix), handle(http.NotFoundHandler())},
+		{"rekognition", ocellus.Rekognition, scopeOr(ocellus.Rekognition, targetPrefix(rekognition.TargetPrefix)), handle(s.rek)},
+		{"lookoutvision", ocellus.LookoutVision, scopeOr(ocellus.LookoutVision, pathPrefix("/2020-11-20/")), handle(s.l4v)},
+		{"s3", "s3", scopeOr("s3", noTarget), handle(s.s3)},
+		{"refuse", "refused", always, refuseService},
 	}
 }
 
@@ -63,6 +72,12 @@ func handle(h http.Handler) func(http.ResponseWriter, *http.Request, string) {
 
 func pathIs(p string) matcher {
 	return func(r *http.Request, _ string) bool { return r.URL.Path == p }
+}
+
+// consolePath matches the console's pages and assets, and its prefix
+// without the final slash (which the console redirects).
+func consolePath(r *http.Request, _ string) bool {
+	return strings.HasPrefix(r.URL.Path, console.Prefix) || r.URL.Path+"/" == console.Prefix
 }
 
 func pathPrefix(p string) matcher {
@@ -134,8 +149,10 @@ func refuseService(w http.ResponseWriter, r *http.Request, service string) {
 			msg = fmt.Sprintf("The operation %s is not served here. %s", target, msg)
 		}
 		awsproto.WriteError(w, id, http.StatusBadRequest, code, msg, nil)
+		awsproto.OutcomeOf(r.Context()).SetCode(code)
 		return
 	}
+	awsproto.OutcomeOf(r.Context()).SetCode("InvalidAction")
 	body, _ := xml.Marshal(queryError{Type: "Sender", Code: "InvalidAction", Message: msg, RequestID: id})
 	h := w.Header()
 	h.Set("Content-Type", "text/xml")

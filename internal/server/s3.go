@@ -19,6 +19,7 @@ func (s *Server) openS3(v *sigv4.Verifier, kr *keyring.Keyring) error {
 		return err
 	}
 	s.s3 = srv
+	s.s3Ready = srv.Ping
 	s.close = append(s.close, srv.Close)
 	return nil
 }

@@ -10,10 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ocellus/ocellus/internal/blob"
-	"github.com/ocellus/ocellus/internal/jobs"
-	"github.com/ocellus/ocellus/internal/keyring"
-	"github.com/ocellus/ocellus/internal/vision/backbone"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,8 +18,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ocellus/ocellus/internal/awsproto"
+	"github.com/ocellus/ocellus/internal/blob"
+	"github.com/ocellus/ocellus/internal/jobs"
+	"github.com/ocellus/ocellus/internal/keyring"
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+
 	"github.com/ocellus/ocellus/internal/api/lookoutvision"
 	"github.com/ocellus/ocellus/internal/api/rekognition"
+	"github.com/ocellus/ocellus/internal/console"
 	"github.com/ocellus/ocellus/internal/control"
 	"github.com/ocellus/ocellus/internal/expect"
 	"github.com/ocellus/ocellus/internal/ocellus"
@@ -50,8 +53,11 @@ type Config struct {
 	// Keyring is a JSON file of keys that KmsKeyId can name; "" allows
 	// only the service-managed key.
 	Keyring string
-	Logger  *slog.Logger     // default: discard
-	Now     func() time.Time // default: time.Now
+	// NodeID names this node in the metrics (and, with scale-out, in job
+	// and hosting leases). Default: the host name.
+	NodeID string
+	Logger *slog.Logger     // default: discard
+	Now    func() time.Time // default: time.Now
 	// Hold is a test hook (see control.Config.Hold and FileHold); nil in
 	// production.
 	Hold func(ctx context.Context, kind, point string)
@@ -68,11 +74,17 @@ type Server struct {
 	rek   http.Handler
 	l4v   http.Handler
 	s3    http.Handler
-	close []func() error
-	space *space.Guard
+	// console is the web console under console.Prefix.
+	console http.Handler
+	close   []func() error
+	space   *space.Guard
 	// started is when Open began, for the health endpoint.
 	started time.Time
 	routes  []route // see routeTable
+	metrics *metrics
+	// s3Ready checks that the S3 endpoint in use could serve a request
+	// (for the readiness check).
+	s3Ready func(context.Context) error
 }
 
 // Open prepares the data directory, the store and the front-ends.
@@ -91,6 +103,13 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.NodeID == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("node id: no --node-id and no host name: %w", err)
+		}
+		cfg.NodeID = host
 	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -142,7 +161,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	blobs := blob.New(blob.Config{Handler: s.s3, Region: cfg.Region, Credentials: func(account string) (string, string, bool) {
+	// The control plane's own S3 requests are not the caller's: they must
+	// not name the operation or error code the metrics count.
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.s3.ServeHTTP(w, r.WithContext(awsproto.WithoutOutcome(r.Context())))
+	})
+	blobs := blob.New(blob.Config{Handler: inner, Region: cfg.Region, Credentials: func(account string) (string, string, bool) {
 		for _, a := range cfg.Accounts {
 			if a.ID == account {
 				return a.AccessKeyID, a.SecretAccessKey, true
@@ -177,12 +201,15 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	// The queue starts working at once (a job a crash interrupted runs
 	// again): both control planes must be ready for its jobs. It is closed
 	// before them (s.close runs backwards).
-	if err := s.openQueue(ctx, ctl); err != nil {
+	q, err := s.openQueue(ctx, ctl)
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.metrics = newMetrics(state{node: cfg.NodeID, jobs: q.Counts, units: ctl.HostedUnits}, s.log)
 	s.rek = rekognition.New(ctl, verifier, rekognition.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
 	s.l4v = lookoutvision.New(l4v, verifier, lookoutvision.Config{Region: cfg.Region, Logger: cfg.Logger, Space: s.space})
+	s.console = console.New(ctl, l4v, console.Config{Accounts: cfg.Accounts, Now: cfg.Now, Logger: cfg.Logger})
 	s.routes = s.routeTable()
 	if err := ctl.Recover(ctx); err != nil {
 		s.Close()
@@ -192,10 +219,19 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 }
 
 // ServeHTTP serves r with the first row of the routing table (routeTable)
-// that matches it.
+// that matches it. This is the one place AWS requests are counted and
+// timed: the front-end fills the request's awsproto.Outcome with the
+// operation it routed to and the error code it answered.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt, service := s.routeFor(r)
-	rt.serve(w, r, service)
+	if rt.service == "" {
+		rt.serve(w, r, service)
+		return
+	}
+	start := time.Now()
+	ctx, o := awsproto.WithOutcome(r.Context())
+	rt.serve(w, r.WithContext(ctx), service)
+	s.metrics.observe(rt.service, o.Op, o.Code, time.Since(start))
 }
 
 // Serve accepts connections on ln until ctx is done, then shuts down.
@@ -259,10 +295,10 @@ func LoadAccounts(path string) ([]ocellus.Account, error) {
 // hands it the control plane's jobs: every long piece of work (training,
 // copying, dataset imports and updates, Lookout for Vision training and
 // packaging) survives a kill -9.
-func (s *Server) openQueue(ctx context.Context, ctl *control.Control) error {
+func (s *Server) openQueue(ctx context.Context, ctl *control.Control) (*jobs.Queue, error) {
 	db, err := jobs.OpenSQLiteDB(filepath.Join(s.cfg.DataDir, "jobs.db"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.close = append(s.close, db.Close)
 	handlers := map[string]jobs.Handler{}
@@ -276,7 +312,7 @@ func (s *Server) openQueue(ctx context.Context, ctl *control.Control) error {
 			ctl.JobFailed(kind, key, payload, err)
 		}})
 	if err != nil {
-		return fmt.Errorf("job queue: %w", err)
+		return nil, fmt.Errorf("job queue: %w", err)
 	}
 	s.close = append(s.close, func() error {
 		// An interrupted job runs again from scratch at the next start:
@@ -291,5 +327,5 @@ func (s *Server) openQueue(ctx context.Context, ctl *control.Control) error {
 		return nil
 	})
 	ctl.UseQueue(q)
-	return nil
+	return q, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/ocellus/ocellus/internal/api/s3/chunked"
+	"github.com/ocellus/ocellus/internal/awsproto"
 	"github.com/ocellus/ocellus/internal/ocellus"
 )
 
@@ -123,6 +124,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, reqID string
 	} else if e.Status >= 500 {
 		s.log.Error("s3 error", "request_id", reqID, "code", e.Code, "err", err)
 	}
+	awsproto.OutcomeOf(r.Context()).SetCode(e.Code)
 	for k, v := range e.Header {
 		w.Header().Set(k, v)
 	}

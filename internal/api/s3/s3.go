@@ -14,17 +14,22 @@ package s3
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/api/s3/chunked"
+	"github.com/ocellus/ocellus/internal/awsproto"
 	"github.com/ocellus/ocellus/internal/sigv4"
 	"github.com/ocellus/ocellus/internal/space"
 )
@@ -127,6 +132,20 @@ func New(cfg Config) (*Server, error) {
 		"DeleteObjectTagging":     s.deleteObjectTagging,
 	}
 	return s, nil
+}
+
+// Ping reports whether the endpoint could serve a request now: its
+// database answers a read and its object directory is there (for the
+// server's readiness check).
+func (s *Server) Ping(ctx context.Context) error {
+	var one int
+	if err := s.store.db.QueryRowContext(ctx, "SELECT 1 FROM buckets LIMIT 1").Scan(&one); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("s3 metadata: %w", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.store.dir, "data")); err != nil {
+		return fmt.Errorf("s3 objects: %w", err)
+	}
+	return nil
 }
 
 // Close releases the database. In-flight requests should be drained first.
@@ -255,6 +274,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	q := r.URL.Query()
 	op := operation(r, bucket, key, q)
+	awsproto.OutcomeOf(r.Context()).SetOp(op)
 	res, err := s.authenticate(r)
 	if err != nil {
 		s.writeError(w, r, id, err)
