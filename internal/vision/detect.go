@@ -43,6 +43,12 @@ const (
 	// tiled (detTiledSide tiles a side; see detectionTiles).
 	detSmallObject = 24
 	detTiledSide   = 2
+	// detCentreRadius: cells whose centre is within this many strides of
+	// a box centre (on both axes) are positives of it (see cellTargets).
+	detCentreRadius = 0.75
+	// detSmallBox: the radius applies to boxes whose shorter side is
+	// under this many strides.
+	detSmallBox = 1.5
 )
 
 // detectionTiles chooses how many tiles a side a detection model runs on:
@@ -218,9 +224,14 @@ func cellFeatures(info backbone.Info, maps [][]float32, k int) (int, [][]float32
 }
 
 // cellTargets assigns ground truth to cells: a cell whose centre lies in the
-// central third of a box is a positive of that box (the cell holding the
-// box centre always is); cells inside a box but not positive are ignored
-// (-2); others are background (-1).
+// central third of a box, or within detCentreRadius strides of the box
+// centre on both axes, is a positive of that box (the cell holding the box
+// centre always is); cells inside a box but not positive are ignored (-2);
+// others are background (-1). The radius gives a box smaller than a cell
+// (BCCD platelets, ~20 px at 320 on the stride-16 grid) the two to four
+// cells nearest its centre as positives instead of one, the neighbours
+// whose receptive fields hold it best then being taught it rather than
+// background.
 func cellTargets(objs []Object, side, stride, size int) (cls []int, box [][4]float64) {
 	cls = make([]int, side*side)
 	box = make([][4]float64, side*side)
@@ -241,15 +252,21 @@ func cellTargets(objs []Object, side, stride, size int) (cls []int, box [][4]flo
 		x0, y0 := o.Box.Left*s, o.Box.Top*s
 		w, h := o.Box.Width*s, o.Box.Height*s
 		cx, cy := x0+w/2, y0+h/2
+		rx, ry := w/6, h/6
+		if math.Min(w, h) < detSmallBox*float64(stride) {
+			rx = math.Max(rx, detCentreRadius*float64(stride))
+			ry = math.Max(ry, detCentreRadius*float64(stride))
+		}
 		for gy := 0; gy < side; gy++ {
 			for gx := 0; gx < side; gx++ {
 				px, py := (float64(gx)+0.5)*float64(stride), (float64(gy)+0.5)*float64(stride)
-				if px < x0 || px > x0+w || py < y0 || py > y0+h {
+				near := math.Abs(px-cx) <= rx && math.Abs(py-cy) <= ry
+				if !near && (px < x0 || px > x0+w || py < y0 || py > y0+h) {
 					continue
 				}
 				c := gy*side + gx
 				centre := int(cx)/stride == gx && int(cy)/stride == gy
-				if centre || (math.Abs(px-cx) <= w/6 && math.Abs(py-cy) <= h/6) {
+				if centre || near {
 					cls[c] = -(oi + 10) // resolved below
 					box[c] = [4]float64{(cx - px) / float64(stride), (cy - py) / float64(stride), math.Log(w / detBoxScale), math.Log(h / detBoxScale)}
 				} else if cls[c] == -1 {
