@@ -74,7 +74,11 @@ func DSN(p string, o Options) string {
 // Exclusive it takes the write lock before returning, so that a second
 // process fails here, plainly.
 func Open(p string, o Options) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", DSN(p, o))
+	open := func(dsn string) (*sql.DB, error) { return sql.Open("sqlite", dsn) }
+	if o.Exclusive {
+		open = openExclusive
+	}
+	db, err := open(DSN(p, o))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", p, err)
 	}
@@ -84,7 +88,8 @@ func Open(p string, o Options) (*sql.DB, error) {
 	}
 	db.SetMaxOpenConns(n)
 	if o.Exclusive {
-		// Keep the one connection (and so the lock) for the life of db.
+		// Keep the one connection (and so the lock) for the life of db,
+		// even after an interrupted statement (keptConn).
 		db.SetMaxIdleConns(1)
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 var twoMigrations = fstest.MapFS{
@@ -245,5 +246,51 @@ func TestMigrateWithHook(t *testing.T) {
 	}
 	if err := MigrateWith(ctx, db, next, "m", map[string]Hook{"0002_drop": boom}); err != nil {
 		t.Fatalf("the hook of an applied migration ran again: %v", err)
+	}
+}
+
+// TestExclusiveSurvivesInterruptedQuery: a query whose context ends mid-way
+// is interrupted (sqlite3_interrupt). The driver then reports its connection
+// invalid and database/sql would close it, dropping the exclusive lock until
+// the pool opens a new one: a second process could open the file in between.
+// The one connection of an exclusive database stays, and so does the lock.
+func TestExclusiveSurvivesInterruptedQuery(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	db, err := Open(path, Options{Exclusive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE t (x INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 5; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		var n int
+		err := db.QueryRowContext(ctx, `WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c) SELECT count(*) FROM c`).Scan(&n)
+		cancel()
+		if err == nil {
+			t.Fatal("an endless query ended without its context")
+		}
+		other, err := sql.Open("sqlite", DSN(path, Options{BusyTimeout: 50 * time.Millisecond}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m int
+		err = other.QueryRow("SELECT count(*) FROM t").Scan(&m)
+		other.Close()
+		if err == nil {
+			t.Fatalf("after interrupted query %d a second connection read the exclusive database", i)
+		}
+		// The owner goes on working on the same connection.
+		if _, err := db.Exec("INSERT INTO t VALUES (1)"); err != nil {
+			t.Fatalf("owner after interrupted query %d: %v", i, err)
+		}
+	}
+	if got := count(t, db, "SELECT count(*) FROM t"); got != 5 {
+		t.Fatalf("rows = %d, want 5", got)
+	}
+	if s := db.Stats(); s.MaxIdleClosed+s.MaxLifetimeClosed+s.MaxIdleTimeClosed != 0 || s.OpenConnections != 1 {
+		t.Fatalf("pool replaced its connection: %+v", s)
 	}
 }
