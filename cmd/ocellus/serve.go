@@ -38,7 +38,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	artifactBucket := fs.String("artifact-bucket", env("OCELLUS_ARTIFACT_BUCKET", ""), "bucket of --s3-endpoint where trained models are kept, sealed; required with --s3-endpoint (env OCELLUS_ARTIFACT_BUCKET)")
 	backbonePath := fs.String("backbone", env("OCELLUS_BACKBONE", ""), "ONNX backbone file models are trained on; empty for the built-in, weight-free extractor (lower accuracy) (env OCELLUS_BACKBONE)")
 	detBackbonePath := fs.String("detection-backbone", env("OCELLUS_DETECTION_BACKBONE", ""), "ONNX file detection models are trained on (e.g. yolox_nano.onnx from `ocellus backbone pull yolox_nano`); empty uses a pulled yolox_nano, else --backbone (env OCELLUS_DETECTION_BACKBONE)")
-	keyringFile := fs.String("keyring", env("OCELLUS_KEYRING", ""), "JSON file of model-encryption keys that KmsKeyId may name [{\"KeyId\",\"Alias\",\"Key\":base64 32 bytes}];\nwithout it only the service-managed key in the data dir (env OCELLUS_KEYRING)")
+	keyringFile := fs.String("keyring", env("OCELLUS_KEYRING", ""), "JSON file of model-encryption keys that KmsKeyId may name [{\"KeyId\",\"Alias\",\"Key\":base64 32 bytes}];\nan entry with KeyId \"ocellus-managed\" is the service-managed key, else OCELLUS_SERVICE_KEY (base64 of 32 bytes) gives it;\nwith neither, a key made in the data dir, which --database postgres:// refuses (every node needs the same key) (env OCELLUS_KEYRING)")
 	nodeID := fs.String("node-id", env("OCELLUS_NODE_ID", ""), "name of this node in metrics and health answers; empty for the host name (env OCELLUS_NODE_ID)")
 	logLevel := fs.String("log-level", env("OCELLUS_LOG_LEVEL", "info"), "debug, info, warn or error (env OCELLUS_LOG_LEVEL)")
 	fs.Usage = func() {
@@ -67,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		S3AccessKeyID:     firstEnv(*s3Key, "OCELLUS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
 		S3SecretAccessKey: firstEnv(*s3Secret, "OCELLUS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
 		S3Region:          firstEnv(*s3Region, "OCELLUS_S3_REGION", "AWS_REGION"),
-		ArtifactBucket:    *artifactBucket, Backbone: *backbonePath, DetectionBackbone: cmp.Or(*detBackbonePath, pulledDetectionBackbone()), Keyring: *keyringFile, NodeID: *nodeID, ModerationDir: backboneDir(), Logger: log}
+		ArtifactBucket:    *artifactBucket, Backbone: *backbonePath, DetectionBackbone: cmp.Or(*detBackbonePath, pulledDetectionBackbone()), Keyring: *keyringFile, ServiceKey: os.Getenv("OCELLUS_SERVICE_KEY"), NodeID: *nodeID, ModerationDir: backboneDir(), Logger: log}
 	if *accounts != "" {
 		accs, err := server.LoadAccounts(*accounts)
 		if err != nil {

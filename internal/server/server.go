@@ -63,8 +63,14 @@ type Config struct {
 	// uses Backbone at the detection input size.
 	DetectionBackbone string
 	// Keyring is a JSON file of keys that KmsKeyId can name; "" allows
-	// only the service-managed key.
+	// only the service-managed key. An entry with KeyId "ocellus-managed"
+	// is the service-managed key itself.
 	Keyring string
+	// ServiceKey is the service-managed key, base64 of 32 bytes
+	// (OCELLUS_SERVICE_KEY). "": the Keyring file's entry, else a key made
+	// in the data dir, which a PostgreSQL Database refuses: every node of
+	// a shared database must seal and open with the same key.
+	ServiceKey string
 	// ModerationDir is the backbone directory holding the content
 	// moderation base model (`ocellus backbone pull nsfwjs-mobilenet_v2`);
 	// "": DetectModerationLabels answers how to install it.
@@ -160,9 +166,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	// One keyring seals model artifacts and S3 objects (SSE-S3, SSE-KMS).
 	// It is opened first: opening a database of an older Ocellus seals the
 	// Lookout for Vision artifacts it kept unsealed into the artifact store.
-	kr, err := keyring.Open(dir, cfg.Keyring)
+	kr, err := keyring.OpenWith(keyring.Options{DataDir: dir, File: cfg.Keyring, ServiceKey: cfg.ServiceKey, Shared: isPostgres(cfg.Database)})
 	if err != nil {
-		return nil, fmt.Errorf("--keyring: %w", err)
+		return nil, fmt.Errorf("keyring: %w", err)
 	}
 	artifactBucket, err := s.externalS3()
 	if err != nil {
@@ -180,7 +186,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.store = st
-	case strings.HasPrefix(cfg.Database, "postgres://"), strings.HasPrefix(cfg.Database, "postgresql://"):
+	case isPostgres(cfg.Database):
 		if err := s.openPostgres(ctx); err != nil {
 			return nil, err
 		}
@@ -347,6 +353,12 @@ func LoadAccounts(path string) ([]ocellus.Account, error) {
 		out = append(out, ocellus.Account{ID: a.AccountId, AccessKeyID: a.AccessKeyId, SecretAccessKey: a.SecretAccessKey, S3Buckets: a.S3Buckets})
 	}
 	return out, nil
+}
+
+// isPostgres tells a PostgreSQL --database URL: a database several nodes
+// may share.
+func isPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
 // queueWorkers is how many jobs a node runs at once. Imports must not wait
