@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
@@ -53,9 +52,6 @@ type Lookout struct {
 
 	bb backbone.Backbone
 
-	tokMu  sync.Mutex
-	tokens map[string]*sync.Mutex // per account+token, so a retried request waits for the first
-
 	// pool hosts HOSTED models with the same inference-unit admission,
 	// auto-scaling and graceful stop as Custom Labels versions.
 	pool *serve.Pool[*anomaly.Model]
@@ -69,7 +65,7 @@ func NewLookout(c *Control, cfg LookoutConfig) *Lookout {
 	if cfg.MaxTraining <= 0 {
 		cfg.MaxTraining = 1
 	}
-	l := &Lookout{c: c, cfg: cfg, bb: cfg.Backbone, slot: make(chan struct{}, cfg.MaxTraining), tokens: map[string]*sync.Mutex{}}
+	l := &Lookout{c: c, cfg: cfg, bb: cfg.Backbone, slot: make(chan struct{}, cfg.MaxTraining)}
 	if l.bb == nil {
 		l.bb = backbone.Builtin{}
 	}

@@ -16,6 +16,15 @@ type LookoutStore interface {
 	ClientToken(ctx context.Context, account, token string) (*ClientToken, error)
 	// PutClientToken saves (or replaces) a token's record.
 	PutClientToken(ctx context.Context, t *ClientToken) error
+	// ClaimClientToken saves t (normally Pending) as the token's record
+	// only if the record is still prev: none when prev is nil, else the
+	// one read (same Created and Pending). It reports whether t was saved:
+	// of several nodes claiming from the same prev, exactly one wins.
+	ClaimClientToken(ctx context.Context, t, prev *ClientToken) (bool, error)
+	// ReleaseClientToken removes the pending claim made at created (its
+	// request failed, so the token may be used again), leaving any other
+	// record alone.
+	ReleaseClientToken(ctx context.Context, account, token string, created time.Time) error
 
 	// CreateLookoutModel assigns the project's next model version (1, 2,
 	// ...; never reused, even after a deletion), fills m.Version and
@@ -58,4 +67,7 @@ type ClientToken struct {
 	ParamsHash string
 	Result     []byte
 	Created    time.Time
+	// Pending: the token is claimed and its first request still running
+	// (on some node); Result is empty until it ends.
+	Pending bool
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
 	"github.com/ocellus/ocellus/internal/store"
@@ -16,8 +17,8 @@ import (
 func (s *Store) ClientToken(ctx context.Context, account, token string) (*store.ClientToken, error) {
 	t := store.ClientToken{Account: account, Token: token}
 	var created int64
-	err := s.pool.QueryRow(ctx, `SELECT operation, params_hash, result, created_ms FROM l4v_client_tokens WHERE account = $1 AND token = $2`,
-		account, token).Scan(&t.Operation, &t.ParamsHash, &t.Result, &created)
+	err := s.pool.QueryRow(ctx, `SELECT operation, params_hash, result, created_ms, pending FROM l4v_client_tokens WHERE account = $1 AND token = $2`,
+		account, token).Scan(&t.Operation, &t.ParamsHash, &t.Result, &created, &t.Pending)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The client token %s is unknown.", token)
 	}
@@ -30,11 +31,40 @@ func (s *Store) ClientToken(ctx context.Context, account, token string) (*store.
 
 // PutClientToken saves or replaces a token.
 func (s *Store) PutClientToken(ctx context.Context, t *store.ClientToken) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO l4v_client_tokens (account, token, operation, params_hash, result, created_ms)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, token) DO UPDATE SET operation = excluded.operation,
-		params_hash = excluded.params_hash, result = excluded.result, created_ms = excluded.created_ms`,
-		t.Account, t.Token, t.Operation, t.ParamsHash, nonNil(t.Result), t.Created.UnixMilli())
+	_, err := s.pool.Exec(ctx, `INSERT INTO l4v_client_tokens (account, token, operation, params_hash, result, created_ms, pending)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account, token) DO UPDATE SET operation = excluded.operation,
+		params_hash = excluded.params_hash, result = excluded.result, created_ms = excluded.created_ms, pending = excluded.pending`,
+		t.Account, t.Token, t.Operation, t.ParamsHash, nonNil(t.Result), t.Created.UnixMilli(), t.Pending)
 	return wrap(err, "save client token")
+}
+
+// ClaimClientToken inserts t if the token has no record, or replaces prev
+// if it is unchanged. The primary key decides between two inserts; between
+// two updates, the second waits for the first to commit and then no
+// longer matches prev (READ COMMITTED re-reads the row).
+func (s *Store) ClaimClientToken(ctx context.Context, t, prev *store.ClientToken) (bool, error) {
+	var tag pgconn.CommandTag
+	var err error
+	if prev == nil {
+		tag, err = s.pool.Exec(ctx, `INSERT INTO l4v_client_tokens (account, token, operation, params_hash, result, created_ms, pending)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (account, token) DO NOTHING`,
+			t.Account, t.Token, t.Operation, t.ParamsHash, nonNil(t.Result), t.Created.UnixMilli(), t.Pending)
+	} else {
+		tag, err = s.pool.Exec(ctx, `UPDATE l4v_client_tokens SET operation = $3, params_hash = $4, result = $5, created_ms = $6, pending = $7
+			WHERE account = $1 AND token = $2 AND created_ms = $8 AND pending = $9`,
+			t.Account, t.Token, t.Operation, t.ParamsHash, nonNil(t.Result), t.Created.UnixMilli(), t.Pending, prev.Created.UnixMilli(), prev.Pending)
+	}
+	if err != nil {
+		return false, wrap(err, "claim client token")
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ReleaseClientToken deletes a pending claim made at created.
+func (s *Store) ReleaseClientToken(ctx context.Context, account, token string, created time.Time) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM l4v_client_tokens WHERE account = $1 AND token = $2 AND pending AND created_ms = $3`,
+		account, token, created.UnixMilli())
+	return wrap(err, "release client token")
 }
 
 func msOrZero(t time.Time) int64 {

@@ -28,6 +28,22 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestClientTokenRace: two store handles on one database (two nodes)
+// claiming the same client token at once: exactly one wins each round.
+func TestClientTokenRace(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	var handles [2]store.Store
+	for i := range handles {
+		s, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		handles[i] = s
+	}
+	storetest.RaceClientTokens(t, handles[0], handles[1])
+}
+
 // TestReopenKeepsDataAndSkipsAppliedMigrations: two nodes opening a fresh
 // database at once both succeed; a later Open (another node, or a restart)
 // applies nothing again and sees the data.

@@ -15,8 +15,8 @@ import (
 func (s *Store) ClientToken(ctx context.Context, account, token string) (*store.ClientToken, error) {
 	t := store.ClientToken{Account: account, Token: token}
 	var created int64
-	err := s.db.QueryRowContext(ctx, `SELECT operation, params_hash, result, created_ms FROM l4v_client_tokens WHERE account = ? AND token = ?`,
-		account, token).Scan(&t.Operation, &t.ParamsHash, &t.Result, &created)
+	err := s.db.QueryRowContext(ctx, `SELECT operation, params_hash, result, created_ms, pending FROM l4v_client_tokens WHERE account = ? AND token = ?`,
+		account, token).Scan(&t.Operation, &t.ParamsHash, &t.Result, &created, &t.Pending)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The client token %s is unknown.", token)
 	}
@@ -29,9 +29,37 @@ func (s *Store) ClientToken(ctx context.Context, account, token string) (*store.
 
 // PutClientToken saves or replaces a token.
 func (s *Store) PutClientToken(ctx context.Context, t *store.ClientToken) error {
-	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO l4v_client_tokens (account, token, operation, params_hash, result, created_ms)
-		VALUES (?, ?, ?, ?, ?, ?)`, t.Account, t.Token, t.Operation, t.ParamsHash, t.Result, t.Created.UnixMilli())
+	_, err := s.db.ExecContext(ctx, `INSERT OR REPLACE INTO l4v_client_tokens (account, token, operation, params_hash, result, created_ms, pending)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, t.Account, t.Token, t.Operation, t.ParamsHash, nonNil(t.Result), t.Created.UnixMilli(), t.Pending)
 	return ocellus.Wrap(err, "save client token")
+}
+
+// ClaimClientToken inserts t if the token has no record, or replaces prev
+// if it is unchanged; SQLite's single writer orders the claims.
+func (s *Store) ClaimClientToken(ctx context.Context, t, prev *store.ClientToken) (bool, error) {
+	var res sql.Result
+	var err error
+	if prev == nil {
+		res, err = s.db.ExecContext(ctx, `INSERT INTO l4v_client_tokens (account, token, operation, params_hash, result, created_ms, pending)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, token) DO NOTHING`,
+			t.Account, t.Token, t.Operation, t.ParamsHash, nonNil(t.Result), t.Created.UnixMilli(), t.Pending)
+	} else {
+		res, err = s.db.ExecContext(ctx, `UPDATE l4v_client_tokens SET operation = ?, params_hash = ?, result = ?, created_ms = ?, pending = ?
+			WHERE account = ? AND token = ? AND created_ms = ? AND pending = ?`,
+			t.Operation, t.ParamsHash, nonNil(t.Result), t.Created.UnixMilli(), t.Pending, t.Account, t.Token, prev.Created.UnixMilli(), prev.Pending)
+	}
+	if err != nil {
+		return false, ocellus.Wrap(err, "claim client token")
+	}
+	n, err := res.RowsAffected()
+	return n == 1, ocellus.Wrap(err, "claim client token")
+}
+
+// ReleaseClientToken deletes a pending claim made at created.
+func (s *Store) ReleaseClientToken(ctx context.Context, account, token string, created time.Time) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM l4v_client_tokens WHERE account = ? AND token = ? AND pending AND created_ms = ?`,
+		account, token, created.UnixMilli())
+	return ocellus.Wrap(err, "release client token")
 }
 
 func msOrZero(t time.Time) int64 {

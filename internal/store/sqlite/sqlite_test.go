@@ -40,3 +40,19 @@ func TestReopenKeepsDataAndSkipsAppliedMigrations(t *testing.T) {
 		t.Fatalf("tags after reopen = %v", tags)
 	}
 }
+
+// TestClientTokenRace: two handles on one file claiming the same client
+// token at once: exactly one wins each round.
+func TestClientTokenRace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	var handles [2]store.Store
+	for i := range handles {
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		handles[i] = s
+	}
+	storetest.RaceClientTokens(t, handles[0], handles[1])
+}

@@ -36,6 +36,8 @@ func testLookout(t *testing.T, s store.Store) {
 		t.Fatalf("replaced token = %+v", got)
 	}
 
+	testClaims(t, s, now)
+
 	// Models: versions 1, 2, 3; a deleted version is not reused.
 	const proj = "arn:aws:lookoutvision:us-east-1:111111111111:project/p"
 	arn := func(v int) string { return fmt.Sprintf("arn:aws:lookoutvision:us-east-1:111111111111:model/p/%d", v) }
@@ -136,5 +138,101 @@ func testLookout(t *testing.T, s store.Store) {
 	}
 	if err := s.CreateLookoutModel(ctx, m5, arn); err != nil || m5.Version != 1 {
 		t.Fatalf("a recreated project starts at version 1: got %d, %v", m5.Version, err)
+	}
+}
+
+// testClaims: a claim saves a pending record only over the state it read;
+// a release removes only its own pending claim.
+func testClaims(t *testing.T, s store.Store, now time.Time) {
+	ctx := context.Background()
+	const acct = "111111111111"
+	claim := func(created time.Time) *store.ClientToken {
+		return &store.ClientToken{Account: acct, Token: "claimed", Operation: "CreateModel", ParamsHash: "h", Pending: true, Created: created}
+	}
+	if ok, err := s.ClaimClientToken(ctx, claim(now), nil); err != nil || !ok {
+		t.Fatalf("first claim: %v, %v", ok, err)
+	}
+	if ok, err := s.ClaimClientToken(ctx, claim(now.Add(time.Millisecond)), nil); err != nil || ok {
+		t.Fatalf("second claim of an absent token: %v, %v", ok, err)
+	}
+	got, err := s.ClientToken(ctx, acct, "claimed")
+	if err != nil || !got.Pending || len(got.Result) != 0 || !got.Created.Equal(now) {
+		t.Fatalf("claimed token = %+v, %v", got, err)
+	}
+	later := now.Add(time.Second)
+	if ok, err := s.ClaimClientToken(ctx, claim(later), got); err != nil || !ok {
+		t.Fatalf("claim over the record read: %v, %v", ok, err)
+	}
+	if ok, err := s.ClaimClientToken(ctx, claim(later.Add(time.Second)), got); err != nil || ok {
+		t.Fatalf("claim over a record that changed since: %v, %v", ok, err)
+	}
+	// Releasing another claim's time leaves the record; its own removes it.
+	if err := s.ReleaseClientToken(ctx, acct, "claimed", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ClientToken(ctx, acct, "claimed"); err != nil {
+		t.Fatalf("released by another claim's time: %v", err)
+	}
+	if err := s.ReleaseClientToken(ctx, acct, "claimed", later); err != nil {
+		t.Fatal(err)
+	}
+	wantKind(t, func() error { _, err := s.ClientToken(ctx, acct, "claimed"); return err }(), ocellus.NotFound)
+	// A completed record is never released.
+	done := claim(later)
+	done.Pending, done.Result = false, []byte(`{"ok":true}`)
+	if err := s.PutClientToken(ctx, done); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseClientToken(ctx, acct, "claimed", later); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClientToken(ctx, acct, "claimed"); err != nil || got.Pending || string(got.Result) != `{"ok":true}` {
+		t.Fatalf("completed token after a release = %+v, %v", got, err)
+	}
+}
+
+// RaceClientTokens claims one token from two handles on the same database
+// (two nodes) at once, first while it is absent, then over the record they
+// both read: each time exactly one claim wins.
+func RaceClientTokens(t *testing.T, a, b store.Store) {
+	ctx := context.Background()
+	const acct, n = "111111111111", 16
+	base := time.UnixMilli(1_000_000).UTC()
+	race := func(prev *store.ClientToken, offset int) int {
+		wins := make(chan bool, n)
+		errs := make(chan error, n)
+		for i := range n {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			go func() {
+				tok := &store.ClientToken{Account: acct, Token: "race", Operation: "CreateModel", ParamsHash: fmt.Sprint(i), Pending: true,
+					Created: base.Add(time.Duration(offset+i) * time.Millisecond)}
+				ok, err := s.ClaimClientToken(ctx, tok, prev)
+				errs <- err
+				wins <- ok
+			}()
+		}
+		won := 0
+		for range n {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+			if <-wins {
+				won++
+			}
+		}
+		return won
+	}
+	if won := race(nil, 0); won != 1 {
+		t.Fatalf("%d of %d claims of an absent token won, want 1", won, n)
+	}
+	prev, err := b.ClientToken(ctx, acct, "race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if won := race(prev, 100); won != 1 {
+		t.Fatalf("%d of %d claims over the same record won, want 1", won, n)
 	}
 }
