@@ -303,3 +303,36 @@ func TestLoadFormat1(t *testing.T) {
 		t.Errorf("future format: %v", err)
 	}
 }
+
+// TestImageHeadDefaults checks that Train fills the image-level head
+// defaults (the weight decay among them) into a zero head config and keeps
+// the fields a caller sets.
+func TestImageHeadDefaults(t *testing.T) {
+	c := imageHeadConfig(head.Config{}, 7)
+	if c.Epochs != imageHeadEpochs || c.LR != imageHeadLR || c.WeightDecay != imageHeadWeightDecay || !c.Balance || c.Seed != 7 {
+		t.Errorf("zero config became %+v", c)
+	}
+	c = imageHeadConfig(head.Config{Epochs: 5, LR: 0.01, WeightDecay: 1e-4, Hidden: 32}, 1)
+	if c.Epochs != 5 || c.LR != 0.01 || c.WeightDecay != 1e-4 || c.Hidden != 32 {
+		t.Errorf("caller's fields overridden: %+v", c)
+	}
+	// Through Train: a zero decay trains as the default one set explicitly,
+	// and shrinks the head's weights against head's own default of 1e-4.
+	norm := func(wd float64) float64 {
+		cfg := smallHead
+		cfg.WeightDecay = wd
+		m, _, err := Train(context.Background(), TrainConfig{Backbone: backbone.Builtin{}, Train: dataset(45, 1), Test: dataset(15, 2), Seed: 1, Now: fixedNow, Head: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s float64
+		for _, w := range m.Head.W1 {
+			s += float64(w) * float64(w)
+		}
+		return s
+	}
+	d, one, n := norm(0), norm(imageHeadWeightDecay), norm(1e-4)
+	if d != one || d >= n {
+		t.Errorf("|W1|^2 with the default weight decay %.2f, with %g set %.2f, with 1e-4 %.2f", d, float64(imageHeadWeightDecay), one, n)
+	}
+}
