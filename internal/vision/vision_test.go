@@ -336,3 +336,16 @@ func TestImageHeadDefaults(t *testing.T) {
 		t.Errorf("|W1|^2 with the default weight decay %.2f, with %g set %.2f, with 1e-4 %.2f", d, float64(imageHeadWeightDecay), one, n)
 	}
 }
+
+// TestClassificationInfo checks the image-level pooling: the stride-16 map
+// also pooled 3x3, the other maps as the backbone gives them.
+func TestClassificationInfo(t *testing.T) {
+	in := backbone.Info{Maps: []backbone.Map{{Stride: 8, H: 28, W: 28, Grids: []int{1}}, {Stride: 16, H: 14, W: 14, Grids: []int{1}}, {Stride: 32, H: 7, W: 7, Grids: []int{1}}}}
+	out := classificationInfo(in)
+	if g := out.Maps[1].Grids; len(g) != 2 || g[0] != 1 || g[1] != 3 {
+		t.Errorf("stride-16 grids %v", g)
+	}
+	if len(out.Maps[0].Grids) != 1 || len(out.Maps[2].Grids) != 1 || len(in.Maps[1].Grids) != 1 {
+		t.Errorf("other maps or the input changed: %+v, %+v", out.Maps, in.Maps)
+	}
+}
