@@ -303,3 +303,49 @@ func TestLoadFormat1(t *testing.T) {
 		t.Errorf("future format: %v", err)
 	}
 }
+
+// TestImageHeadDefaults checks that Train fills the image-level head
+// defaults (the weight decay among them) into a zero head config and keeps
+// the fields a caller sets.
+func TestImageHeadDefaults(t *testing.T) {
+	c := imageHeadConfig(head.Config{}, 7)
+	if c.Epochs != imageHeadEpochs || c.LR != imageHeadLR || c.WeightDecay != imageHeadWeightDecay || !c.Balance || c.Seed != 7 {
+		t.Errorf("zero config became %+v", c)
+	}
+	c = imageHeadConfig(head.Config{Epochs: 5, LR: 0.01, WeightDecay: 1e-4, Hidden: 32}, 1)
+	if c.Epochs != 5 || c.LR != 0.01 || c.WeightDecay != 1e-4 || c.Hidden != 32 {
+		t.Errorf("caller's fields overridden: %+v", c)
+	}
+	// Through Train: a zero decay trains as the default one set explicitly,
+	// and shrinks the head's weights against head's own default of 1e-4.
+	norm := func(wd float64) float64 {
+		cfg := smallHead
+		cfg.WeightDecay = wd
+		m, _, err := Train(context.Background(), TrainConfig{Backbone: backbone.Builtin{}, Train: dataset(45, 1), Test: dataset(15, 2), Seed: 1, Now: fixedNow, Head: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s float64
+		for _, w := range m.Head.W1 {
+			s += float64(w) * float64(w)
+		}
+		return s
+	}
+	d, one, n := norm(0), norm(imageHeadWeightDecay), norm(1e-4)
+	if d != one || d >= n {
+		t.Errorf("|W1|^2 with the default weight decay %.2f, with %g set %.2f, with 1e-4 %.2f", d, float64(imageHeadWeightDecay), one, n)
+	}
+}
+
+// TestClassificationInfo checks the image-level pooling: the stride-16 map
+// also pooled 3x3, the other maps as the backbone gives them.
+func TestClassificationInfo(t *testing.T) {
+	in := backbone.Info{Maps: []backbone.Map{{Stride: 8, H: 28, W: 28, Grids: []int{1}}, {Stride: 16, H: 14, W: 14, Grids: []int{1}}, {Stride: 32, H: 7, W: 7, Grids: []int{1}}}}
+	out := classificationInfo(in)
+	if g := out.Maps[1].Grids; len(g) != 2 || g[0] != 1 || g[1] != 3 {
+		t.Errorf("stride-16 grids %v", g)
+	}
+	if len(out.Maps[0].Grids) != 1 || len(out.Maps[2].Grids) != 1 || len(in.Maps[1].Grids) != 1 {
+		t.Errorf("other maps or the input changed: %+v, %+v", out.Maps, in.Maps)
+	}
+}
