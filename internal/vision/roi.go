@@ -211,10 +211,12 @@ func (m *Model) rescore(tileMaps [][][]float32, props []detection) []detection {
 	}
 	K := len(m.Labels)
 	feats := make([][]float32, len(props))
-	for i, p := range props {
-		feats[i] = roiFeatures(m.Backbone, tileMaps[0], p.box)
-	}
-	probs := m.ROIHead.PredictBatch(feats)
+	parallelMin(len(props), 8, func(a, b int) {
+		for i := a; i < b; i++ {
+			feats[i] = roiFeatures(m.Backbone, tileMaps[0], props[i].box)
+		}
+	})
+	probs := predictParallel(m.ROIHead, feats)
 	var res []detection
 	for i, p := range props {
 		pr := probs[i]
