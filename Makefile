@@ -7,6 +7,10 @@ BIN := bin/ocellus
 DATA_DIR ?= ./data
 ADDR ?= 127.0.0.1:4566
 export CGO_ENABLED := 1
+# Tools the tests run that no package manager here has (versitygw, an
+# independent S3): scripts/install-deps.sh builds them into this directory
+# and internal/e2e/s3test looks for them there.
+export OCELLUS_TOOLS_DIR ?= $(HOME)/.cache/ocellus/tools
 
 # HEAVY_TESTS train real models: they skip under -race (the detector makes
 # the engine's Go code many times slower without finding more) and run in

@@ -37,3 +37,19 @@ fi
 if [ -f scripts/install-nsfwjs.sh ]; then
   bash scripts/install-nsfwjs.sh || echo "install-deps: nsfwjs not fetched (offline?); moderation's base model stays uninstalled" >&2
 fi
+
+# versitygw: an independent S3 (posix backend) that the external-S3 tests
+# run Ocellus against (internal/e2e/s3test; under make test they fail
+# without it). Built with `go install` from the Go module proxy at a pinned
+# version into the tools directory, OCELLUS_TOOLS_DIR (default
+# ~/.cache/ocellus/tools, outside the clone so that a fresh clone reuses
+# it; the Makefile passes the same directory to the tests). Skipped when
+# that version is already there (read from the binary's build info; its
+# --version says only "git"). Building it takes a few minutes, once.
+VERSITYGW_VERSION=v1.8.0
+tools="${OCELLUS_TOOLS_DIR:-$HOME/.cache/ocellus/tools}"
+if ! go version -m "$tools/versitygw" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/versity/versitygw[[:space:]]+$VERSITYGW_VERSION[[:space:]]"; then
+  echo "install-deps: go install github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION into $tools (a few minutes, once)"
+  mkdir -p "$tools"
+  GOBIN="$tools" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+fi

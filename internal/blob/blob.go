@@ -29,22 +29,30 @@ type Credentials func(account string) (accessKeyID, secret string, ok bool)
 // Config configures Blobs. Exactly one of Handler and Endpoint is set.
 type Config struct {
 	Handler     http.Handler // the embedded S3 endpoint, called in-process
-	Endpoint    string       // an external S3 URL
+	Endpoint    string       // an external S3 URL (path-style addressing)
 	Region      string
 	Credentials Credentials
+	// Allow, when set, is asked before every request whether account may
+	// read or write key in bucket; a refusal is the error S3's own
+	// AccessDenied maps to. An external S3 is reached with the service's
+	// credentials for every account, so it cannot tell accounts apart:
+	// Allow keeps them apart instead (ocellus.Account.MayUseS3). Nil
+	// allows everything, for the embedded endpoint, which checks each
+	// bucket's owner itself.
+	Allow func(account, bucket, key string) bool
 }
 
 // Blobs reads and writes objects as a given account.
 type Blobs struct {
-	cfg    Config
-	client *http.Client
+	cfg  Config
+	http *http.Client
 }
 
 // New returns Blobs for cfg.
 func New(cfg Config) *Blobs {
-	b := &Blobs{cfg: cfg, client: http.DefaultClient}
+	b := &Blobs{cfg: cfg, http: http.DefaultClient}
 	if cfg.Handler != nil {
-		b.client = &http.Client{Transport: handlerTransport{cfg.Handler}}
+		b.http = &http.Client{Transport: handlerTransport{cfg.Handler}}
 		b.cfg.Endpoint = "http://s3.ocellus.internal"
 	}
 	return b
@@ -60,26 +68,39 @@ type Info struct {
 	Encryption, KMSKeyID string
 }
 
-func (b *Blobs) s3For(account string) (*s3.Client, error) {
+// s3For is the client to reach bucket/key with as account, once Allow
+// let the account use it.
+func (b *Blobs) s3For(account, bucket, key string) (*s3.Client, error) {
+	if b.cfg.Allow != nil && !b.cfg.Allow(account, bucket, key) {
+		return nil, mapErr(&smithy.GenericAPIError{Code: "AccessDenied", Message: "Access Denied"}, bucket, key)
+	}
+	return b.client(account)
+}
+
+func (b *Blobs) client(account string) (*s3.Client, error) {
 	key, secret, ok := b.cfg.Credentials(account)
 	if !ok {
 		return nil, ocellus.Errorf(ocellus.AccessDenied, "Account %s has no S3 credentials.", account)
 	}
+	return newClient(b.cfg.Endpoint, b.cfg.Region, key, secret, b.http), nil
+}
+
+func newClient(endpoint, region, key, secret string, hc *http.Client) *s3.Client {
 	return s3.New(s3.Options{
-		Region:       b.cfg.Region,
-		BaseEndpoint: aws.String(b.cfg.Endpoint),
+		Region:       region,
+		BaseEndpoint: aws.String(endpoint),
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(key, secret, ""),
-		HTTPClient:   b.client,
+		HTTPClient:   hc,
 		// Checksums are verified by the server on upload; on download we
 		// read ranges and prefixes, which a full-object checksum can't check.
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	}), nil
+	})
 }
 
 // Open streams an object (a specific version when versionID is set).
 func (b *Blobs) Open(ctx context.Context, account, bucket, key, versionID string) (io.ReadCloser, Info, error) {
-	c, err := b.s3For(account)
+	c, err := b.s3For(account, bucket, key)
 	if err != nil {
 		return nil, Info{}, err
 	}
@@ -137,7 +158,7 @@ func (b *Blobs) ReadAll(ctx context.Context, account, bucket, key, versionID str
 
 // Head returns an object's metadata.
 func (b *Blobs) Head(ctx context.Context, account, bucket, key, versionID string) (Info, error) {
-	c, err := b.s3For(account)
+	c, err := b.s3For(account, bucket, key)
 	if err != nil {
 		return Info{}, err
 	}
@@ -166,7 +187,7 @@ func (b *Blobs) PutKMS(ctx context.Context, account, bucket, key, contentType, k
 }
 
 func (b *Blobs) put(ctx context.Context, account, bucket, key, contentType, kmsKeyID string, body io.ReadSeeker) error {
-	c, err := b.s3For(account)
+	c, err := b.s3For(account, bucket, key)
 	if err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func newBlobsKeys(t *testing.T, kr s3api.Keys) *Blobs {
 func TestPutOpenHeadInProcess(t *testing.T) {
 	ctx := context.Background()
 	b := newBlobs(t)
-	c, _ := b.s3For("111111111111")
+	c, _ := b.client("111111111111")
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestPutKMS(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newBlobsKeys(t, kr)
-	c, _ := b.s3For("111111111111")
+	c, _ := b.client("111111111111")
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("out")}); err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestPutKMS(t *testing.T) {
 func TestReadAllBounded(t *testing.T) {
 	ctx := context.Background()
 	b := newBlobs(t)
-	c, _ := b.s3For("111111111111")
+	c, _ := b.client("111111111111")
 	if _, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("data")}); err != nil {
 		t.Fatal(err)
 	}

@@ -153,11 +153,11 @@ func sv0(v *ocellus.ProjectVersion) *ocellus.ProjectVersion {
 
 func (c *Control) copyArtifact(ctx context.Context, sv, v *ocellus.ProjectVersion) error {
 	// Re-encrypted under the copy's own key.
-	plain, err := c.readArtifact(sv)
+	plain, err := c.readArtifact(ctx, sv)
 	if err != nil {
 		return err
 	}
-	rel, err := c.writeSealed(v, plain)
+	rel, err := c.writeSealed(ctx, v, plain)
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,7 @@ func (l *Lookout) recoverHosting(ctx context.Context) error {
 			if err := l.c.store.DeleteLookoutModel(ctx, m.ProjectARN, m.Version); err != nil && ocellus.KindOf(err) != ocellus.NotFound {
 				return err
 			}
-			if err := l.c.arts.Delete(m.Artifact); err != nil {
+			if err := l.c.arts.Delete(ctx, m.Artifact); err != nil {
 				return err
 			}
 		}

@@ -58,7 +58,7 @@ func (l *Lookout) host(ctx context.Context, m *ocellus.Model) error {
 	}
 	rel := m.Artifact
 	return l.pool.Start(ctx, m.ARN, m.MinUnits, m.MaxUnits, func(ctx context.Context) (*anomaly.Model, error) {
-		data, err := l.c.arts.Get(rel)
+		data, err := l.c.arts.Get(ctx, rel)
 		if err != nil {
 			return nil, err
 		}

@@ -152,7 +152,7 @@ func (l *Lookout) DeleteLookoutModel(ctx context.Context, account, project, vers
 	if err := l.c.store.DeleteLookoutModel(ctx, p.ARN, m.Version); err != nil {
 		return "", err
 	}
-	if err := l.c.arts.Delete(m.Artifact); err != nil {
+	if err := l.c.arts.Delete(ctx, m.Artifact); err != nil {
 		l.c.log.Error("remove model artifact", "model", m.ARN, "err", err)
 	}
 	return m.ARN, nil

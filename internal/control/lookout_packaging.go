@@ -193,7 +193,7 @@ func (l *Lookout) writePackage(ctx context.Context, j *ocellus.PackagingJob) (*P
 		return nil, err
 	}
 	arn := m.ARN
-	model, err := l.c.arts.Get(m.Artifact)
+	model, err := l.c.arts.Get(ctx, m.Artifact)
 	if err != nil {
 		return nil, err
 	}

@@ -99,14 +99,14 @@ func (l *Lookout) train(ctx context.Context, m *ocellus.Model) error {
 	}
 	// Sealed with the model's KmsKeyId (the service-managed key when none
 	// was given), in the artifact store Custom Labels uses.
-	rel, err := l.c.arts.Put(m.ARN, m.KmsKeyID, data)
+	rel, err := l.c.arts.Put(ctx, m.ARN, m.KmsKeyID, data)
 	if err != nil {
 		return err
 	}
 	end := ocellus.Now(l.c.now)
 	if m.OutputBucket != "" {
 		if err := l.writeEvaluation(ctx, m, p, ev, model.Meta(), end, len(train), len(test), excluded); err != nil {
-			if derr := l.c.arts.Delete(rel); derr != nil {
+			if derr := l.c.arts.Delete(ctx, rel); derr != nil {
 				l.c.log.Error("remove model artifact", "model", m.ARN, "err", derr)
 			}
 			return err

@@ -145,7 +145,7 @@ func (c *Control) train(ctx context.Context, v *ocellus.ProjectVersion) error {
 	if err != nil {
 		return err // vision failed for a reason the counts do not show
 	}
-	rel, err := c.saveArtifact(v, model)
+	rel, err := c.saveArtifact(ctx, v, model)
 	if err != nil {
 		return err
 	}

@@ -171,7 +171,7 @@ func (c *Control) DeleteProjectVersion(ctx context.Context, account, arn string)
 		return "", err
 	}
 	if v.Artifact != "" && !c.artifactShared(ctx, v) {
-		if err := c.arts.Delete(v.Artifact); err != nil {
+		if err := c.arts.Delete(ctx, v.Artifact); err != nil {
 			c.log.Error("remove model artifact", "version", arn, "err", err)
 		}
 	}

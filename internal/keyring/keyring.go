@@ -1,7 +1,8 @@
 // Package keyring encrypts model artifacts at rest, standing in for AWS KMS:
 // a KmsKeyId given to CreateProjectVersion or CopyProjectVersion selects a
-// key from a local keyring file; without one, a service-managed key kept in
-// the data directory is used. Sealed data names its key, so it can be
+// key from a local keyring file; without one, the service-managed key is
+// used: kept in the data directory, or given to every node (a keyring file
+// entry or OCELLUS_SERVICE_KEY) when several share one database. Sealed data names its key, so it can be
 // opened without knowing which key sealed it.
 package keyring
 
@@ -42,39 +43,101 @@ type fileKey struct {
 	Key   string // base64 of 32 bytes
 }
 
+// Options says where the keyring's keys come from.
+type Options struct {
+	// DataDir holds the service-managed key (keys/service.key), created on
+	// first use, unless ServiceKey or the File supplies it.
+	DataDir string
+	// File is a JSON keyring file
+	// ([{"KeyId":"...","Alias":"alias/name","Key":"<base64 32 bytes>"}]).
+	// An entry whose KeyId is ServiceKey supplies the service-managed key.
+	File string
+	// ServiceKey is the service-managed key as base64 of 32 bytes
+	// (OCELLUS_SERVICE_KEY), for nodes that must all use the same one.
+	ServiceKey string
+	// Shared means several nodes use the same database: a key made in one
+	// node's data directory would leave the others unable to open what it
+	// sealed, so the service-managed key must come from ServiceKey or File.
+	Shared bool
+}
+
+// ErrNoSharedKey is returned by OpenWith when Options.Shared is set and no
+// service-managed key was given.
+var ErrNoSharedKey = errors.New("with a shared database every node needs the same service-managed key: " +
+	"set OCELLUS_SERVICE_KEY to the base64 of 32 random bytes (for example `head -c 32 /dev/urandom | base64`) on every node, " +
+	`or list {"KeyId":"` + ServiceKey + `","Key":"<base64 of 32 bytes>"} in the --keyring file`)
+
 // Open loads the keyring: the service-managed key under dataDir (created on
-// first use) and, when file is set, the keys listed in that JSON file
-// ([{"KeyId":"...","Alias":"alias/name","Key":"<base64 32 bytes>"}]).
+// first use, unless file lists it) and, when file is set, the keys listed
+// in that JSON file. It is OpenWith(Options{DataDir: dataDir, File: file}).
 func Open(dataDir, file string) (*Keyring, error) {
+	return OpenWith(Options{DataDir: dataDir, File: file})
+}
+
+// OpenWith loads the keyring as o says. A service-managed key given both
+// in o.ServiceKey and in o.File must be the same key; one given while the
+// data directory already holds a different one is refused, since the
+// artifacts sealed with the old key would no longer open.
+func OpenWith(o Options) (*Keyring, error) {
 	k := &Keyring{keys: map[string][]byte{}, aliases: map[string]string{}}
-	svc, err := serviceKey(filepath.Join(dataDir, "keys", "service.key"))
-	if err != nil {
-		return nil, err
-	}
-	k.keys[ServiceKey] = svc
-	if file == "" {
-		return k, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("keyring file: %w", err)
-	}
-	var fks []fileKey
-	if err := json.Unmarshal(b, &fks); err != nil {
-		return nil, fmt.Errorf("keyring file %s: %w", file, err)
-	}
-	for i, fk := range fks {
-		key, err := base64.StdEncoding.DecodeString(fk.Key)
+	var given []byte
+	if o.ServiceKey != "" {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(o.ServiceKey))
 		if err != nil || len(key) != 32 {
-			return nil, fmt.Errorf("keyring file %s, entry %d: Key must be base64 of 32 bytes", file, i+1)
+			return nil, errors.New("OCELLUS_SERVICE_KEY must be the base64 of 32 bytes (for example `head -c 32 /dev/urandom | base64`)")
 		}
-		if fk.KeyId == "" || fk.KeyId == ServiceKey {
-			return nil, fmt.Errorf("keyring file %s, entry %d: KeyId must be set and not %q", file, i+1, ServiceKey)
+		given = key
+	}
+	if o.File != "" {
+		b, err := os.ReadFile(o.File)
+		if err != nil {
+			return nil, fmt.Errorf("keyring file: %w", err)
 		}
-		k.keys[fk.KeyId] = key
-		if fk.Alias != "" {
-			k.aliases[strings.TrimPrefix(fk.Alias, "alias/")] = fk.KeyId
+		var fks []fileKey
+		if err := json.Unmarshal(b, &fks); err != nil {
+			return nil, fmt.Errorf("keyring file %s: %w", o.File, err)
 		}
+		for i, fk := range fks {
+			key, err := base64.StdEncoding.DecodeString(fk.Key)
+			if err != nil || len(key) != 32 {
+				return nil, fmt.Errorf("keyring file %s, entry %d: Key must be base64 of 32 bytes", o.File, i+1)
+			}
+			if fk.KeyId == "" {
+				return nil, fmt.Errorf("keyring file %s, entry %d: KeyId must be set", o.File, i+1)
+			}
+			if fk.KeyId == ServiceKey {
+				if fk.Alias != "" {
+					return nil, fmt.Errorf("keyring file %s, entry %d: the service-managed key %q takes no Alias", o.File, i+1, ServiceKey)
+				}
+				if given != nil && !bytes.Equal(given, key) {
+					return nil, fmt.Errorf("keyring file %s, entry %d: the service-managed key differs from OCELLUS_SERVICE_KEY; give one of them", o.File, i+1)
+				}
+				given = key
+				continue
+			}
+			k.keys[fk.KeyId] = key
+			if fk.Alias != "" {
+				k.aliases[strings.TrimPrefix(fk.Alias, "alias/")] = fk.KeyId
+			}
+		}
+	}
+	path := filepath.Join(o.DataDir, "keys", "service.key")
+	switch {
+	case given != nil:
+		// A key the data directory made earlier sealed this node's
+		// artifacts: replacing it silently would make them unreadable.
+		if old, err := os.ReadFile(path); err == nil && !bytes.Equal(old, given) {
+			return nil, fmt.Errorf("the service-managed key given (OCELLUS_SERVICE_KEY or the --keyring file) differs from %s, which sealed this data directory's artifacts: give that key (base64 of the file) or move the file away", path)
+		}
+		k.keys[ServiceKey] = given
+	case o.Shared:
+		return nil, ErrNoSharedKey
+	default:
+		svc, err := serviceKey(path)
+		if err != nil {
+			return nil, err
+		}
+		k.keys[ServiceKey] = svc
 	}
 	return k, nil
 }

@@ -18,6 +18,53 @@ type Account struct {
 	ID              string
 	AccessKeyID     string
 	SecretAccessKey string
+	// S3Buckets lists what the account may read and write in an external
+	// S3 (--s3-endpoint), which Ocellus reaches with its own service
+	// credentials: each entry is a bucket name ("team-a"), a bucket name
+	// prefix ending in '*' ("team-a-*"; "*" alone is every bucket), or a
+	// bucket and a key prefix ("shared/team-a/"). Empty: no bucket. The
+	// embedded S3 endpoint ignores it (it checks each bucket's owner).
+	S3Buckets []string
+}
+
+// MayUseS3 reports whether the account's S3Buckets let it read and write
+// the object key of bucket.
+func (a Account) MayUseS3(bucket, key string) bool {
+	for _, e := range a.S3Buckets {
+		name, prefix, scoped := strings.Cut(e, "/")
+		switch {
+		case scoped:
+			if bucket == name && strings.HasPrefix(key, prefix) {
+				return true
+			}
+		case strings.HasSuffix(name, "*"):
+			if strings.HasPrefix(bucket, strings.TrimSuffix(name, "*")) {
+				return true
+			}
+		case bucket == name:
+			return true
+		}
+	}
+	return false
+}
+
+// ValidS3BucketsEntry reports what is wrong with an S3Buckets entry, ""
+// when nothing is: the bucket part must be a bucket name of lower-case
+// letters, digits, '.' and '-' (with one trailing '*' for a prefix, which
+// a key prefix cannot follow).
+func ValidS3BucketsEntry(e string) string {
+	name, _, scoped := strings.Cut(e, "/")
+	star := strings.HasSuffix(name, "*")
+	name = strings.TrimSuffix(name, "*")
+	switch {
+	case name == "" && !star:
+		return "names no bucket"
+	case star && scoped:
+		return "a bucket prefix ('*') cannot be followed by a key prefix"
+	case strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789.-") != "":
+		return "a bucket name has only lower-case letters, digits, '.' and '-'"
+	}
+	return ""
 }
 
 var accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)

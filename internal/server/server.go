@@ -41,11 +41,20 @@ import (
 
 // Config configures a Server. Zero values are the documented defaults.
 type Config struct {
-	DataDir    string            // default "./data"
-	Region     string            // default "us-east-1"
-	Accounts   []ocellus.Account // default: DefaultAccount
-	Database   string            // "" = SQLite file <DataDir>/ocellus.db; postgres:// URL = PostgreSQL for metadata and jobs
-	S3Endpoint string            // "" = the embedded S3 endpoint
+	DataDir  string            // default "./data"
+	Region   string            // default "us-east-1"
+	Accounts []ocellus.Account // default: DefaultAccount
+	Database string            // "" = SQLite file <DataDir>/ocellus.db; postgres:// URL = PostgreSQL for metadata and jobs
+	// S3Endpoint is an external S3 (http(s)://host:port, path-style):
+	// users' manifests, images and training output are read and written
+	// there with the service credentials S3AccessKeyID/S3SecretAccessKey,
+	// each account only in its Account.S3Buckets; trained models go to
+	// ArtifactBucket (required with it); Ocellus serves no S3 itself.
+	// "" = the embedded S3 endpoint, artifacts in the data dir.
+	S3Endpoint                       string
+	S3AccessKeyID, S3SecretAccessKey string
+	S3Region                         string // default Region
+	ArtifactBucket                   string
 	// Backbone is an ONNX backbone file; "" or "builtin" selects the
 	// built-in, weight-free extractor (lower accuracy).
 	Backbone string
@@ -54,8 +63,14 @@ type Config struct {
 	// uses Backbone at the detection input size.
 	DetectionBackbone string
 	// Keyring is a JSON file of keys that KmsKeyId can name; "" allows
-	// only the service-managed key.
+	// only the service-managed key. An entry with KeyId "ocellus-managed"
+	// is the service-managed key itself.
 	Keyring string
+	// ServiceKey is the service-managed key, base64 of 32 bytes
+	// (OCELLUS_SERVICE_KEY). "": the Keyring file's entry, else a key made
+	// in the data dir, which a PostgreSQL Database refuses: every node of
+	// a shared database must seal and open with the same key.
+	ServiceKey string
 	// ModerationDir is the backbone directory holding the content
 	// moderation base model (`ocellus backbone pull nsfwjs-mobilenet_v2`);
 	// "": DetectModerationLabels answers how to install it.
@@ -70,8 +85,9 @@ type Config struct {
 	Hold func(ctx context.Context, kind, point string)
 }
 
-// DefaultAccount is used when no accounts file is given.
-var DefaultAccount = ocellus.Account{ID: "000000000000", AccessKeyID: "test", SecretAccessKey: "test"}
+// DefaultAccount is used when no accounts file is given. Being the only
+// account, it may use every bucket of an external S3.
+var DefaultAccount = ocellus.Account{ID: "000000000000", AccessKeyID: "test", SecretAccessKey: "test", S3Buckets: []string{"*"}}
 
 // Server is a running Ocellus instance (without its listener).
 type Server struct {
@@ -104,6 +120,9 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
+	}
+	if cfg.S3Region == "" {
+		cfg.S3Region = cfg.Region
 	}
 	if len(cfg.Accounts) == 0 {
 		cfg.Accounts = []ocellus.Account{DefaultAccount}
@@ -147,11 +166,18 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	// One keyring seals model artifacts and S3 objects (SSE-S3, SSE-KMS).
 	// It is opened first: opening a database of an older Ocellus seals the
 	// Lookout for Vision artifacts it kept unsealed into the artifact store.
-	kr, err := keyring.Open(dir, cfg.Keyring)
+	kr, err := keyring.OpenWith(keyring.Options{DataDir: dir, File: cfg.Keyring, ServiceKey: cfg.ServiceKey, Shared: isPostgres(cfg.Database)})
 	if err != nil {
-		return nil, fmt.Errorf("--keyring: %w", err)
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	artifactBucket, err := s.externalS3()
+	if err != nil {
+		return nil, err
 	}
 	arts := control.NewArtifacts(dir, kr, s.space)
+	if artifactBucket != nil {
+		arts = arts.InBucket(artifactBucket)
+	}
 
 	switch {
 	case cfg.Database == "":
@@ -160,7 +186,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.store = st
-	case strings.HasPrefix(cfg.Database, "postgres://"), strings.HasPrefix(cfg.Database, "postgresql://"):
+	case isPostgres(cfg.Database):
 		if err := s.openPostgres(ctx); err != nil {
 			return nil, err
 		}
@@ -169,23 +195,11 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.close = append(s.close, s.store.Close)
 
-	if err := s.openS3(verifier, kr); err != nil {
+	if err := s.openS3(verifier, kr, artifactBucket); err != nil {
 		s.Close()
 		return nil, err
 	}
-	// The control plane's own S3 requests are not the caller's: they must
-	// not name the operation or error code the metrics count.
-	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.s3.ServeHTTP(w, r.WithContext(awsproto.WithoutOutcome(r.Context())))
-	})
-	blobs := blob.New(blob.Config{Handler: inner, Region: cfg.Region, Credentials: func(account string) (string, string, bool) {
-		for _, a := range cfg.Accounts {
-			if a.ID == account {
-				return a.AccessKeyID, a.SecretAccessKey, true
-			}
-		}
-		return "", "", false
-	}})
+	blobs := s.blobs()
 	var bb backbone.Backbone = backbone.Builtin{}
 	var detector backbone.Backbone
 	if cfg.Backbone != "" && cfg.Backbone != "builtin" {
@@ -271,14 +285,47 @@ func (s *Server) Close() error {
 	return errors.Join(errs...)
 }
 
+// blobs is how the control plane reaches S3 as an account: the embedded
+// endpoint in-process, signed with the account's own keys (its bucket
+// owners decide), or the external S3 with the service credentials, each
+// account kept to its S3Buckets.
+func (s *Server) blobs() *blob.Blobs {
+	accounts := map[string]ocellus.Account{}
+	for _, a := range s.cfg.Accounts {
+		accounts[a.ID] = a
+	}
+	if s.cfg.S3Endpoint != "" {
+		return blob.New(blob.Config{Endpoint: s.cfg.S3Endpoint, Region: s.cfg.S3Region,
+			Credentials: func(account string) (string, string, bool) {
+				_, ok := accounts[account]
+				return s.cfg.S3AccessKeyID, s.cfg.S3SecretAccessKey, ok
+			},
+			Allow: func(account, bucket, key string) bool { return accounts[account].MayUseS3(bucket, key) }})
+	}
+	// The control plane's own S3 requests are not the caller's: they must
+	// not name the operation or error code the metrics count.
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.s3.ServeHTTP(w, r.WithContext(awsproto.WithoutOutcome(r.Context())))
+	})
+	return blob.New(blob.Config{Handler: inner, Region: s.cfg.Region, Credentials: func(account string) (string, string, bool) {
+		a, ok := accounts[account]
+		return a.AccessKeyID, a.SecretAccessKey, ok
+	}})
+}
+
 // LoadAccounts reads an accounts file: a JSON list of
-// {"AccountId","AccessKeyId","SecretAccessKey"}.
+// {"AccountId","AccessKeyId","SecretAccessKey"}, each with an optional
+// "S3Buckets" list of what the account may use in an external S3 (see
+// ocellus.Account.S3Buckets; files without it stay valid).
 func LoadAccounts(path string) ([]ocellus.Account, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("accounts file: %w", err)
 	}
-	var raw []struct{ AccountId, AccessKeyId, SecretAccessKey string }
+	var raw []struct {
+		AccountId, AccessKeyId, SecretAccessKey string
+		S3Buckets                               []string
+	}
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("accounts file %s: %w", path, err)
 	}
@@ -297,10 +344,21 @@ func LoadAccounts(path string) ([]ocellus.Account, error) {
 		if seen[a.AccessKeyId] {
 			return nil, fmt.Errorf("accounts file %s: access key %s appears twice", path, a.AccessKeyId)
 		}
+		for _, e := range a.S3Buckets {
+			if why := ocellus.ValidS3BucketsEntry(e); why != "" {
+				return nil, fmt.Errorf("accounts file %s, entry %d: S3Buckets entry %q %s (a bucket, a bucket prefix ending in '*', or bucket/key-prefix)", path, i+1, e, why)
+			}
+		}
 		seen[a.AccessKeyId] = true
-		out = append(out, ocellus.Account{ID: a.AccountId, AccessKeyID: a.AccessKeyId, SecretAccessKey: a.SecretAccessKey})
+		out = append(out, ocellus.Account{ID: a.AccountId, AccessKeyID: a.AccessKeyId, SecretAccessKey: a.SecretAccessKey, S3Buckets: a.S3Buckets})
 	}
 	return out, nil
+}
+
+// isPostgres tells a PostgreSQL --database URL: a database several nodes
+// may share.
+func isPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
 }
 
 // queueWorkers is how many jobs a node runs at once. Imports must not wait

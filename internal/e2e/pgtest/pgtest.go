@@ -17,6 +17,7 @@
 package pgtest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -47,6 +49,63 @@ type Cluster struct {
 // directory is removed) when t ends.
 func Start(t testing.TB) *Cluster {
 	t.Helper()
+	c, err := start()
+	if c != nil {
+		t.Cleanup(c.stop)
+	}
+	check(t, err)
+	return c
+}
+
+// Shared returns the one cluster of the test binary, started by the first
+// test that asks (skipped or failed as Start would be, for that test and
+// every later one). The package's TestMain calls StopShared after m.Run.
+// It suits packages whose tests each take a fresh database (NewDatabase)
+// and would otherwise pay a cluster start per test.
+func Shared(t testing.TB) *Cluster {
+	t.Helper()
+	shared.once.Do(func() { shared.c, shared.err = start() })
+	check(t, shared.err)
+	return shared.c
+}
+
+// StopShared stops the cluster Shared started, if any.
+func StopShared() {
+	if shared.c != nil {
+		shared.c.stop()
+	}
+}
+
+var shared struct {
+	once sync.Once
+	c    *Cluster
+	err  error
+}
+
+// notInstalled is the error of start when this machine cannot run a
+// cluster: a skip outside make test.
+type notInstalled string
+
+func (w notInstalled) Error() string { return string(w) }
+
+// check skips or fails t for start's error.
+func check(t testing.TB, err error) {
+	t.Helper()
+	var why notInstalled
+	switch {
+	case err == nil:
+	case errors.As(err, &why) && os.Getenv("OCELLUS_MAKE_TEST") == "":
+		t.Skipf("skipped: %s (apt-get install postgresql, or run scripts/install-deps.sh)", why)
+	case errors.As(err, &why):
+		t.Fatalf("PostgreSQL is needed under make test: %s (scripts/install-deps.sh installs the postgresql package)", why)
+	default:
+		t.Fatal(err)
+	}
+}
+
+// start starts a cluster. On an error after the directory was made it
+// returns the cluster too, for the caller to stop.
+func start() (*Cluster, error) {
 	bin, why := binDir()
 	if why == "" && os.Geteuid() == 0 {
 		if _, err := user.Lookup("postgres"); err != nil {
@@ -54,38 +113,34 @@ func Start(t testing.TB) *Cluster {
 		}
 	}
 	if why != "" {
-		if os.Getenv("OCELLUS_MAKE_TEST") != "" {
-			t.Fatalf("PostgreSQL is needed under make test: %s (scripts/install-deps.sh installs the postgresql package)", why)
-		}
-		t.Skipf("skipped: %s (apt-get install postgresql, or run scripts/install-deps.sh)", why)
+		return nil, notInstalled(why)
 	}
 	dir, err := os.MkdirTemp("/tmp", "ocpg")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	c := &Cluster{Host: "127.0.0.1", dir: dir, bin: bin}
-	t.Cleanup(c.stop)
 	if os.Geteuid() == 0 {
 		u, _ := user.Lookup("postgres")
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
 		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
+			return c, err
 		}
 	}
 	data := filepath.Join(dir, "data")
 	if out, err := c.command("initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8", "--locale", "C").CombinedOutput(); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
+		return c, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
 	if c.Port, err = freePort(); err != nil {
-		t.Fatal(err)
+		return c, err
 	}
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200", c.Port, dir)
 	if out, err := c.command("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(dir, "log"), "-w", "start").CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "log"))
-		t.Fatalf("pg_ctl start: %v\n%s\n%s", err, out, log)
+		return c, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, log)
 	}
-	return c
+	return c, nil
 }
 
 // URL is the postgres:// URL of database db on the cluster.
