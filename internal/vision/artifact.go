@@ -48,6 +48,8 @@ type artifactHeader struct {
 	FlipTest      bool `json:"flipTest,omitempty"`
 	// Format 3.
 	Tiles int `json:"tiles,omitempty"`
+	// Format 4.
+	ROIHead *head.MLP `json:"roiHead,omitempty"`
 }
 
 type tensorEntry struct {
@@ -67,6 +69,12 @@ func Save(w io.Writer, m *Model) error {
 		h.BoxHead = m.BoxHead
 		for n, t := range m.BoxHead.Tensors() {
 			tens["box."+n] = t
+		}
+	}
+	if m.ROIHead != nil {
+		h.ROIHead = m.ROIHead
+		for n, t := range m.ROIHead.Tensors() {
+			tens["roi."+n] = t
 		}
 	}
 	names := make([]string, 0, len(tens))
@@ -141,6 +149,11 @@ func Decode(r io.Reader) (*Model, error) {
 			tens["box."+n] = t
 		}
 	}
+	if h.ROIHead != nil {
+		for n, t := range h.ROIHead.Tensors() {
+			tens["roi."+n] = t
+		}
+	}
 	hash := sha256.New()
 	for _, te := range h.Tensors {
 		dst, ok := tens[te.Name]
@@ -178,6 +191,9 @@ func Decode(r io.Reader) (*Model, error) {
 			return nil, errors.New("vision: detection model without a valid box regression")
 		}
 	}
+	if r := h.ROIHead; r != nil && (h.Kind != Detection || r.Validate() != nil || r.Output != head.Softmax || r.In != roiLen(h.Backbone) || r.Out != outs) {
+		return nil, errors.New("vision: model has an invalid box classifier")
+	}
 	if h.Tiles < 0 || h.Tiles > 8 || (h.Tiles > 1 && h.Kind != Detection) {
 		return nil, fmt.Errorf("vision: model has an invalid tiling (%d)", h.Tiles)
 	}
@@ -187,7 +203,7 @@ func Decode(r io.Reader) (*Model, error) {
 	if h.Kind != Detection && backbone.EmbeddingLen(h.Backbone) != mlp.In {
 		return nil, errors.New("vision: model head does not match its backbone maps")
 	}
-	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxHead: h.BoxHead, Evaluation: h.Evaluation,
+	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxHead: h.BoxHead, ROIHead: h.ROIHead, Evaluation: h.Evaluation,
 		Letterbox: h.Letterbox, SqrtEmbedding: h.SqrtEmbedding, FlipTest: h.FlipTest, Tiles: h.Tiles}, nil
 }
 

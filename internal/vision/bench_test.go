@@ -3,7 +3,6 @@ package vision
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"image/jpeg"
 	"math/rand/v2"
 	"os"
@@ -38,8 +37,9 @@ func BenchmarkPredictBytes(b *testing.B) {
 
 // BenchmarkDetectBytes measures DetectCustomLabels' work on a 640x480 JPEG
 // (decode included) for a detection model on the shared backbone at the
-// detection input side, untiled and tiled 2x2 (the default for small
-// objects; see detectionTiles).
+// detection input side, untiled (with the box classifier, and without it
+// as format-3 models ran) and tiled 2x2 (the default for small objects;
+// see detectionTiles).
 func BenchmarkDetectBytes(b *testing.B) {
 	wd, _ := os.Getwd()
 	p := filepath.Join(backbone.ModuleRoot(wd), "..", "shared", "models", "mobilenetv2-12-int8.onnx")
@@ -64,9 +64,17 @@ func BenchmarkDetectBytes(b *testing.B) {
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
 		b.Fatal(err)
 	}
-	for _, tiles := range []int{1, 2} {
-		b.Run(fmt.Sprintf("tiles=%d", tiles), func(b *testing.B) {
-			m.Tiles = tiles
+	roi := m.ROIHead
+	for _, v := range []struct {
+		name  string
+		tiles int
+		roi   bool
+	}{{"tiles=1", 1, true}, {"tiles=1/cell-head-only", 1, false}, {"tiles=2", 2, false}} {
+		b.Run(v.name, func(b *testing.B) {
+			m.Tiles, m.ROIHead = v.tiles, nil
+			if v.roi {
+				m.ROIHead = roi
+			}
 			for i := 0; i < b.N; i++ {
 				if _, err := m.PredictBytes(context.Background(), buf.Bytes(), PredictOptions{}); err != nil {
 					b.Fatal(err)

@@ -403,8 +403,14 @@ func trainDetection(ctx context.Context, cfg TrainConfig, train, test []Example,
 	if err != nil {
 		return nil, nil, err
 	}
-	trainSecs := now() - start
 	m := &Model{Format: FormatVersion, Kind: Detection, Backbone: info, Labels: labels, Head: h, BoxHead: bh, Tiles: tiles, bb: cfg.Backbone}
+	if tiles == 1 {
+		log.Info("training box classifier")
+		if m.ROIHead, err = trainBoxClassifier(ctx, cfg, m, train, idx); err != nil {
+			return nil, nil, err
+		}
+	}
+	trainSecs := now() - start
 	m.Thresholds = make([]float64, K)
 
 	log.Info("evaluating", "images", len(test))
@@ -487,8 +493,14 @@ type detection struct {
 	box   Box
 }
 
-// detect turns the maps of one image's tiles into scored boxes after NMS.
+// detect turns the maps of one image's tiles into scored boxes after NMS,
+// rescored by the box classifier when the model has one.
 func (m *Model) detect(tileMaps [][][]float32) []detection {
+	return m.rescore(tileMaps, m.proposals(tileMaps))
+}
+
+// proposals are the cell head's boxes after NMS.
+func (m *Model) proposals(tileMaps [][][]float32) []detection {
 	info := m.Backbone
 	tiles := m.tiles()
 	side, feats, perTile, index := tiledGrid(info, tileMaps, tiles)

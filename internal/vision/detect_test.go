@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
@@ -85,6 +86,9 @@ func TestDetection(t *testing.T) {
 			}
 		}
 	}
+	if m.ROIHead == nil || m.ROIHead.In != roiLen(m.Backbone) {
+		t.Fatalf("untiled detection model without a box classifier: %+v", m.ROIHead)
+	}
 	var buf bytes.Buffer
 	if err := Save(&buf, m); err != nil {
 		t.Fatal(err)
@@ -92,6 +96,9 @@ func TestDetection(t *testing.T) {
 	m2, err := Decode(&buf)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if m2.ROIHead == nil {
+		t.Fatal("box classifier lost on reload")
 	}
 	if err := m2.Attach(bb); err != nil {
 		t.Fatal(err)
@@ -180,6 +187,56 @@ func TestDetection(t *testing.T) {
 	}
 	if len(d3) != len(a) || (len(a) > 0 && *d3[0].Box != *a[0].Box) {
 		t.Fatalf("format-2 artifact predicts %d boxes, the model %d", len(d3), len(a))
+	}
+	// A format-3 detection artifact (before the box classifier) loads
+	// without one and predicts with the cell head alone.
+	cellOnly := *m
+	cellOnly.ROIHead = nil
+	buf.Reset()
+	if err := Save(&buf, &cellOnly); err != nil {
+		t.Fatal(err)
+	}
+	b3 := buf.Bytes()
+	n = int(binary.LittleEndian.Uint32(b3[len(magic):]))
+	hdr = nil
+	if err := json.Unmarshal(b3[len(magic)+4:len(magic)+4+n], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	hdr["format"] = 3
+	hb, _ = json.Marshal(hdr)
+	old = append([]byte(magic), binary.LittleEndian.AppendUint32(nil, uint32(len(hb)))...)
+	old = append(append(old, hb...), b3[len(magic)+4+n:]...)
+	m4, err := Decode(bytes.NewReader(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m4.Format != 3 || m4.ROIHead != nil {
+		t.Fatalf("format-3 artifact: format %d, box classifier %v", m4.Format, m4.ROIHead != nil)
+	}
+	if err := m4.Attach(bb); err != nil {
+		t.Fatal(err)
+	}
+	d4, err := m4.Predict(context.Background(), test[0].Image, PredictOptions{MinConfidence: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.proposals([][][]float32{maps})
+	if len(d4) != len(want) {
+		t.Fatalf("format-3 artifact predicts %d boxes, the cell head %d", len(d4), len(want))
+	}
+	// A box classifier that does not match the backbone is refused.
+	bad := *m
+	rh := *m.ROIHead
+	rh.In--
+	rh.Mean, rh.Scale = rh.Mean[1:], rh.Scale[1:]
+	rh.W1 = rh.W1[:rh.Hidden*rh.In]
+	bad.ROIHead = &rh
+	buf.Reset()
+	if err := Save(&buf, &bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(&buf); err == nil || !strings.Contains(err.Error(), "box classifier") {
+		t.Errorf("mismatched box classifier: %v", err)
 	}
 	// A backbone at another input size is refused.
 	other, err := backbone.NewORT("mobilenetv2", sharedBytes(t), backbone.ORTConfig{Size: 256})

@@ -17,7 +17,9 @@ import (
 // Version 2 added the classification preprocessing switches (Letterbox,
 // SqrtEmbedding, FlipTest); version 1 files load with them off, as trained.
 // Version 3 added Tiles (detection); older files run untiled, as trained.
-const FormatVersion = 3
+// Version 4 added the detection box classifier (ROIHead); older detection
+// files run on the cell head alone, as trained.
+const FormatVersion = 4
 
 // Model is a trained model: labels, per-label thresholds, the head, and the
 // identity of the backbone it needs. Predict is safe for concurrent use.
@@ -29,6 +31,7 @@ type Model struct {
 	Thresholds []float64 // per label, confidence 0-100 (used when MinConfidence is nil)
 	Head       *head.MLP
 	BoxHead    *head.MLP // detection: box regression (centre offset, log size)
+	ROIHead    *head.MLP // detection: box classifier over pooled box features (format 4; nil = none)
 	Evaluation *Evaluation
 	// Image-level models (format 2): Letterbox resizes keeping the aspect
 	// ratio and pads with the mean colour instead of stretching;

@@ -1,0 +1,249 @@
+package vision
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"sort"
+	"sync"
+
+	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/eval"
+	"github.com/ocellus/ocellus/internal/vision/head"
+)
+
+// The box classifier (second stage): the cell head proposes boxes, and an
+// MLP reads each box's features pooled from the backbone maps over the
+// whole box (RoI average pooling) to classify it as one of the labels or
+// background. A cell sees only its own neighbourhood: on the playing cards
+// it confuses nine with ten and jack or queen with king, and fragments of
+// a card come out as boxes of their own; the whole box tells them apart.
+
+// roiBins is the side of the bin grid a box is pooled into on map mp:
+// wide (deep) maps are pooled whole, narrow ones 2x2.
+func roiBins(mp backbone.Map) int {
+	if mp.C > 256 {
+		return 1
+	}
+	return 2
+}
+
+// roiLen is the length of a box's feature vector: the pooled maps and the
+// box's log width and height.
+func roiLen(info backbone.Info) int {
+	n := 2
+	for _, mp := range info.Maps {
+		g := roiBins(mp)
+		n += mp.C * g * g
+	}
+	return n
+}
+
+// roiFeatures pools the maps of one image (a batch of one) over box b
+// (normalised to the image) into a new vector of roiLen.
+func roiFeatures(info backbone.Info, maps [][]float32, b Box) []float32 {
+	dst := make([]float32, 0, roiLen(info))
+	for mi, mp := range info.Maps {
+		g := roiBins(mp)
+		hw := mp.H * mp.W
+		x0, x1 := b.Left*float64(mp.W), (b.Left+b.Width)*float64(mp.W)
+		y0, y1 := b.Top*float64(mp.H), (b.Top+b.Height)*float64(mp.H)
+		for by := 0; by < g; by++ {
+			ylo, yhi := binCells(y0+float64(by)*(y1-y0)/float64(g), y0+float64(by+1)*(y1-y0)/float64(g), mp.H)
+			for bx := 0; bx < g; bx++ {
+				xlo, xhi := binCells(x0+float64(bx)*(x1-x0)/float64(g), x0+float64(bx+1)*(x1-x0)/float64(g), mp.W)
+				inv := 1 / float32((yhi-ylo+1)*(xhi-xlo+1))
+				for c := 0; c < mp.C; c++ {
+					base := maps[mi][c*hw:]
+					var s float32
+					for y := ylo; y <= yhi; y++ {
+						for _, v := range base[y*mp.W+xlo : y*mp.W+xhi+1] {
+							s += v
+						}
+					}
+					dst = append(dst, s*inv)
+				}
+			}
+		}
+	}
+	s := float64(info.Size)
+	return append(dst, float32(math.Log(math.Max(b.Width*s, 1)/detBoxScale)), float32(math.Log(math.Max(b.Height*s, 1)/detBoxScale)))
+}
+
+// binCells returns the cells [lo, hi] whose centres lie in [a, b) (map
+// cell units), or the cell holding the bin's centre when none does.
+func binCells(a, b float64, n int) (int, int) {
+	lo, hi := int(math.Ceil(a-0.5)), int(math.Floor(b-0.5))
+	if b-0.5 == math.Floor(b-0.5) && hi > lo {
+		hi--
+	}
+	lo, hi = max(lo, 0), min(hi, n-1)
+	if lo > hi {
+		c := min(max(int((a+b)/2), 0), n-1)
+		return c, c
+	}
+	return lo, hi
+}
+
+const (
+	roiJitters       = 3  // jittered copies of each training box
+	roiPerView       = 48 // box samples per training view, at most
+	roiProposals     = 32 // the cell head's best proposals used per view
+	roiPositiveIoU   = 0.5
+	roiBackgroundIoU = 0.4
+	roiBudget        = 600_000
+)
+
+// trainBoxClassifier trains the second stage on the training images (and
+// their mirrors unless NoFlip): the cell head's own proposals, the true
+// boxes and jittered copies of them, each labelled by its best overlap
+// with a true box (background under roiBackgroundIoU, ambiguous ones left
+// out).
+func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []Example, idx map[string]int) (*head.MLP, error) {
+	info := m.Backbone
+	K := len(m.Labels)
+	views := 2
+	if cfg.NoFlip {
+		views = 1
+	}
+	X := make([][][]float32, views*len(train))
+	Y := make([][]int, views*len(train))
+	var mu sync.Mutex
+	err := forEachImageTiled(ctx, cfg.Backbone, train, cfg.Workers, 1, views == 2, func(i int, flip bool, tileMaps [][][]float32) error {
+		objs, stream := train[i].Objects, uint64(i)|2<<40
+		if flip {
+			objs, stream = mirrored(objs), uint64(i)|3<<40
+		}
+		r := rand.New(rand.NewPCG(cfg.Seed, stream))
+		var boxes []Box
+		for _, o := range objs {
+			boxes = append(boxes, o.Box)
+			for range roiJitters {
+				boxes = append(boxes, jitter(r, o.Box))
+			}
+		}
+		props := m.proposals(tileMaps)
+		for _, p := range props[:min(len(props), roiProposals)] {
+			boxes = append(boxes, p.box)
+		}
+		if len(boxes) > roiPerView {
+			r.Shuffle(len(boxes), func(a, b int) { boxes[a], boxes[b] = boxes[b], boxes[a] })
+			boxes = boxes[:roiPerView]
+		}
+		var xs [][]float32
+		var ys []int
+		for _, b := range boxes {
+			best, label := 0.0, K
+			for _, o := range objs {
+				if v := eval.IoU(eval.Box(b), eval.Box(o.Box)); v > best {
+					best, label = v, idx[o.Label]
+				}
+			}
+			switch {
+			case best >= roiPositiveIoU:
+			case best < roiBackgroundIoU:
+				label = K
+			default:
+				continue
+			}
+			xs, ys = append(xs, roiFeatures(info, tileMaps[0], b)), append(ys, label)
+		}
+		j := i
+		if flip {
+			j = len(train) + i
+		}
+		mu.Lock()
+		X[j], Y[j] = xs, ys
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var fx [][]float32
+	var fy [][]bool
+	for j := range X {
+		for k, x := range X[j] {
+			y := make([]bool, K+1)
+			y[Y[j][k]] = true
+			fx, fy = append(fx, x), append(fy, y)
+		}
+	}
+	hc := cfg.BoxClassifier
+	if hc.Hidden == 0 {
+		hc.Hidden = 128
+	}
+	if hc.Epochs == 0 {
+		hc.Epochs = epochBudget(roiBudget, len(fx), 10, 40)
+	}
+	hc.Seed, hc.Balance = cfg.Seed, true
+	if hc.Workers == 0 {
+		hc.Workers = cfg.Workers
+	}
+	return head.Train(ctx, fx, fy, head.Softmax, hc)
+}
+
+// jitter returns b shifted and scaled at random (clipped to the image).
+func jitter(r *rand.Rand, b Box) Box {
+	cx := b.Left + b.Width/2 + r.NormFloat64()*0.15*b.Width
+	cy := b.Top + b.Height/2 + r.NormFloat64()*0.15*b.Height
+	w := b.Width * math.Exp(r.NormFloat64()*0.2)
+	h := b.Height * math.Exp(r.NormFloat64()*0.2)
+	x0, y0 := math.Max(0, cx-w/2), math.Max(0, cy-h/2)
+	x1, y1 := math.Min(1, cx+w/2), math.Min(1, cy+h/2)
+	if x1-x0 < 1e-3 || y1-y0 < 1e-3 {
+		return b
+	}
+	return Box{Left: x0, Top: y0, Width: x1 - x0, Height: y1 - y0}
+}
+
+// rescore classifies each proposal with the box classifier (untiled
+// models that have one) and reports it under its two likeliest labels,
+// each scored by the geometric mean of the cell's score and the box
+// classifier's probability of that label (then NMS again per label).
+// Measured on the cards (harness, cached features): the classifier's
+// probability alone 0.476 mAP, the geometric mean 0.595, the mean with
+// the classifier's object probability (1 - background) 0.542; cell head
+// alone 0.486.
+func (m *Model) rescore(tileMaps [][][]float32, props []detection) []detection {
+	if m.ROIHead == nil || m.tiles() != 1 || len(props) == 0 {
+		return props
+	}
+	K := len(m.Labels)
+	feats := make([][]float32, len(props))
+	parallelMin(len(props), 8, func(a, b int) {
+		for i := a; i < b; i++ {
+			feats[i] = roiFeatures(m.Backbone, tileMaps[0], props[i].box)
+		}
+	})
+	probs := predictParallel(m.ROIHead, feats)
+	var res []detection
+	for i, p := range props {
+		pr := probs[i]
+		order := make([]int, K)
+		for k := range order {
+			order[k] = k
+		}
+		sort.SliceStable(order, func(a, b int) bool { return pr[order[a]] > pr[order[b]] })
+		for _, k := range order[:min(2, K)] {
+			d := p
+			d.label, d.score = k, math.Sqrt(p.score*pr[k])
+			res = append(res, d)
+		}
+	}
+	sort.SliceStable(res, func(a, b int) bool { return res[a].score > res[b].score })
+	var kept []detection
+	for _, d := range res {
+		dup := false
+		for _, o := range kept {
+			if o.label == d.label && eval.IoU(eval.Box(o.box), eval.Box(d.box)) > detNMSIoU {
+				dup = true
+				break
+			}
+		}
+		if !dup && len(kept) < detMaxBoxes {
+			kept = append(kept, d)
+		}
+	}
+	return kept
+}
