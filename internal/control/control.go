@@ -82,12 +82,14 @@ type Control struct {
 	arts     *Artifacts
 	// moderation is the content moderation base model, loaded on first use.
 	moderation *moderationModel
+	// adapters are the Custom Moderation adapters loaded on first use.
+	adapters *adapterCache
 }
 
 // New returns a control plane over st, reading and writing S3 through blobs.
 func New(st store.Store, blobs *blob.Blobs, cfg Config) *Control {
 	c := &Control{store: st, blobs: blobs, region: cfg.Region, now: cfg.Now, log: cfg.Logger, dataDir: cfg.DataDir, space: cfg.Space, backbone: cfg.Backbone, detector: cfg.DetectionBackbone, arts: cfg.Artifacts, holdFn: cfg.Hold,
-		moderation: &moderationModel{dir: cfg.ModerationDir}}
+		moderation: &moderationModel{dir: cfg.ModerationDir}, adapters: &adapterCache{max: maxCachedAdapters}}
 	if c.detector == nil {
 		c.detector = c.backbone
 	}

@@ -33,6 +33,9 @@ func (c *Control) CopyProjectVersion(ctx context.Context, account string, in Cop
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseModerationProject(dst, "CopyProjectVersion"); err != nil {
+		return nil, err
+	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}
@@ -62,6 +65,9 @@ func (c *Control) CopyProjectVersion(ctx context.Context, account string, in Cop
 		if !allowed {
 			return nil, ocellus.Errorf(ocellus.AccessDenied, "User: arn:aws:iam::%s:root is not authorized to perform: %s on resource: %s because no project policy allows it", account, copyAction, in.SourceVersionARN)
 		}
+	}
+	if err := refuseModerationProject(src, "CopyProjectVersion"); err != nil {
+		return nil, err
 	}
 	sv, err := c.store.Version(ctx, in.SourceVersionARN)
 	if err != nil || sv.ProjectARN != src.ARN {

@@ -34,6 +34,9 @@ func (c *Control) CreateDataset(ctx context.Context, account string, in CreateDa
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseModerationProject(p, "CreateDataset"); err != nil {
+		return nil, err
+	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
 	}

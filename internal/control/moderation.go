@@ -52,6 +52,7 @@ type ModerationResult struct {
 	Labels       []ModerationLabel
 	ContentTypes []ContentType
 	ModelVersion string
+	Adapter      string // the adapter that answered (ProjectVersion); "" for the base model
 }
 
 // moderationModel loads the base model once, on first use, and shares it.
@@ -98,18 +99,25 @@ func (mm *moderationModel) close() error {
 }
 
 // DetectModerationLabels runs the content moderation base model on an
-// image. Adapters (ProjectVersion) are not trained by Ocellus yet, so none
-// exists; human review (HumanLoopConfig, Amazon A2I) is not offered.
+// image, and the adapter ProjectVersion names on its answer and features
+// (loaded on first use, no StartProjectVersion needed); human review
+// (HumanLoopConfig, Amazon A2I) is not offered.
 func (c *Control) DetectModerationLabels(ctx context.Context, account string, in ModerationInput) (*ModerationResult, error) {
-	if in.Adapter != "" {
-		return nil, ocellus.Errorf(ocellus.NotFound, "The adapter %s does not exist: this server has no Custom Moderation adapters yet; leave ProjectVersion out to use the base model.", in.Adapter)
-	}
 	if in.HumanLoop {
 		return nil, ocellus.Errorf(ocellus.Invalid, "HumanLoopConfig is not supported: this server has no Amazon Augmented AI human review.")
 	}
 	minConf := defaultModerationConfidence
 	if in.MinConfidence != nil {
 		minConf = *in.MinConfidence
+	}
+	var adapter *moderation.Adapter
+	var adapterARN string
+	if in.Adapter != "" {
+		v, a, err := c.adapter(ctx, account, in.Adapter)
+		if err != nil {
+			return nil, err
+		}
+		adapter, adapterARN = a, v.ARN
 	}
 	img, err := c.requestImage(ctx, account, in.Bytes, in.S3, maxModerationBytes)
 	if err != nil {
@@ -119,12 +127,15 @@ func (c *Control) DetectModerationLabels(ctx context.Context, account string, in
 	if err != nil {
 		return nil, err
 	}
-	scores, _, err := m.Classify(ctx, moderation.Pixels(img, m.Size()), 1)
+	scores, feats, err := m.Classify(ctx, moderation.Pixels(img, m.Size()), 1)
 	if err != nil {
 		return nil, ocellus.Wrap(err, "run the content moderation base model")
 	}
 	labels, types := moderationLabels(scores[0], minConf)
-	return &ModerationResult{Labels: labels, ContentTypes: types, ModelVersion: ModerationModelVersion}, nil
+	if adapter != nil {
+		labels = adapterLabelsOf(adapter, scores[0], feats[0], minConf)
+	}
+	return &ModerationResult{Labels: labels, ContentTypes: types, ModelVersion: ModerationModelVersion, Adapter: adapterARN}, nil
 }
 
 // nsfwjsLabels maps the base model's classes onto the v7 taxonomy. The
@@ -142,18 +153,21 @@ var nsfwjsLabels = []struct {
 	{"Swimwear or Underwear", []string{"Sexy"}},
 }
 
+// nsfwjsScore is the base model's probability (0..1) of any of classes.
+func nsfwjsScore(s moderation.Scores, classes ...string) float64 {
+	all := moderation.Classes()
+	var p float64
+	for _, n := range classes {
+		p += float64(s[slices.Index(all, n)])
+	}
+	return p
+}
+
 // moderationLabels turns the base model's scores into the labels (each
 // with its whole chain, deepest first) and content types at or above
 // minConf percent, most confident first.
 func moderationLabels(s moderation.Scores, minConf float64) ([]ModerationLabel, []ContentType) {
-	classes := moderation.Classes()
-	score := func(names ...string) float64 {
-		var p float64
-		for _, n := range names {
-			p += float64(s[slices.Index(classes, n)])
-		}
-		return min(100, 100*p)
-	}
+	score := func(names ...string) float64 { return min(100, 100*nsfwjsScore(s, names...)) }
 	type found struct {
 		chain []ocellus.ModerationLabel
 		conf  float64

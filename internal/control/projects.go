@@ -168,6 +168,9 @@ func (c *Control) PutProjectPolicy(ctx context.Context, account, projectARN, nam
 	if err != nil {
 		return "", err
 	}
+	if err := refuseModerationProject(p, "PutProjectPolicy"); err != nil {
+		return "", err
+	}
 	if _, err := policy.Parse(document); err != nil {
 		return "", err
 	}
@@ -185,6 +188,9 @@ func (c *Control) DeleteProjectPolicy(ctx context.Context, account, projectARN, 
 	if err != nil {
 		return err
 	}
+	if err := refuseModerationProject(p, "DeleteProjectPolicy"); err != nil {
+		return err
+	}
 	return c.store.DeletePolicy(ctx, p.ARN, name, revision)
 }
 
@@ -192,6 +198,9 @@ func (c *Control) DeleteProjectPolicy(ctx context.Context, account, projectARN, 
 func (c *Control) ListProjectPolicies(ctx context.Context, account, projectARN, nextToken string, maxResults int) ([]*ocellus.Policy, string, error) {
 	p, err := c.project(ctx, account, projectARN)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := refuseModerationProject(p, "ListProjectPolicies"); err != nil {
 		return nil, "", err
 	}
 	after, err := decodeToken("policies:"+p.ARN, nextToken)

@@ -64,6 +64,9 @@ func versionFailure(err error) string {
 }
 
 func (c *Control) train(ctx context.Context, v *ocellus.ProjectVersion) error {
+	if v.Adapter() {
+		return c.trainAdapter(ctx, v)
+	}
 	var trainSet, testSet exampleSet
 	datasets, err := c.store.Datasets(ctx, v.ProjectARN)
 	if err != nil {

@@ -21,8 +21,11 @@ type CreateVersionInput struct {
 	TrainingManifests []ocellus.S3Location
 	TestingManifests  []ocellus.S3Location
 	TestingAutoCreate bool
-	// FeatureConfig given (content moderation): refused until supported.
-	FeatureConfig bool
+	// FeatureConfig is set when the request has one (content moderation
+	// only), ConfidenceThreshold when it gives
+	// ContentModeration.ConfidenceThreshold.
+	FeatureConfig       bool
+	ConfidenceThreshold *float64
 }
 
 // CreateProjectVersion records a version as TRAINING_IN_PROGRESS and queues
@@ -32,8 +35,11 @@ func (c *Control) CreateProjectVersion(ctx context.Context, account string, in C
 	if err != nil {
 		return nil, err
 	}
-	if p.Feature == ocellus.FeatureContentModeration || in.FeatureConfig {
-		return nil, ocellus.Errorf(ocellus.Invalid, "Content moderation adapters (Feature CONTENT_MODERATION, FeatureConfig) are not supported by Ocellus yet; use a CUSTOM_LABELS project.")
+	if p.Feature == ocellus.FeatureContentModeration {
+		return c.createAdapter(ctx, account, p, in)
+	}
+	if in.FeatureConfig {
+		return nil, ocellus.Errorf(ocellus.Invalid, "FeatureConfig applies only to projects with Feature CONTENT_MODERATION; %s is a CUSTOM_LABELS project.", p.ARN)
 	}
 	if err := checkTags(in.Tags); err != nil {
 		return nil, err
@@ -87,16 +93,22 @@ func (c *Control) CreateProjectVersion(ctx context.Context, account string, in C
 		}
 		v.Training.Input, v.Testing.Input, v.Testing.AutoCreate = in.TrainingManifests, in.TestingManifests, in.TestingAutoCreate
 	}
+	return c.recordVersion(ctx, p, v, in.Tags)
+}
+
+// recordVersion stores a new version TRAINING_IN_PROGRESS with its tags
+// and enqueues its training.
+func (c *Control) recordVersion(ctx context.Context, p *ocellus.Project, v *ocellus.ProjectVersion, tags map[string]string) (*ocellus.ProjectVersion, error) {
 	now := ocellus.Now(c.now)
-	v.Created, v.ARN = now, ocellus.VersionARN(p, in.Name, now)
+	v.Created, v.ARN = now, ocellus.VersionARN(p, v.Name, now)
 	if err := c.store.CreateVersion(ctx, v); err != nil {
 		if ocellus.KindOf(err) == ocellus.AlreadyExists {
-			return nil, ocellus.Errorf(ocellus.InUse, "A model version named %s already exists in project %s.", in.Name, p.Name)
+			return nil, ocellus.Errorf(ocellus.InUse, "A model version named %s already exists in project %s.", v.Name, p.Name)
 		}
 		return nil, err
 	}
-	if len(in.Tags) > 0 {
-		if err := c.store.SetTags(ctx, v.ARN, in.Tags, ocellus.MaxTagsPerResource); err != nil {
+	if len(tags) > 0 {
+		if err := c.store.SetTags(ctx, v.ARN, tags, ocellus.MaxTagsPerResource); err != nil {
 			return nil, err
 		}
 	}

@@ -103,3 +103,32 @@ func ModerationChain(name string) ([]ModerationLabel, bool) {
 	}
 	return chain, true
 }
+
+// moderationAliases are the v6.1 top-level categories whose names changed
+// in v7, with their v7 homes. v6.1 "Suggestive" became two categories;
+// its images of swimwear and underwear (the ones an open base model's
+// "sexy" class holds) are "Swimwear or Underwear".
+var moderationAliases = map[string]string{
+	"Explicit Nudity":   "Explicit",
+	"Suggestive":        "Swimwear or Underwear",
+	"Drugs and Tobacco": "Drugs & Tobacco",
+}
+
+// ModerationTopLevel resolves a label name of a Custom Moderation training
+// manifest to its v7 top-level category: a v7 top-level name is itself, a
+// v6.1 top-level name its v7 home. A deeper label is refused (adapters
+// learn top-level categories), naming its category, and so is a name the
+// taxonomy does not have.
+func ModerationTopLevel(name string) (string, error) {
+	if v7, ok := moderationAliases[name]; ok {
+		return v7, nil
+	}
+	chain, ok := ModerationChain(name)
+	if !ok {
+		return "", Errorf(Invalid, "%q is not a moderation label of the v7 taxonomy.", name)
+	}
+	if top := chain[len(chain)-1]; top.Name != name {
+		return "", Errorf(Invalid, "%q is a level-%d label; adapters are trained on top-level categories (its category is %q).", name, chain[0].Level, top.Name)
+	}
+	return name, nil
+}

@@ -2,6 +2,7 @@ package ocellus
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +66,24 @@ func TestModerationChain(t *testing.T) {
 	for _, name := range []string{"Suggestive", "Explicit nudity", "Drugs and Tobacco", ""} {
 		if got, ok := ModerationChain(name); ok {
 			t.Errorf("ModerationChain(%q) = %v, want not found", name, got)
+		}
+	}
+}
+
+// Training manifests name top-level categories, v7 or their v6.1 names;
+// deeper or unknown labels are refused with a message saying why.
+func TestModerationTopLevel(t *testing.T) {
+	for name, want := range map[string]string{"Gambling": "Gambling", "Explicit": "Explicit", "Explicit Nudity": "Explicit",
+		"Suggestive": "Swimwear or Underwear", "Drugs and Tobacco": "Drugs & Tobacco", "Hate Symbols": "Hate Symbols"} {
+		if got, err := ModerationTopLevel(name); got != want || err != nil {
+			t.Errorf("ModerationTopLevel(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	for name, msg := range map[string]string{"Weapons": `level-2 label; adapters are trained on top-level categories (its category is "Violence")`,
+		"Pills": `level-3`, "Cats": "not a moderation label", "gambling": "not a moderation label"} {
+		_, err := ModerationTopLevel(name)
+		if KindOf(err) != Invalid || !strings.Contains(MessageOf(err), msg) {
+			t.Errorf("ModerationTopLevel(%q): %v, want Invalid containing %q", name, err, msg)
 		}
 	}
 }

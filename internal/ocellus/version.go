@@ -73,7 +73,19 @@ type ProjectVersion struct {
 	ManifestSummary  *S3Location
 	Artifact         string // where the model artifact is kept (data-dir relative path)
 	Kind             string // classification, multilabel or detection
+	// Feature is FeatureContentModeration for a Custom Moderation adapter
+	// ("" is a Custom Labels model version).
+	Feature string
+	// ConfidenceThreshold is an adapter's
+	// FeatureConfig.ContentModeration.ConfidenceThreshold (percent), the
+	// operating point its evaluation is reported at; nil when not given.
+	ConfidenceThreshold *float64
+	// BaseModelVersion is the moderation base model an adapter corrects.
+	BaseModelVersion string
 }
+
+// Adapter reports whether v is a Custom Moderation adapter.
+func (v *ProjectVersion) Adapter() bool { return v.Feature == FeatureContentModeration }
 
 // VersionARN builds a Custom Labels model version ARN:
 // arn:...:project/{project}/version/{version}/{ms}.

@@ -29,6 +29,9 @@ type versionBody struct {
 	ManifestSummary  *ocellus.S3Location `json:"manifestSummary,omitempty"`
 	Artifact         string              `json:"artifact,omitempty"`
 	Kind             string              `json:"kind,omitempty"`
+	Feature          string              `json:"feature,omitempty"`
+	Threshold        *float64            `json:"confidenceThreshold,omitempty"`
+	BaseModelVersion string              `json:"baseModelVersion,omitempty"`
 }
 
 // VersionBody encodes the fields of v that are not columns of their own.
@@ -36,7 +39,8 @@ func VersionBody(v *ocellus.ProjectVersion) string {
 	b := versionBody{Description: v.Description, StatusMessage: v.StatusMessage, BillableSeconds: v.BillableSeconds,
 		OutputBucket: v.OutputBucket, OutputPrefix: v.OutputPrefix, KmsKeyID: v.KmsKeyID, MinUnits: v.MinUnits, MaxUnits: v.MaxUnits,
 		SourceVersionARN: v.SourceVersionARN, Training: v.Training, Testing: v.Testing, F1: v.F1,
-		EvaluationResult: v.EvaluationResult, ManifestSummary: v.ManifestSummary, Artifact: v.Artifact, Kind: v.Kind}
+		EvaluationResult: v.EvaluationResult, ManifestSummary: v.ManifestSummary, Artifact: v.Artifact, Kind: v.Kind,
+		Feature: v.Feature, Threshold: v.ConfidenceThreshold, BaseModelVersion: v.BaseModelVersion}
 	if !v.TrainingEnd.IsZero() {
 		b.TrainingEndMS = v.TrainingEnd.UnixMilli()
 	}
@@ -54,6 +58,7 @@ func SetVersionBody(v *ocellus.ProjectVersion, body []byte) error {
 	v.OutputBucket, v.OutputPrefix, v.KmsKeyID, v.MinUnits, v.MaxUnits = b.OutputBucket, b.OutputPrefix, b.KmsKeyID, b.MinUnits, b.MaxUnits
 	v.SourceVersionARN, v.Training, v.Testing, v.F1 = b.SourceVersionARN, b.Training, b.Testing, b.F1
 	v.EvaluationResult, v.ManifestSummary, v.Artifact, v.Kind = b.EvaluationResult, b.ManifestSummary, b.Artifact, b.Kind
+	v.Feature, v.ConfidenceThreshold, v.BaseModelVersion = b.Feature, b.Threshold, b.BaseModelVersion
 	if b.TrainingEndMS != 0 {
 		v.TrainingEnd = time.UnixMilli(b.TrainingEndMS).UTC()
 	}

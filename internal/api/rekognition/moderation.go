@@ -35,6 +35,7 @@ type detectModerationLabelsOutput struct {
 	ModerationLabels       []moderationLabel
 	ModerationModelVersion string
 	ContentTypes           []moderationContentType
+	ProjectVersion         string `json:",omitempty"` // the adapter that answered
 }
 
 func (a *API) detectModerationLabels(ctx context.Context, id awsproto.Identity, in *detectModerationLabelsInput) (*detectModerationLabelsOutput, error) {
@@ -47,7 +48,7 @@ func (a *API) detectModerationLabels(ctx context.Context, id awsproto.Identity, 
 	if err != nil {
 		return nil, err
 	}
-	out := &detectModerationLabelsOutput{ModerationModelVersion: res.ModelVersion,
+	out := &detectModerationLabelsOutput{ModerationModelVersion: res.ModelVersion, ProjectVersion: res.Adapter,
 		ModerationLabels: make([]moderationLabel, 0, len(res.Labels)), ContentTypes: make([]moderationContentType, 0, len(res.ContentTypes))}
 	for _, l := range res.Labels {
 		out.ModerationLabels = append(out.ModerationLabels, moderationLabel{Confidence: l.Confidence, Name: l.Name, ParentName: l.Parent, TaxonomyLevel: l.Level})

@@ -5,6 +5,7 @@ import (
 
 	"github.com/ocellus/ocellus/internal/awsproto"
 	"github.com/ocellus/ocellus/internal/control"
+	"github.com/ocellus/ocellus/internal/ocellus"
 )
 
 type createProjectInput struct {
@@ -58,8 +59,13 @@ type describeProjectsOutput struct {
 }
 
 func (a *API) describeProjects(ctx context.Context, id awsproto.Identity, in *describeProjectsInput) (*describeProjectsOutput, error) {
+	features := in.Features
+	if len(features) == 0 {
+		// AWS: without Features, only CUSTOM_LABELS projects are listed.
+		features = []string{ocellus.FeatureCustomLabels}
+	}
 	ps, next, err := a.ctl.DescribeProjects(ctx, id.Account, control.DescribeProjectsInput{
-		Names: in.ProjectNames, Features: in.Features, NextToken: in.NextToken, MaxResults: in.MaxResults})
+		Names: in.ProjectNames, Features: features, NextToken: in.NextToken, MaxResults: in.MaxResults})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package rekognition
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/ocellus/ocellus/internal/awsproto"
@@ -31,7 +32,15 @@ type createProjectVersionInput struct {
 	Tags               map[string]string
 	KmsKeyId           string
 	VersionDescription string
-	FeatureConfig      *struct{}
+	FeatureConfig      *featureConfig
+}
+
+type featureConfig struct {
+	ContentModeration *contentModerationConfig `json:",omitempty"`
+}
+
+type contentModerationConfig struct {
+	ConfidenceThreshold *float64 `json:",omitempty"`
 }
 
 type createProjectVersionOutput struct{ ProjectVersionArn string }
@@ -50,13 +59,21 @@ func locations(a *assets) []ocellus.S3Location {
 	return out
 }
 
+func threshold(f *featureConfig) *float64 {
+	if f == nil || f.ContentModeration == nil {
+		return nil
+	}
+	return f.ContentModeration.ConfidenceThreshold
+}
+
 func (a *API) createProjectVersion(ctx context.Context, id awsproto.Identity, in *createProjectVersionInput) (*createProjectVersionOutput, error) {
 	v, err := a.ctl.CreateProjectVersion(ctx, id.Account, control.CreateVersionInput{
 		ProjectARN: in.ProjectArn, Name: in.VersionName, Description: in.VersionDescription,
 		OutputBucket: in.OutputConfig.S3Bucket, OutputPrefix: in.OutputConfig.S3KeyPrefix, KmsKeyID: in.KmsKeyId, Tags: in.Tags,
 		TrainingManifests: locations(in.TrainingData), TestingManifests: locations(in.TestingData),
-		TestingAutoCreate: in.TestingData != nil && in.TestingData.AutoCreate != nil && *in.TestingData.AutoCreate,
-		FeatureConfig:     in.FeatureConfig != nil,
+		TestingAutoCreate:   in.TestingData != nil && in.TestingData.AutoCreate != nil && *in.TestingData.AutoCreate,
+		FeatureConfig:       in.FeatureConfig != nil,
+		ConfidenceThreshold: threshold(in.FeatureConfig),
 	})
 	if err != nil {
 		return nil, err
@@ -100,6 +117,8 @@ type projectVersionDescription struct {
 	SourceProjectVersionArn       string               `json:",omitempty"`
 	VersionDescription            string               `json:",omitempty"`
 	Feature                       string
+	FeatureConfig                 *featureConfig `json:",omitempty"`
+	BaseModelVersion              string         `json:",omitempty"`
 }
 
 type describeProjectVersionsOutput struct {
@@ -138,9 +157,13 @@ func describeVersion(v *ocellus.ProjectVersion) projectVersionDescription {
 	d := projectVersionDescription{
 		ProjectVersionArn: v.ARN, CreationTimestamp: awsproto.Time(v.Created), Status: string(v.Status), StatusMessage: v.Message(),
 		OutputConfig: outputConfig{S3Bucket: v.OutputBucket, S3KeyPrefix: v.OutputPrefix}, KmsKeyId: v.KmsKeyID,
-		SourceProjectVersionArn: v.SourceVersionARN, VersionDescription: v.Description, Feature: ocellus.FeatureCustomLabels,
+		SourceProjectVersionArn: v.SourceVersionARN, VersionDescription: v.Description, Feature: cmp.Or(v.Feature, ocellus.FeatureCustomLabels),
+		BaseModelVersion:     v.BaseModelVersion,
 		TrainingEndTimestamp: awsproto.TimePtr(v.TrainingEnd), ManifestSummary: s3obj(v.ManifestSummary),
 		TrainingDataResult: dataResultOf(v.Training, false), TestingDataResult: dataResultOf(v.Testing, true),
+	}
+	if v.Adapter() {
+		d.FeatureConfig = &featureConfig{ContentModeration: &contentModerationConfig{ConfidenceThreshold: v.ConfidenceThreshold}}
 	}
 	if v.BillableSeconds > 0 {
 		b := v.BillableSeconds

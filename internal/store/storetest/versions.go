@@ -48,6 +48,8 @@ func testVersions(t *testing.T, s store.Store) {
 	v1.EvaluationResult = &ocellus.S3Location{Bucket: "out", Key: "eval.json"}
 	v1.ManifestSummary = &ocellus.S3Location{Bucket: "out", Key: "summary.json"}
 	v1.Artifact, v1.Kind = "models/abc.ocellus-model", "detection"
+	threshold := 62.5
+	v1.Feature, v1.ConfidenceThreshold, v1.BaseModelVersion = ocellus.FeatureContentModeration, &threshold, "ocellus-nsfwjs-4.4.0"
 	v1.Status = ocellus.VersionTrainingCompleted
 	if err := s.UpdateVersion(ctx, v1); err != nil {
 		t.Fatal(err)
