@@ -18,7 +18,9 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +76,12 @@ func New(ctl *control.Control, l4v *control.Lookout, cfg Config) *Console {
 	}
 	c := &Console{ctl: ctl, l4v: l4v, accounts: cfg.Accounts, now: cfg.Now, log: cfg.Logger,
 		sessions: newSessions(cfg.SessionTTL, cfg.Now)}
-	c.pages = template.Must(template.New("").Funcs(template.FuncMap{"prefix": func() string { return Prefix }}).
+	c.pages = template.Must(template.New("").Funcs(template.FuncMap{
+		"prefix": func() string { return Prefix },
+		"list":   func(s ...string) []string { return s },
+		"has":    slices.Contains[[]string],
+		"inc":    func(i int) int { return i + 1 },
+	}).
 		ParseFS(assets, "assets/*.html"))
 	static, _ := fs.Sub(assets, "assets/static")
 	c.static = http.StripPrefix(Prefix+"static/", http.FileServerFS(static))
@@ -86,6 +93,13 @@ func New(ctl *control.Control, l4v *control.Lookout, cfg Config) *Console {
 		"GET projects":         c.signedIn(c.serveProjects),
 		"POST projects":        c.signedIn(c.serveCreateProject),
 		"POST projects/delete": c.signedIn(c.serveDeleteProject),
+		"GET project":          c.signedIn(c.serveProject),
+		"POST datasets":        c.signedIn(c.serveCreateDataset),
+		"GET dataset":          c.signedIn(c.serveDataset),
+		"GET image":            c.signedIn(c.serveImage),
+		"GET entry":            c.signedIn(c.serveEntry),
+		"POST entry":           c.signedIn(c.serveLabel),
+		"POST upload":          c.signedIn(c.serveUpload),
 	}
 	return c
 }
@@ -139,15 +153,29 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "Forbidden: this form was sent from another site.", http.StatusForbidden)
 			return
 		}
-		// The console's forms are a few short fields.
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-		if err := r.ParseForm(); err != nil {
+		// The console's forms are a few short fields, but for the
+		// image uploads (multipart).
+		var err error
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" && uploads[rest] {
+			r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+			err = r.ParseMultipartForm(8 << 20)
+		} else {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			err = r.ParseForm()
+		}
+		if err != nil {
 			http.Error(w, "The form could not be read: "+err.Error(), http.StatusRequestEntityTooLarge)
 			return
+		}
+		if r.MultipartForm != nil {
+			defer r.MultipartForm.RemoveAll()
 		}
 	}
 	route(w, r)
 }
+
+// uploads are the form actions that take files (multipart/form-data).
+var uploads = map[string]bool{"upload": true}
 
 // sameOrigin reports whether a POST comes from the console's own pages: a
 // browser names the page's origin in Origin, and Strict cookies already
@@ -176,6 +204,8 @@ type page struct {
 	Session *session // nil on the sign-in page
 	Flash   flash
 	Data    any
+	Refresh bool // work in progress: the page reloads itself every 2 s
+	Script  bool // the page uses the labeling script
 }
 
 // render writes a page with status.

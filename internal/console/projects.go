@@ -108,7 +108,7 @@ func (c *Console) serveCreateProject(w http.ResponseWriter, r *http.Request, ss 
 	if errors.As(err, &verr) {
 		err = ocellus.Errorf(ocellus.Invalid, "%s", verr.Error())
 	}
-	c.after(w, r, ss, err, flash{Title: "Could not create the project.", Product: product, Name: name}, "creating the project", "Created the project "+name+".")
+	c.after(w, r, ss, err, flash{Title: "Could not create the project.", Product: product, Name: name}, "creating the project", "Created the project "+name+".", Prefix+"projects")
 }
 
 // serveDeleteProject deletes a project with the product's DeleteProject
@@ -132,18 +132,18 @@ func (c *Console) serveDeleteProject(w http.ResponseWriter, r *http.Request, ss 
 			err = ocellus.Errorf(ocellus.Invalid, "%s is not a project ARN.", arn)
 		}
 	}
-	c.after(w, r, ss, err, flash{Title: "Could not delete the project."}, "deleting the project", "Deleted the project "+name+".")
+	c.after(w, r, ss, err, flash{Title: "Could not delete the project."}, "deleting the project", "Deleted the project "+name+".", Prefix+"projects")
 }
 
 // after ends a form action: the outcome is kept for the next page (failed,
-// the error's message and what to show with it) and the browser goes back
-// to the projects, so that a reload does not send the form again.
-func (c *Console) after(w http.ResponseWriter, r *http.Request, ss session, err error, failed flash, what, done string) {
+// the error's message and what to show with it) and the browser goes on
+// to the page to, so that a reload does not send the form again.
+func (c *Console) after(w http.ResponseWriter, r *http.Request, ss session, err error, failed flash, what, done, to string) {
 	f := flash{Text: done}
 	if err != nil {
 		f = failed
 		f.Error, f.Text = true, c.message(err, what)
 	}
 	c.sessions.setFlash(ss.ID, f)
-	http.Redirect(w, r, Prefix+"projects", http.StatusSeeOther)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 }
