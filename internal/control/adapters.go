@@ -281,7 +281,7 @@ func (c *Control) trainAdapter(ctx context.Context, v *ocellus.ProjectVersion) e
 	if err != nil {
 		return err
 	}
-	rel, err := c.writeSealed(v, enc)
+	rel, err := c.writeSealed(ctx, v, enc)
 	if err != nil {
 		return err
 	}
@@ -642,7 +642,7 @@ func (c *Control) adapter(ctx context.Context, account, arn string) (*ocellus.Pr
 		return nil, nil, ocellus.Errorf(ocellus.NotReady, "The adapter %s is %s and cannot be used: %s", arn, v.Status, v.Message())
 	}
 	a, err := c.adapters.get(v.ARN, func() (*moderation.Adapter, error) {
-		plain, err := c.readArtifact(v)
+		plain, err := c.readArtifact(ctx, v)
 		if err != nil {
 			return nil, err
 		}
