@@ -404,11 +404,9 @@ func trainDetection(ctx context.Context, cfg TrainConfig, train, test []Example,
 		return nil, nil, err
 	}
 	m := &Model{Format: FormatVersion, Kind: Detection, Backbone: info, Labels: labels, Head: h, BoxHead: bh, Tiles: tiles, bb: cfg.Backbone}
-	if tiles == 1 {
-		log.Info("training box classifier")
-		if m.ROIHead, err = trainBoxClassifier(ctx, cfg, m, train, idx); err != nil {
-			return nil, nil, err
-		}
+	log.Info("training box classifier")
+	if m.ROIHead, err = trainBoxClassifier(ctx, cfg, m, train, idx); err != nil {
+		return nil, nil, err
 	}
 	trainSecs := now() - start
 	m.Thresholds = make([]float64, K)

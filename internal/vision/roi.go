@@ -70,6 +70,40 @@ func roiFeatures(info backbone.Info, maps [][]float32, b Box) []float32 {
 	return append(dst, float32(math.Log(math.Max(b.Width*s, 1)/detBoxScale)), float32(math.Log(math.Max(b.Height*s, 1)/detBoxScale)))
 }
 
+// stitchedMaps joins the maps of an image's tiles (row-major, each a
+// batch of one) into the maps of the whole tiled image: map mi of tile
+// (ty, tx) lands at rows ty*H.., columns tx*W.. of a [C, H*tiles,
+// W*tiles] map. It returns the description of the joined maps (input side
+// and map sizes times tiles; the channels, and so roiLen, unchanged) and
+// the maps; tiles 1 returns info and the one tile's maps as they are.
+func stitchedMaps(info backbone.Info, tileMaps [][][]float32, tiles int) (backbone.Info, [][]float32) {
+	if tiles <= 1 {
+		return info, tileMaps[0]
+	}
+	out := info
+	out.Size = info.Size * tiles
+	out.Maps = make([]backbone.Map, len(info.Maps))
+	maps := make([][]float32, len(info.Maps))
+	for mi, mp := range info.Maps {
+		big := mp
+		big.H, big.W = mp.H*tiles, mp.W*tiles
+		out.Maps[mi] = big
+		dst := make([]float32, mp.C*big.H*big.W)
+		for t, tm := range tileMaps {
+			ty, tx := t/tiles, t%tiles
+			src := tm[mi]
+			for c := 0; c < mp.C; c++ {
+				for y := 0; y < mp.H; y++ {
+					row := src[(c*mp.H+y)*mp.W : (c*mp.H+y+1)*mp.W]
+					copy(dst[(c*big.H+ty*mp.H+y)*big.W+tx*mp.W:], row)
+				}
+			}
+		}
+		maps[mi] = dst
+	}
+	return out, maps
+}
+
 // binCells returns the cells [lo, hi] whose centres lie in [a, b) (map
 // cell units), or the cell holding the bin's centre when none does.
 func binCells(a, b float64, n int) (int, int) {
@@ -109,7 +143,7 @@ func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []
 	X := make([][][]float32, views*len(train))
 	Y := make([][]int, views*len(train))
 	var mu sync.Mutex
-	err := forEachImageTiled(ctx, cfg.Backbone, train, cfg.Workers, 1, views == 2, func(i int, flip bool, tileMaps [][][]float32) error {
+	err := forEachImageTiled(ctx, cfg.Backbone, train, cfg.Workers, m.tiles(), views == 2, func(i int, flip bool, tileMaps [][][]float32) error {
 		objs, stream := train[i].Objects, uint64(i)|2<<40
 		if flip {
 			objs, stream = mirrored(objs), uint64(i)|3<<40
@@ -132,6 +166,7 @@ func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []
 		}
 		var xs [][]float32
 		var ys []int
+		sinfo, smaps := stitchedMaps(info, tileMaps, m.tiles())
 		for _, b := range boxes {
 			best, label := 0.0, K
 			for _, o := range objs {
@@ -146,7 +181,7 @@ func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []
 			default:
 				continue
 			}
-			xs, ys = append(xs, roiFeatures(info, tileMaps[0], b)), append(ys, label)
+			xs, ys = append(xs, roiFeatures(sinfo, smaps, b)), append(ys, label)
 		}
 		j := i
 		if flip {
@@ -197,8 +232,8 @@ func jitter(r *rand.Rand, b Box) Box {
 	return Box{Left: x0, Top: y0, Width: x1 - x0, Height: y1 - y0}
 }
 
-// rescore classifies each proposal with the box classifier (untiled
-// models that have one) and reports it under its two likeliest labels,
+// rescore classifies each proposal with the box classifier (models that
+// have one; a tiled model pools the tiles' maps stitched, see stitchedMaps) and reports it under its two likeliest labels,
 // each scored by the geometric mean of the cell's score and the box
 // classifier's probability of that label (then NMS again per label).
 // Measured on the cards (harness, cached features): the classifier's
@@ -206,14 +241,15 @@ func jitter(r *rand.Rand, b Box) Box {
 // the classifier's object probability (1 - background) 0.542; cell head
 // alone 0.486.
 func (m *Model) rescore(tileMaps [][][]float32, props []detection) []detection {
-	if m.ROIHead == nil || m.tiles() != 1 || len(props) == 0 {
+	if m.ROIHead == nil || len(props) == 0 {
 		return props
 	}
 	K := len(m.Labels)
+	sinfo, smaps := stitchedMaps(m.Backbone, tileMaps, m.tiles())
 	feats := make([][]float32, len(props))
 	parallelMin(len(props), 8, func(a, b int) {
 		for i := a; i < b; i++ {
-			feats[i] = roiFeatures(m.Backbone, tileMaps[0], props[i].box)
+			feats[i] = roiFeatures(sinfo, smaps, props[i].box)
 		}
 	})
 	probs := predictParallel(m.ROIHead, feats)

@@ -95,13 +95,81 @@ func TestRescore(t *testing.T) {
 	if out[0].box != props[0].box {
 		t.Errorf("box moved: %+v", out[0].box)
 	}
-	// A tiled model, or one without a classifier (format 3 and older), keeps its proposals.
+	// A tiled model pools the proposal from its tiles' maps stitched.
 	m.Tiles = 2
-	if out := m.rescore([][][]float32{maps}, props); len(out) != 1 || out[0] != props[0] {
-		t.Errorf("tiled model rescored: %+v", out)
+	tileMaps := make([][][]float32, 4)
+	for k := range tileMaps {
+		a, b := make([]float32, 2*16), make([]float32, 300*4)
+		for i := range a {
+			a[i] = float32(k)
+		}
+		for i := range b {
+			b[i] = float32(k)
+		}
+		tileMaps[k] = [][]float32{a, b}
 	}
-	m.Tiles, m.ROIHead = 1, nil
-	if out := m.rescore([][][]float32{maps}, props); len(out) != 1 || out[0] != props[0] {
+	// Label 1 grows with the first pooled value (map a's first bin) and the
+	// box's log height (relative to the stitched input side).
+	rh.Scale[0], rh.Scale[n-1] = 1, 1
+	rh.W2[1*n+0], rh.W2[1*n+n-1] = -0.5, 1
+	sinfo, smaps := stitchedMaps(info, tileMaps, 2)
+	out = m.rescore(tileMaps, props)
+	p = rh.Predict(roiFeatures(sinfo, smaps, props[0].box))
+	if want := math.Sqrt(0.8 * p[1]); len(out) != 2 || math.Abs(out[0].score-want) > 1e-12 {
+		t.Errorf("tiled model rescored %+v, want label 1 at %v", out, want)
+	}
+	if p1 := rh.Predict(roiFeatures(info, tileMaps[0], props[0].box)); math.Abs(p1[1]-p[1]) < 1e-6 {
+		t.Errorf("tiled and untiled pooling give the same probability %v: the test does not tell them apart", p1[1])
+	}
+	// A model without a classifier (format 3 and older, or a tiled format 4
+	// one) keeps its proposals.
+	m.ROIHead = nil
+	if out := m.rescore(tileMaps, props); len(out) != 1 || out[0] != props[0] {
 		t.Errorf("model without classifier rescored: %+v", out)
+	}
+}
+
+// TestStitchedMaps checks the joining of tile maps: tile (ty, tx) map
+// cell (c, y, x) lands at (c, ty*H+y, tx*W+x) of the whole image's map,
+// and the description doubles the input side and map sizes.
+func TestStitchedMaps(t *testing.T) {
+	info := roiInfo()
+	var tileMaps [][][]float32
+	for k := 0; k < 4; k++ {
+		var maps [][]float32
+		for _, mp := range info.Maps {
+			v := make([]float32, mp.C*mp.H*mp.W)
+			for i := range v {
+				v[i] = float32(10000*k + i)
+			}
+			maps = append(maps, v)
+		}
+		tileMaps = append(tileMaps, maps)
+	}
+	sinfo, smaps := stitchedMaps(info, tileMaps, 2)
+	if sinfo.Size != 128 || roiLen(sinfo) != roiLen(info) || info.Size != 64 || info.Maps[0].H != 4 {
+		t.Fatalf("stitched info %+v (input %+v)", sinfo, info)
+	}
+	for mi, mp := range info.Maps {
+		big := sinfo.Maps[mi]
+		if big.H != 2*mp.H || big.W != 2*mp.W || big.C != mp.C || len(smaps[mi]) != mp.C*big.H*big.W {
+			t.Fatalf("map %d: %+v, %d values", mi, big, len(smaps[mi]))
+		}
+		for k := 0; k < 4; k++ {
+			ty, tx := k/2, k%2
+			for c := 0; c < mp.C; c++ {
+				for y := 0; y < mp.H; y++ {
+					for x := 0; x < mp.W; x++ {
+						got := smaps[mi][(c*big.H+ty*mp.H+y)*big.W+tx*mp.W+x]
+						if want := tileMaps[k][mi][(c*mp.H+y)*mp.W+x]; got != want {
+							t.Fatalf("map %d tile %d (c %d, y %d, x %d): %v, want %v", mi, k, c, y, x, got, want)
+						}
+					}
+				}
+			}
+		}
+	}
+	if i1, m1 := stitchedMaps(info, tileMaps[:1], 1); i1.Size != info.Size || &m1[0][0] != &tileMaps[0][0][0] {
+		t.Error("one tile is not returned as it is")
 	}
 }

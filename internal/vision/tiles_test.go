@@ -1,11 +1,15 @@
 package vision
 
 import (
+	"bytes"
+	"context"
 	"image"
 	"image/color"
+	"math"
 	"testing"
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/head"
 )
 
 func TestDetectionTiles(t *testing.T) {
@@ -108,6 +112,64 @@ func TestTiledGrid(t *testing.T) {
 			if index[k][c] != g || feats[g][0] != float32(100*k+c) || perTile[k][c][0] != feats[g][0] {
 				t.Fatalf("tile %d cell %d: index %d (want %d), value %v", k, c, index[k][c], g, feats[g][0])
 			}
+		}
+	}
+}
+
+// TestTiledDetectionClassifier checks that a tiled detection model trains
+// a box classifier, keeps it through Save and Decode, and answers with
+// its proposals rescored by it (pooled from the stitched tile maps).
+func TestTiledDetectionClassifier(t *testing.T) {
+	sharedORT(t) // skips without the shared backbone or ONNX Runtime
+	bb, err := backbone.NewORT("mobilenetv2", sharedBytes(t), backbone.ORTConfig{Size: 224})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	train, test := detectionScenes(t, 12, 1), detectionScenes(t, 3, 2)
+	m, _, err := Train(context.Background(), TrainConfig{Backbone: bb, Train: train, Test: test, Seed: 1, DetectionTiles: 2,
+		Head: head.Config{Hidden: 16, Epochs: 5}, BoxHead: head.Config{Hidden: 16, Epochs: 10}, BoxClassifier: head.Config{Hidden: 16, Epochs: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.tiles() != 2 || m.ROIHead == nil || m.ROIHead.In != roiLen(m.Backbone) {
+		t.Fatalf("tiled model: tiles %d, box classifier %+v", m.tiles(), m.ROIHead)
+	}
+	var buf bytes.Buffer
+	if err := Save(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Attach(bb); err != nil {
+		t.Fatal(err)
+	}
+	var tileMaps [][][]float32
+	for _, x := range tileInputs(test[0].Image, m.Backbone, 2, false) {
+		maps, err := bb.Forward(context.Background(), x, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tileMaps = append(tileMaps, maps)
+	}
+	props := m.proposals(tileMaps)
+	want := m.rescore(tileMaps, props)
+	if len(props) == 0 || len(want) == len(props) && want[0] == props[0] {
+		t.Fatalf("%d proposals, rescored %d: the classifier did not run", len(props), len(want))
+	}
+	zero := 0.0
+	got, err := m2.Predict(context.Background(), test[0].Image, PredictOptions{MinConfidence: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("reloaded tiled model: %d boxes, want %d", len(got), len(want))
+	}
+	for i, d := range want {
+		if got[i].Name != m.Labels[d.label] || math.Abs(got[i].Confidence-100*d.score) > 1e-9 || *got[i].Box != d.box {
+			t.Fatalf("box %d: %+v, want %+v", i, got[i], d)
 		}
 	}
 }

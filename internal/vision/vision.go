@@ -93,8 +93,8 @@ type TrainConfig struct {
 	// BoxHead configures the detection box regression (zero fields: 128
 	// hidden units, 100 epochs, learning rate 3e-3, no dropout).
 	BoxHead head.Config
-	// BoxClassifier configures the detection box classifier of untiled
-	// models (zero fields: 128 hidden units, epochs from a budget; see
+	// BoxClassifier configures the detection box classifier (tiled
+	// models too) (zero fields: 128 hidden units, epochs from a budget; see
 	// trainBoxClassifier).
 	BoxClassifier head.Config
 	// DetectionTiles sets how many tiles a side a detection model runs on
