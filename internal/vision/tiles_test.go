@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
@@ -171,5 +172,58 @@ func TestTiledDetectionClassifier(t *testing.T) {
 		if got[i].Name != m.Labels[d.label] || math.Abs(got[i].Confidence-100*d.score) > 1e-9 || *got[i].Box != d.box {
 			t.Fatalf("box %d: %+v, want %+v", i, got[i], d)
 		}
+	}
+}
+
+// TestRegressCells checks the box regression's shared-map shortcut on a
+// tiled grid: for any selection of cells it equals running the box head
+// on each cell's features.
+func TestRegressCells(t *testing.T) {
+	info := backbone.Info{Size: 64, Maps: []backbone.Map{
+		{Name: "s8", C: 3, H: 8, W: 8, Stride: 8},
+		{Name: "s16", C: 4, H: 4, W: 4, Stride: 16},
+		{Name: "s32", C: 5, H: 2, W: 2, Stride: 32},
+	}}
+	r := rand.New(rand.NewPCG(1, 2))
+	var tileMaps [][][]float32
+	for k := 0; k < 4; k++ {
+		var maps [][]float32
+		for _, mp := range info.Maps {
+			v := make([]float32, mp.C*mp.H*mp.W)
+			for i := range v {
+				v[i] = float32(r.NormFloat64())
+			}
+			maps = append(maps, v)
+		}
+		tileMaps = append(tileMaps, maps)
+	}
+	side, feats, _, _ := tiledGrid(info, tileMaps, 2)
+	D := len(feats[0])
+	bh := &head.MLP{Output: head.Linear, In: D, Hidden: 6, Out: 4, Mean: make([]float32, D), Scale: make([]float32, D),
+		W1: make([]float32, 6*D), B1: make([]float32, 6), W2: make([]float32, 4*6), B2: make([]float32, 4)}
+	for _, v := range [][]float32{bh.Mean, bh.Scale, bh.W1, bh.B1, bh.W2, bh.B2} {
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+	}
+	m := &Model{Kind: Detection, Backbone: info, BoxHead: bh, Tiles: 2}
+	var sel []int
+	var x [][]float32
+	for c := range feats {
+		if r.IntN(3) > 0 {
+			sel = append(sel, c)
+			x = append(x, feats[c])
+		}
+	}
+	got, want := m.regressCells(side, 2, feats, sel), bh.PredictBatch(x)
+	for i := range want {
+		for k := range want[i] {
+			if d := math.Abs(got[i][k] - want[i][k]); d > 1e-4*(1+math.Abs(want[i][k])) {
+				t.Fatalf("cell %d output %d: %v, want %v", sel[i], k, got[i][k], want[i][k])
+			}
+		}
+	}
+	if len(got) != len(sel) || len(m.regressCells(side, 2, feats, nil)) != 0 {
+		t.Fatalf("%d outputs for %d cells", len(got), len(sel))
 	}
 }
