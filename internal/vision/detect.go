@@ -405,7 +405,7 @@ func trainDetection(ctx context.Context, cfg TrainConfig, train, test []Example,
 	}
 	m := &Model{Format: FormatVersion, Kind: Detection, Backbone: info, Labels: labels, Head: h, BoxHead: bh, Tiles: tiles, bb: cfg.Backbone}
 	log.Info("training box classifier")
-	if m.ROIHead, err = trainBoxClassifier(ctx, cfg, m, train, idx); err != nil {
+	if m.ROIHead, m.ROIBoxHead, err = trainBoxClassifier(ctx, cfg, m, train, idx); err != nil {
 		return nil, nil, err
 	}
 	trainSecs := now() - start

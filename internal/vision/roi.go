@@ -133,7 +133,7 @@ const (
 // boxes and jittered copies of them, each labelled by its best overlap
 // with a true box (background under roiBackgroundIoU, ambiguous ones left
 // out).
-func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []Example, idx map[string]int) (*head.MLP, error) {
+func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []Example, idx map[string]int) (*head.MLP, *head.MLP, error) {
 	info := m.Backbone
 	K := len(m.Labels)
 	views := 2
@@ -142,6 +142,8 @@ func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []
 	}
 	X := make([][][]float32, views*len(train))
 	Y := make([][]int, views*len(train))
+	RX := make([][][]float32, views*len(train)) // refinement: positives' features
+	RT := make([][][]float32, views*len(train)) // and targets (see refineTargets)
 	var mu sync.Mutex
 	err := forEachImageTiled(ctx, cfg.Backbone, train, cfg.Workers, m.tiles(), views == 2, func(i int, flip bool, tileMaps [][][]float32) error {
 		objs, stream := train[i].Objects, uint64(i)|2<<40
@@ -164,36 +166,38 @@ func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []
 			r.Shuffle(len(boxes), func(a, b int) { boxes[a], boxes[b] = boxes[b], boxes[a] })
 			boxes = boxes[:roiPerView]
 		}
-		var xs [][]float32
+		var xs, rx, rt [][]float32
 		var ys []int
 		sinfo, smaps := stitchedMaps(info, tileMaps, m.tiles())
 		for _, b := range boxes {
-			best, label := 0.0, K
+			best, label, match := 0.0, K, Box{}
 			for _, o := range objs {
 				if v := eval.IoU(eval.Box(b), eval.Box(o.Box)); v > best {
-					best, label = v, idx[o.Label]
+					best, label, match = v, idx[o.Label], o.Box
 				}
 			}
+			f := roiFeatures(sinfo, smaps, b)
 			switch {
 			case best >= roiPositiveIoU:
+				rx, rt = append(rx, f), append(rt, refineTargets(b, match))
 			case best < roiBackgroundIoU:
 				label = K
 			default:
 				continue
 			}
-			xs, ys = append(xs, roiFeatures(sinfo, smaps, b)), append(ys, label)
+			xs, ys = append(xs, f), append(ys, label)
 		}
 		j := i
 		if flip {
 			j = len(train) + i
 		}
 		mu.Lock()
-		X[j], Y[j] = xs, ys
+		X[j], Y[j], RX[j], RT[j] = xs, ys, rx, rt
 		mu.Unlock()
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var fx [][]float32
 	var fy [][]bool
@@ -215,7 +219,74 @@ func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []
 	if hc.Workers == 0 {
 		hc.Workers = cfg.Workers
 	}
-	return head.Train(ctx, fx, fy, head.Softmax, hc)
+	cls, err := head.Train(ctx, fx, fy, head.Softmax, hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	var px, pt [][]float32
+	for j := range RX {
+		px, pt = append(px, RX[j]...), append(pt, RT[j]...)
+	}
+	if len(px) == 0 {
+		return cls, nil, nil
+	}
+	rc := cfg.BoxRefine
+	if rc.Hidden == 0 {
+		rc.Hidden = 128
+	}
+	if rc.Epochs == 0 {
+		rc.Epochs = epochBudget(roiBudget, len(px), 10, 60)
+	}
+	if rc.LR == 0 {
+		rc.LR = 3e-3
+	}
+	if rc.Dropout == 0 {
+		rc.Dropout = -1
+	}
+	rc.Seed = cfg.Seed
+	if rc.Workers == 0 {
+		rc.Workers = cfg.Workers
+	}
+	refine, err := head.TrainRegression(ctx, px, pt, rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cls, refine, nil
+}
+
+// Box refinement targets are the true box relative to the proposal, as in
+// Fast R-CNN: centre offsets in proposal widths/heights and log size
+// ratios, scaled to about unit spread (jittered boxes shift by ~0.15 of
+// their size and scale by ~exp(0.2)).
+const (
+	refineCentreScale = 10
+	refineSizeScale   = 5
+	refineMaxLog      = 1 // a refinement changes a side by at most e times
+)
+
+// refineTargets returns the refinement targets of proposal p for true box t.
+func refineTargets(p, t Box) []float32 {
+	return []float32{
+		float32(refineCentreScale * ((t.Left + t.Width/2) - (p.Left + p.Width/2)) / p.Width),
+		float32(refineCentreScale * ((t.Top + t.Height/2) - (p.Top + p.Height/2)) / p.Height),
+		float32(refineSizeScale * math.Log(t.Width/p.Width)),
+		float32(refineSizeScale * math.Log(t.Height/p.Height)),
+	}
+}
+
+// refined applies refinement outputs r to proposal p (clipped to the
+// image; p itself if nothing is left).
+func refined(p Box, r []float64) Box {
+	cx := p.Left + p.Width/2 + r[0]/refineCentreScale*p.Width
+	cy := p.Top + p.Height/2 + r[1]/refineCentreScale*p.Height
+	w := p.Width * math.Exp(math.Max(-refineMaxLog, math.Min(refineMaxLog, r[2]/refineSizeScale)))
+	h := p.Height * math.Exp(math.Max(-refineMaxLog, math.Min(refineMaxLog, r[3]/refineSizeScale)))
+	x0, y0 := math.Max(0, cx-w/2), math.Max(0, cy-h/2)
+	x1, y1 := math.Min(1, cx+w/2), math.Min(1, cy+h/2)
+	if x1-x0 < 1e-4 || y1-y0 < 1e-4 {
+		return p
+	}
+	return Box{Left: x0, Top: y0, Width: x1 - x0, Height: y1 - y0}
 }
 
 // jitter returns b shifted and scaled at random (clipped to the image).
@@ -253,9 +324,16 @@ func (m *Model) rescore(tileMaps [][][]float32, props []detection) []detection {
 		}
 	})
 	probs := predictParallel(m.ROIHead, feats)
+	var deltas [][]float64
+	if m.ROIBoxHead != nil {
+		deltas = predictParallel(m.ROIBoxHead, feats)
+	}
 	var res []detection
 	for i, p := range props {
 		pr := probs[i]
+		if deltas != nil {
+			p.box = refined(p.box, deltas[i])
+		}
 		order := make([]int, K)
 		for k := range order {
 			order[k] = k

@@ -173,3 +173,45 @@ func TestStitchedMaps(t *testing.T) {
 		t.Error("one tile is not returned as it is")
 	}
 }
+
+// TestRefine checks the box refinement's targets and their inverse: the
+// targets of a proposal for a true box, applied to the proposal, give the
+// true box back; outputs beyond refineMaxLog are clamped; a refinement
+// head in rescore moves the reported box and leaves the scores.
+func TestRefine(t *testing.T) {
+	p := Box{Left: 0.2, Top: 0.3, Width: 0.2, Height: 0.1}
+	tb := Box{Left: 0.23, Top: 0.28, Width: 0.25, Height: 0.09}
+	r := refineTargets(p, tb)
+	f := make([]float64, 4)
+	for i, v := range r {
+		f[i] = float64(v)
+	}
+	got := refined(p, f)
+	if math.Abs(got.Left-tb.Left) > 1e-6 || math.Abs(got.Top-tb.Top) > 1e-6 || math.Abs(got.Width-tb.Width) > 1e-6 || math.Abs(got.Height-tb.Height) > 1e-6 {
+		t.Fatalf("refined %+v, want %+v", got, tb)
+	}
+	if b := refined(p, []float64{0, 0, 100, 0}); math.Abs(b.Width-p.Width*math.E) > 1e-9 {
+		t.Errorf("unclamped width %v", b.Width)
+	}
+	if b := refined(Box{Left: 0.9, Top: 0.9, Width: 0.1, Height: 0.1}, []float64{refineCentreScale * 2, 0, 0, 0}); b.Left+b.Width > 1+1e-12 {
+		t.Errorf("refined box leaves the image: %+v", b)
+	}
+	info := roiInfo()
+	n := roiLen(info)
+	rh := &head.MLP{Output: head.Softmax, In: n, Out: 2, Mean: make([]float32, n), Scale: make([]float32, n),
+		W2: make([]float32, 2*n), B2: []float32{3, 0}}
+	bh := &head.MLP{Output: head.Linear, In: n, Out: 4, Mean: make([]float32, n), Scale: make([]float32, n),
+		W2: make([]float32, 4*n), B2: []float32{r[0], r[1], r[2], r[3]}}
+	m := &Model{Kind: Detection, Backbone: info, Labels: []string{"x"}, ROIHead: rh}
+	maps := [][]float32{make([]float32, 2*16), make([]float32, 300*4)}
+	props := []detection{{label: 0, score: 0.8, box: p}}
+	before := m.rescore([][][]float32{maps}, props)
+	m.ROIBoxHead = bh
+	after := m.rescore([][][]float32{maps}, props)
+	if len(before) != 1 || len(after) != 1 || before[0].score != after[0].score || before[0].box != p {
+		t.Fatalf("rescored without refinement %+v, with %+v", before, after)
+	}
+	if b := after[0].box; math.Abs(b.Left-tb.Left) > 1e-6 || math.Abs(b.Width-tb.Width) > 1e-6 {
+		t.Errorf("refined box %+v, want %+v", b, tb)
+	}
+}
