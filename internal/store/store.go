@@ -98,6 +98,7 @@ type Store interface {
 	DeleteVersion(ctx context.Context, arn string) error
 
 	LookoutStore
+	HostingStore
 
 	Close() error
 }
