@@ -123,8 +123,37 @@ func TestHostingAcrossNodes(t *testing.T) {
 			t.Fatalf("the nodes' answers differ: %q", answers)
 		}
 	}
-	if n, hosts := units(ocellus.Rekognition); n != 1 || len(hosts) != 1 {
+	n, hosts := units(ocellus.Rekognition)
+	if n != 1 || len(hosts) != 1 {
 		t.Fatalf("1 unit started: %d units hosted on %d nodes", n, len(hosts))
+	}
+	// Capacity is the units of all nodes: a burst through the node without
+	// the unit gets the host's answers and, beyond its one unit, AWS's
+	// ProvisionedThroughputExceededException counting that unit.
+	other := nodes[0]
+	if hosts[0] == nodes[0] {
+		other = nodes[1]
+	}
+	cfg := e2e.Config(a)
+	cfg.RetryMaxAttempts = 1
+	noRetry := rekognition.NewFromConfig(cfg, func(o *rekognition.Options) { o.BaseEndpoint = aws.String(other.URL) })
+	codes := make(chan string, 60)
+	for range cap(codes) {
+		go func() {
+			_, _, err := detect(noRetry)
+			code := errCode(err)
+			if code == "ProvisionedThroughputExceededException" && !strings.Contains(err.Error(), "1 inference unit(s)") {
+				code = "wrong message: " + err.Error()
+			}
+			codes <- code
+		}()
+	}
+	counts := map[string]int{}
+	for range cap(codes) {
+		counts[<-codes]++
+	}
+	if counts[""] == 0 || counts["ProvisionedThroughputExceededException"] == 0 || counts[""]+counts["ProvisionedThroughputExceededException"] != cap(codes) {
+		t.Fatalf("60 concurrent requests through the node without the unit: %v", counts)
 	}
 
 	// Lookout for Vision: trained through node 2, started through node 1.
@@ -198,7 +227,7 @@ func TestHostingAcrossNodes(t *testing.T) {
 
 	// The hosting node of the Custom Labels unit goes; the other node takes
 	// the unit (and any Lookout unit it did not have) and answers.
-	_, hosts := units(ocellus.Rekognition)
+	_, hosts = units(ocellus.Rekognition)
 	gone := hosts[0]
 	survivor, rs, ls := nodes[0], r0, l0
 	if gone == nodes[0] {
