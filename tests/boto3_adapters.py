@@ -76,7 +76,7 @@ new_client = "Feature" in rek.meta.service_model.operation_model("CreateProject"
 if new_client:
     train = [(p, True) for p in photos("playing-cards/train", 10)]
     test = [(p, True) for p in photos("playing-cards/test", 8)]
-    for tr, te in [("clothing-small/train", "clothing-small/test"), ("hazelnut-toy/train", "hazelnut-toy/test/good")]:
+    for tr, te in [("clothing-small/train", "clothing-small/test"), ("hazelnut-toy/train", "hazelnut-toy/test")]:
         train += [(p, False) for p in photos(tr, 2)]
         test += [(p, False) for p in photos(te, 2)]
     for folder in ["sign-language-digits", "lookout-cookies/training-images", "bccd/JPEGImages", "deeppcb"]:
