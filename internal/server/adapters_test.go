@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image/color"
 	"io"
 	"os"
 	"path/filepath"
@@ -595,4 +596,101 @@ func BenchmarkModerationFalsePositivesAll(b *testing.B) {
 		b.ReportMetric(100*float64(flagged)/float64(total), "flagged-%")
 		b.ReportMetric(float64(total), "photos")
 	}
+}
+
+// TestModerationAdapterRefusals: bad adapter requests get AWS's errors
+// with messages that say what is wrong, an adapter whose images cannot be
+// read fails its training (the SDK's waiter reports the failure), and a
+// Custom Labels version is no adapter.
+func TestModerationAdapterRefusals(t *testing.T) {
+	dir := moderationDir(t)
+	ts := e2e.Start(t, server.Config{ModerationDir: dir})
+	ctx := context.Background()
+	s, r := ts.S3(alice), ts.Rekognition(alice)
+	mkBucket(t, s, "moderation")
+	card := imageFiles(t, "playing-cards/test")[0]
+	good := uploadModerationManifest(t, s, "moderation", "good.manifest", []moderationPhoto{{card, true}})
+	asset := func(key, body string) rtypes.Asset {
+		put(t, s, "moderation", key, []byte(body))
+		return rtypes.Asset{GroundTruthManifest: &rtypes.GroundTruthManifest{S3Object: &rtypes.S3Object{Bucket: aws.String("moderation"), Name: aws.String(key)}}}
+	}
+	po, err := r.CreateProject(ctx, &rekognition.CreateProjectInput{ProjectName: aws.String("mod"),
+		Feature: rtypes.CustomizationFeatureContentModeration, AutoUpdate: rtypes.ProjectAutoUpdateDisabled})
+	if err != nil {
+		t.Fatal(err)
+	}
+	project := aws.ToString(po.ProjectArn)
+	ref := "s3://moderation/" + photoKey(t, card)
+	create := func(name string, train []rtypes.Asset, test *rtypes.TestingData, threshold *float32) error {
+		in := &rekognition.CreateProjectVersionInput{ProjectArn: &project, VersionName: aws.String(name),
+			OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("moderation")}, TestingData: test}
+		if train != nil {
+			in.TrainingData = &rtypes.TrainingData{Assets: train}
+		}
+		if threshold != nil {
+			in.FeatureConfig = &rtypes.CustomizationFeatureConfig{ContentModeration: &rtypes.CustomizationFeatureContentModerationConfig{ConfidenceThreshold: threshold}}
+		}
+		_, err := r.CreateProjectVersion(ctx, in)
+		return err
+	}
+	testing := &rtypes.TestingData{Assets: []rtypes.Asset{*good}}
+	for _, tc := range []struct {
+		name  string
+		err   error
+		code  string
+		words []string
+	}{
+		{"label outside the taxonomy", create("a1", []rtypes.Asset{asset("poker.manifest",
+			`{"source-ref":"`+ref+`","content-moderation-groundtruth":{"ModerationLabels":[]}}`+"\n"+
+				`{"source-ref":"`+ref+`","content-moderation-groundtruth":{"ModerationLabels":[{"Name":"Poker"}]}}`)}, testing, nil),
+			"InvalidParameterException", []string{"poker.manifest", "line 2", "Poker"}},
+		{"line without the attribute", create("a2", []rtypes.Asset{asset("noattr.manifest", `{"source-ref":"`+ref+`"}`)}, testing, nil),
+			"InvalidParameterException", []string{"noattr.manifest", "line 1", "content-moderation-groundtruth"}},
+		{"no TrainingData", create("a3", nil, testing, nil), "InvalidParameterException", []string{"TrainingData"}},
+		{"no TestingData", create("a4", []rtypes.Asset{*good}, nil, nil), "InvalidParameterException", []string{"TestingData"}},
+		{"ConfidenceThreshold over 100", create("a5", []rtypes.Asset{*good}, testing, aws.Float32(101)), "InvalidParameterException", []string{"confidenceThreshold", "less than or equal to 100"}},
+		{"empty manifest", create("a6", []rtypes.Asset{asset("empty.manifest", "")}, testing, nil),
+			"InvalidParameterException", []string{"empty.manifest", "ERROR_EMPTY_MANIFEST"}},
+		{"missing manifest", create("a7", []rtypes.Asset{*good}, &rtypes.TestingData{Assets: []rtypes.Asset{{GroundTruthManifest: &rtypes.GroundTruthManifest{
+			S3Object: &rtypes.S3Object{Bucket: aws.String("moderation"), Name: aws.String("nope.manifest")}}}}}, nil),
+			"InvalidS3ObjectException", []string{"s3://moderation/nope.manifest", "NoSuchKey"}},
+	} {
+		apiError(t, tc.name, tc.err, tc.code, tc.words...)
+	}
+
+	// Images that cannot be read: the training fails, and says why.
+	missing := asset("missing.manifest", `{"source-ref":"s3://moderation/gone.jpg","content-moderation-groundtruth":{"ModerationLabels":[{"Name":"Gambling"}]}}`)
+	if err := create("failing", []rtypes.Asset{missing}, testing, nil); err != nil {
+		t.Fatal(err)
+	}
+	w := rekognition.NewProjectVersionTrainingCompletedWaiter(r, func(o *rekognition.ProjectVersionTrainingCompletedWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, time.Second
+	})
+	if err := w.Wait(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{"failing"}}, 5*time.Minute); err == nil {
+		t.Error("waiter: no error for an adapter whose images are missing")
+	}
+	d, err := r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{"failing"}})
+	if err != nil || len(d.ProjectVersionDescriptions) != 1 {
+		t.Fatalf("describe: %+v, %v", d, err)
+	}
+	if pv := d.ProjectVersionDescriptions[0]; pv.Status != rtypes.ProjectVersionStatusTrainingFailed || !strings.Contains(aws.ToString(pv.StatusMessage), "gone.jpg") {
+		t.Errorf("adapter with missing images: %s %q", pv.Status, aws.ToString(pv.StatusMessage))
+	} else {
+		failed := aws.ToString(pv.ProjectVersionArn)
+		_, err := r.DetectModerationLabels(ctx, &rekognition.DetectModerationLabelsInput{Image: &rtypes.Image{Bytes: readFile(t, card)}, ProjectVersion: &failed})
+		apiError(t, "DetectModerationLabels with a failed adapter", err, "ResourceNotReadyException", "TRAINING_FAILED")
+	}
+
+	// A Custom Labels model version is not an adapter.
+	cl := createProject(t, r, "labels")
+	lines := colourDataset(t, s, "moderation", "colours", map[string]color.RGBA{"red": {200, 40, 40, 255}, "blue": {40, 40, 200, 255}}, 3)
+	clAsset := asset("colours.manifest", strings.Join(lines, "\n"))
+	vo, err := r.CreateProjectVersion(ctx, &rekognition.CreateProjectVersionInput{ProjectArn: &cl, VersionName: aws.String("v1"),
+		OutputConfig: &rtypes.OutputConfig{S3Bucket: aws.String("moderation")},
+		TrainingData: &rtypes.TrainingData{Assets: []rtypes.Asset{clAsset}}, TestingData: &rtypes.TestingData{AutoCreate: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = r.DetectModerationLabels(ctx, &rekognition.DetectModerationLabelsInput{Image: &rtypes.Image{Bytes: readFile(t, card)}, ProjectVersion: vo.ProjectVersionArn})
+	apiError(t, "DetectModerationLabels with a Custom Labels version", err, "InvalidParameterException", "not a Custom Moderation adapter")
 }
