@@ -674,16 +674,14 @@ func adapterLabelsOf(a *moderation.Adapter, s moderation.Scores, features []floa
 	return labels
 }
 
-// RefuseAdapter refuses operation on arn when it names a Custom Moderation
-// adapter: adapters are never started, stopped or copied (AWS: these
-// operations are for Custom Labels models only). Other ARNs pass, errors
-// included, for the operation itself to report.
-func (c *Control) RefuseAdapter(ctx context.Context, account, arn, operation string) error {
-	v, err := c.version(ctx, account, arn)
-	if err != nil || !v.Adapter() {
+// refuseAdapter refuses operation on v when it is a Custom Moderation
+// adapter: adapters are never started or stopped (AWS: these operations
+// are for Custom Labels models only).
+func refuseAdapter(v *ocellus.ProjectVersion, operation string) error {
+	if !v.Adapter() {
 		return nil
 	}
-	return ocellus.Errorf(ocellus.Invalid, "%s applies only to Custom Labels models; %s is a Custom Moderation adapter, used by DetectModerationLabels (ProjectVersion) without being started.", operation, arn)
+	return ocellus.Errorf(ocellus.Invalid, "%s applies only to Custom Labels models; %s is a Custom Moderation adapter, used by DetectModerationLabels (ProjectVersion) without being started.", operation, v.ARN)
 }
 
 // refuseModerationProject refuses a Custom Labels operation (datasets,

@@ -88,6 +88,9 @@ func (c *Control) StartProjectVersion(ctx context.Context, account, arn string, 
 	if err != nil {
 		return "", err
 	}
+	if err := refuseAdapter(v, "StartProjectVersion"); err != nil {
+		return "", err
+	}
 	switch v.Status {
 	case ocellus.VersionTrainingCompleted, ocellus.VersionStopped, ocellus.VersionFailed, ocellus.VersionCopyingCompleted:
 	default:
@@ -132,6 +135,9 @@ func (c *Control) hostUnits(ctx context.Context, v *ocellus.ProjectVersion, minU
 func (c *Control) StopProjectVersion(ctx context.Context, account, arn string) (ocellus.VersionStatus, error) {
 	v, err := c.version(ctx, account, arn)
 	if err != nil {
+		return "", err
+	}
+	if err := refuseAdapter(v, "StopProjectVersion"); err != nil {
 		return "", err
 	}
 	if v.Status != ocellus.VersionRunning && v.Status != ocellus.VersionStarting {
