@@ -26,6 +26,7 @@ var layerOf = []struct {
 	{"internal/sigv4", 0},
 	{"internal/expect", 0},   // HTTP/1 request-head filter under the server
 	{"internal/sqlitedb", 0}, // the one SQLite opener and migration scheme
+	{"internal/pgtx", 0},     // one PostgreSQL transaction shared by the store and the queue
 	{"internal/awsproto", 1},
 	{"internal/store", 1},
 	{"internal/blob", 1},

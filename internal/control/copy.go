@@ -81,18 +81,7 @@ func (c *Control) CopyProjectVersion(ctx context.Context, account string, in Cop
 		Description: sv.Description, Status: ocellus.VersionCopyingInProgress,
 		StatusMessage: ocellus.VersionCopyingInProgress.Message(), Created: now, OutputBucket: in.OutputBucket,
 		OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID, SourceVersionARN: sv.ARN, Kind: sv.Kind, F1: sv.F1}
-	if err := c.store.CreateVersion(ctx, v); err != nil {
-		if ocellus.KindOf(err) == ocellus.AlreadyExists {
-			return nil, ocellus.Errorf(ocellus.InUse, "A model version named %s already exists in project %s.", in.Name, dst.Name)
-		}
-		return nil, err
-	}
-	if len(in.Tags) > 0 {
-		if err := c.store.SetTags(ctx, v.ARN, in.Tags, ocellus.MaxTagsPerResource); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.enqueueVersion(ctx, JobCopy, v.ARN); err != nil {
+	if err := c.createVersion(ctx, v, dst.Name, in.Tags, JobCopy); err != nil {
 		return nil, err
 	}
 	return v, nil

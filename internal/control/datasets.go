@@ -74,20 +74,26 @@ func (c *Control) CreateDataset(ctx context.Context, account string, in CreateDa
 	if !hasManifest && src.DatasetARN == "" {
 		d.Status, d.StatusMessage, d.StatusMessageCode = ocellus.DatasetCreateComplete, "The dataset was successfully created.", ocellus.StatusSuccess
 	}
-	if err := c.store.CreateDataset(ctx, d); err != nil {
+	// The dataset, its tags and its import job are stored together
+	// (store.Store.InTx). Where they cannot be (SQLite), a crash before the
+	// job is stored leaves the dataset CREATE_IN_PROGRESS: the sweep at
+	// start-up enqueues it then.
+	err = c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.store.CreateDataset(ctx, d); err != nil {
+			return err
+		}
+		if len(in.Tags) > 0 {
+			if err := c.store.SetTags(ctx, d.ARN, in.Tags, ocellus.MaxTagsPerResource); err != nil {
+				return err
+			}
+		}
+		if d.Status == ocellus.DatasetCreateInProgress {
+			return c.enqueueImport(ctx, d)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
-	}
-	if len(in.Tags) > 0 {
-		if err := c.store.SetTags(ctx, d.ARN, in.Tags, ocellus.MaxTagsPerResource); err != nil {
-			return nil, err
-		}
-	}
-	if d.Status == ocellus.DatasetCreateInProgress {
-		// A crash before the job is stored leaves the dataset
-		// CREATE_IN_PROGRESS: the sweep at start-up enqueues it then.
-		if err := c.enqueueImport(ctx, d); err != nil {
-			return nil, err
-		}
 	}
 	return d, nil
 }
@@ -221,12 +227,15 @@ func (c *Control) UpdateDatasetEntries(ctx context.Context, account, arn string,
 	}
 	d.Status, d.Updated = ocellus.DatasetUpdateInProgress, ocellus.Now(c.now)
 	d.StatusMessage, d.StatusMessageCode = d.Status.Message()
-	// The lines are stored with the status, before the job: an update
-	// interrupted by a crash runs again after restart.
-	if err := c.store.BeginDatasetUpdate(ctx, d, groundTruth); err != nil {
-		return err
-	}
-	return c.enqueueUpdate(ctx, d)
+	// The lines are stored with the status, and with the job where the
+	// queue shares the database: an update interrupted by a crash runs
+	// again after restart.
+	return c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.store.BeginDatasetUpdate(ctx, d, groundTruth); err != nil {
+			return err
+		}
+		return c.enqueueUpdate(ctx, d)
+	})
 }
 
 // DistributeDatasetEntries moves a random 20% of a project's training

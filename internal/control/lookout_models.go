@@ -76,20 +76,25 @@ func (l *Lookout) CreateLookoutModel(ctx context.Context, account string, in Cre
 	now := ocellus.Now(l.c.now)
 	m := &ocellus.Model{ProjectARN: p.ARN, Account: account, Description: in.Description, Status: ocellus.ModelTraining,
 		StatusMessage: ocellus.ModelTraining.Message(), Created: now, OutputBucket: in.OutputBucket, OutputPrefix: in.OutputPrefix, KmsKeyID: in.KmsKeyID}
-	if err := l.c.store.CreateLookoutModel(ctx, m, func(v int) string { return ocellus.LookoutModelARN(l.c.region, account, p.Name, v) }); err != nil {
-		return nil, err
-	}
-	if len(in.Tags) > 0 {
-		if err := l.c.store.SetTags(ctx, m.ARN, in.Tags, ocellus.MaxTagsPerResource); err != nil {
-			if derr := l.c.store.DeleteLookoutModel(ctx, p.ARN, m.Version); derr != nil {
-				l.c.log.Error("undo model after tag failure", "model", m.ARN, "err", derr)
-			}
-			return nil, err
+	// The model, its tags and its training job are stored together
+	// (store.Store.InTx). Where they cannot be (SQLite), a crash before the
+	// job is stored leaves the model TRAINING: the sweep at start-up
+	// enqueues it then.
+	err = l.c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := l.c.store.CreateLookoutModel(ctx, m, func(v int) string { return ocellus.LookoutModelARN(l.c.region, account, p.Name, v) }); err != nil {
+			return err
 		}
-	}
-	// A crash before the job is stored leaves the model TRAINING: the
-	// sweep at start-up enqueues it then.
-	if err := l.c.enqueueLookoutTraining(ctx, m); err != nil {
+		if len(in.Tags) > 0 {
+			if err := l.c.store.SetTags(ctx, m.ARN, in.Tags, ocellus.MaxTagsPerResource); err != nil {
+				if derr := l.c.store.DeleteLookoutModel(ctx, p.ARN, m.Version); derr != nil {
+					l.c.log.Error("undo model after tag failure", "model", m.ARN, "err", derr)
+				}
+				return err
+			}
+		}
+		return l.c.enqueueLookoutTraining(ctx, m)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -89,13 +89,16 @@ func (l *Lookout) StartModelPackagingJob(ctx context.Context, account string, in
 	now := ocellus.Now(l.c.now)
 	j := &ocellus.PackagingJob{ProjectARN: p.ARN, Account: account, Name: name, ModelVersion: m.Version, Description: in.Description,
 		Method: "Greengrass", Config: cfg, Status: ocellus.PackagingCreated, StatusMessage: ocellus.PackagingCreated.Message(), Created: now, Updated: now}
-	if err := l.c.store.CreatePackagingJob(ctx, j); err != nil {
-		if ocellus.KindOf(err) == ocellus.AlreadyExists {
-			return nil, lookoutErr(ocellus.AlreadyExists, ResourcePackageJob, name, "The project %s already has a model packaging job named %s.", p.Name, name)
+	err = l.c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := l.c.store.CreatePackagingJob(ctx, j); err != nil {
+			if ocellus.KindOf(err) == ocellus.AlreadyExists {
+				return lookoutErr(ocellus.AlreadyExists, ResourcePackageJob, name, "The project %s already has a model packaging job named %s.", p.Name, name)
+			}
+			return err
 		}
-		return nil, err
-	}
-	if err := l.c.enqueuePackaging(ctx, j); err != nil {
+		return l.c.enqueuePackaging(ctx, j)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return j, nil

@@ -101,21 +101,31 @@ func (c *Control) CreateProjectVersion(ctx context.Context, account string, in C
 func (c *Control) recordVersion(ctx context.Context, p *ocellus.Project, v *ocellus.ProjectVersion, tags map[string]string) (*ocellus.ProjectVersion, error) {
 	now := ocellus.Now(c.now)
 	v.Created, v.ARN = now, ocellus.VersionARN(p, v.Name, now)
-	if err := c.store.CreateVersion(ctx, v); err != nil {
-		if ocellus.KindOf(err) == ocellus.AlreadyExists {
-			return nil, ocellus.Errorf(ocellus.InUse, "A model version named %s already exists in project %s.", v.Name, p.Name)
-		}
-		return nil, err
-	}
-	if len(tags) > 0 {
-		if err := c.store.SetTags(ctx, v.ARN, tags, ocellus.MaxTagsPerResource); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.enqueueVersion(ctx, JobTrain, v.ARN); err != nil {
+	if err := c.createVersion(ctx, v, p.Name, tags, JobTrain); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// createVersion stores v with its tags and enqueues the job of kind that
+// works on it, together (store.Store.InTx): a version never stays in
+// progress without its job, nor a job runs for a version that was not
+// stored.
+func (c *Control) createVersion(ctx context.Context, v *ocellus.ProjectVersion, project string, tags map[string]string, kind string) error {
+	return c.store.InTx(ctx, func(ctx context.Context) error {
+		if err := c.store.CreateVersion(ctx, v); err != nil {
+			if ocellus.KindOf(err) == ocellus.AlreadyExists {
+				return ocellus.Errorf(ocellus.InUse, "A model version named %s already exists in project %s.", v.Name, project)
+			}
+			return err
+		}
+		if len(tags) > 0 {
+			if err := c.store.SetTags(ctx, v.ARN, tags, ocellus.MaxTagsPerResource); err != nil {
+				return err
+			}
+		}
+		return c.enqueueVersion(ctx, kind, v.ARN)
+	})
 }
 
 // version loads a version the caller owns.

@@ -33,6 +33,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/ocellus/ocellus/internal/pgtx"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
@@ -139,6 +140,9 @@ type Queue struct {
 	// count is the number of jobs by (our kind, state), in the queue's
 	// database.
 	count func(ctx context.Context) (map[[2]string]int, error)
+	// insertTx inserts in the PostgreSQL transaction a context carries
+	// (internal/pgtx); nil on SQLite.
+	insertTx func(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
 // riverClient is what Queue uses of *river.Client[TTx], which has one type
@@ -191,6 +195,7 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Queue, 
 	if err != nil {
 		return nil, err
 	}
+	q.insertTx = q.client.(*river.Client[pgx.Tx]).InsertTx
 	q.count = func(ctx context.Context) (map[[2]string]int, error) {
 		r, err := pool.Query(ctx, postgresCountSQL, riverKind)
 		if err != nil {
@@ -276,11 +281,21 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Conf
 // job whose (kind, key) is already waiting or running is not added again
 // (Enqueue returns nil): enqueueing is idempotent. Once that job has ended
 // (done or failed), the same key may be enqueued again.
+//
+// On PostgreSQL, when ctx carries a transaction (internal/pgtx, begun by
+// the metadata store's InTx on the same database), the job is inserted in
+// it: it exists, and runs, only once that transaction commits.
 func (q *Queue) Enqueue(ctx context.Context, kind, key string, payload []byte) error {
 	if q.handlers[kind] == nil {
 		return fmt.Errorf("jobs: no handler for kind %q", kind)
 	}
-	_, err := q.client.Insert(ctx, jobArgs{JobKind: kind, Key: key, Payload: payload}, &river.InsertOpts{
+	insert := q.client.Insert
+	if tx := pgtx.From(ctx); tx != nil && q.insertTx != nil {
+		insert = func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+			return q.insertTx(ctx, tx, args, opts)
+		}
+	}
+	_, err := insert(ctx, jobArgs{JobKind: kind, Key: key, Payload: payload}, &river.InsertOpts{
 		UniqueOpts: river.UniqueOpts{
 			ByArgs: true, // by the fields tagged unique: kind and key
 			// Every state but the final ones (completed, cancelled,

@@ -27,6 +27,14 @@ type ProjectFilter struct {
 // with NotFound, AlreadyExists, QuotaExceeded or InvalidPolicyRevision where
 // the operation's contract says so; anything else is Internal.
 type Store interface {
+	// InTx runs fn so that what it stores, and the jobs it enqueues on a
+	// queue in the same database, are kept together or not at all:
+	// PostgreSQL runs fn in one transaction that the context given to fn
+	// carries. SQLite keeps the queue in a file of its own, so there fn
+	// simply runs; a record whose job was not stored is found in progress
+	// by the sweep at start-up (control.Recover) and enqueued then.
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+
 	CreateProject(ctx context.Context, p *ocellus.Project) error
 	Project(ctx context.Context, arn string) (*ocellus.Project, error)
 	ListProjects(ctx context.Context, f ProjectFilter) ([]*ocellus.Project, error)

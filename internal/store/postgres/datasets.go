@@ -16,7 +16,7 @@ import (
 // CreateDataset inserts a dataset.
 func (s *Store) CreateDataset(ctx context.Context, d *ocellus.Dataset) error {
 	src, _ := json.Marshal(d.Source)
-	_, err := s.pool.Exec(ctx, `INSERT INTO datasets (`+store.DatasetColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+	_, err := s.q(ctx).Exec(ctx, `INSERT INTO datasets (`+store.DatasetColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		d.ARN, d.ProjectARN, d.Account, string(d.Type), string(d.Status), d.StatusMessage, d.StatusMessageCode, string(src),
 		d.Stats.LabeledEntries, d.Stats.TotalEntries, d.Stats.TotalLabels, d.Stats.ErrorEntries, d.Created.UnixMilli(), d.Updated.UnixMilli())
 	if isUnique(err) {
@@ -27,7 +27,7 @@ func (s *Store) CreateDataset(ctx context.Context, d *ocellus.Dataset) error {
 
 // Dataset returns a dataset by ARN.
 func (s *Store) Dataset(ctx context.Context, arn string) (*ocellus.Dataset, error) {
-	d, err := store.ScanDataset(s.pool.QueryRow(ctx, `SELECT `+store.DatasetColumns+` FROM datasets WHERE arn = $1`, arn))
+	d, err := store.ScanDataset(s.q(ctx).QueryRow(ctx, `SELECT `+store.DatasetColumns+` FROM datasets WHERE arn = $1`, arn))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The dataset %s does not exist.", arn)
 	}
@@ -35,7 +35,7 @@ func (s *Store) Dataset(ctx context.Context, arn string) (*ocellus.Dataset, erro
 }
 
 func (s *Store) queryDatasets(ctx context.Context, where string, args ...any) ([]*ocellus.Dataset, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+store.DatasetColumns+` FROM datasets WHERE `+where+` ORDER BY created_ms, arn`, args...)
+	rows, err := s.q(ctx).Query(ctx, `SELECT `+store.DatasetColumns+` FROM datasets WHERE `+where+` ORDER BY created_ms, arn`, args...)
 	return collect(rows, err, "datasets", store.ScanDataset)
 }
 
@@ -67,7 +67,7 @@ func (s *Store) DatasetsInProgress(ctx context.Context) ([]*ocellus.Dataset, err
 
 // UpdateDataset saves a dataset's mutable fields.
 func (s *Store) UpdateDataset(ctx context.Context, d *ocellus.Dataset) error {
-	return updateDataset(ctx, s.pool, d)
+	return updateDataset(ctx, s.q(ctx), d)
 }
 
 func updateDataset(ctx context.Context, db querier, d *ocellus.Dataset) error {
@@ -103,7 +103,7 @@ func (s *Store) BeginDatasetUpdate(ctx context.Context, d *ocellus.Dataset, line
 // DatasetUpdateLines returns a dataset's stored update lines.
 func (s *Store) DatasetUpdateLines(ctx context.Context, datasetARN string) ([]byte, error) {
 	var lines []byte
-	err := s.pool.QueryRow(ctx, `SELECT lines FROM dataset_updates WHERE dataset_arn = $1`, datasetARN).Scan(&lines)
+	err := s.q(ctx).QueryRow(ctx, `SELECT lines FROM dataset_updates WHERE dataset_arn = $1`, datasetARN).Scan(&lines)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The dataset %s has no update in progress.", datasetARN)
 	}
@@ -115,7 +115,7 @@ func (s *Store) DatasetUpdateLines(ctx context.Context, datasetARN string) ([]by
 
 // EndDatasetUpdate removes a dataset's stored update lines.
 func (s *Store) EndDatasetUpdate(ctx context.Context, datasetARN string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM dataset_updates WHERE dataset_arn = $1`, datasetARN)
+	_, err := s.q(ctx).Exec(ctx, `DELETE FROM dataset_updates WHERE dataset_arn = $1`, datasetARN)
 	return wrap(err, "end dataset update")
 }
 
@@ -213,7 +213,7 @@ func (s *Store) ListEntries(ctx context.Context, f store.EntryFilter) ([]*ocellu
 		id int64
 		e  *ocellus.DatasetEntry
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.q(ctx).Query(ctx, q, args...)
 	rs, err := collect(rows, err, "entries", func(r store.Row) (row, error) {
 		var e ocellus.DatasetEntry
 		var id int64
@@ -249,7 +249,7 @@ func (s *Store) MoveEntries(ctx context.Context, fromARN, toARN string, sourceRe
 // EntryStats counts a dataset's entries.
 func (s *Store) EntryStats(ctx context.Context, datasetARN string) (ocellus.DatasetStats, error) {
 	var st ocellus.DatasetStats
-	err := s.pool.QueryRow(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE labeled), COUNT(*) FILTER (WHERE has_errors),
+	err := s.q(ctx).QueryRow(ctx, `SELECT COUNT(*), COUNT(*) FILTER (WHERE labeled), COUNT(*) FILTER (WHERE has_errors),
 		(SELECT COUNT(DISTINCT label) FROM dataset_entry_labels WHERE dataset_arn = $1)
 		FROM dataset_entries WHERE dataset_arn = $1`, datasetARN).
 		Scan(&st.TotalEntries, &st.LabeledEntries, &st.ErrorEntries, &st.TotalLabels)
@@ -262,7 +262,7 @@ func (s *Store) LabelStats(ctx context.Context, datasetARN, after string, limit 
 	if limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, limit)
 	}
-	rows, err := s.pool.Query(ctx, q, datasetARN, after)
+	rows, err := s.q(ctx).Query(ctx, q, datasetARN, after)
 	return collect(rows, err, "label stats", func(r store.Row) (l ocellus.LabelStats, err error) {
 		err = r.Scan(&l.Name, &l.EntryCount, &l.BoundingBoxCount)
 		return l, err

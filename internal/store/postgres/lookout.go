@@ -98,7 +98,7 @@ func (s *Store) CreateLookoutModel(ctx context.Context, m *ocellus.Model, arn fu
 
 // LookoutModel returns one model.
 func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int) (*ocellus.Model, error) {
-	m, err := store.ScanModel(s.pool.QueryRow(ctx, `SELECT `+store.ModelColumns+` FROM l4v_models WHERE project_arn = $1 AND version = $2`, projectARN, version))
+	m, err := store.ScanModel(s.q(ctx).QueryRow(ctx, `SELECT `+store.ModelColumns+` FROM l4v_models WHERE project_arn = $1 AND version = $2`, projectARN, version))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model version %d does not exist.", version)
 	}
@@ -106,7 +106,7 @@ func (s *Store) LookoutModel(ctx context.Context, projectARN string, version int
 }
 
 func (s *Store) queryModels(ctx context.Context, q string, args ...any) ([]*ocellus.Model, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+store.ModelColumns+` FROM l4v_models WHERE `+q, args...)
+	rows, err := s.q(ctx).Query(ctx, `SELECT `+store.ModelColumns+` FROM l4v_models WHERE `+q, args...)
 	return collect(rows, err, "models", store.ScanModel)
 }
 
@@ -129,7 +129,7 @@ func (s *Store) LookoutModelsByStatus(ctx context.Context, statuses ...ocellus.M
 
 // UpdateLookoutModel saves a model's mutable fields.
 func (s *Store) UpdateLookoutModel(ctx context.Context, m *ocellus.Model) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE l4v_models SET description = $1, status = $2, message = $3, output_bucket = $4, output_prefix = $5,
+	tag, err := s.q(ctx).Exec(ctx, `UPDATE l4v_models SET description = $1, status = $2, message = $3, output_bucket = $4, output_prefix = $5,
 		kms_key_id = $6, min_units = $7, max_units = $8, has_performance = $9, f1 = $10, recall = $11, precision_ = $12, eval_manifest = $13,
 		eval_result = $14, eval_end_ms = $15, artifact = $16 WHERE project_arn = $17 AND version = $18`,
 		m.Description, string(m.Status), m.StatusMessage, m.OutputBucket, m.OutputPrefix, m.KmsKeyID, m.MinUnits, m.MaxUnits, m.HasPerformance,
@@ -162,7 +162,7 @@ func (s *Store) DeleteLookoutModel(ctx context.Context, projectARN string, versi
 
 // CreatePackagingJob inserts a job.
 func (s *Store) CreatePackagingJob(ctx context.Context, j *ocellus.PackagingJob) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO l4v_packaging_jobs (`+store.PackagingJobColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+	_, err := s.q(ctx).Exec(ctx, `INSERT INTO l4v_packaging_jobs (`+store.PackagingJobColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		j.ProjectARN, j.Account, j.Name, j.ModelVersion, j.Description, j.Method, nonNil(j.Config), string(j.Status), j.StatusMessage,
 		nonNil(j.Output), j.Created.UnixMilli(), j.Updated.UnixMilli())
 	if isUnique(err) {
@@ -180,7 +180,7 @@ func nonNil(b []byte) []byte {
 
 // PackagingJob returns one job.
 func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*ocellus.PackagingJob, error) {
-	j, err := store.ScanPackagingJob(s.pool.QueryRow(ctx, `SELECT `+store.PackagingJobColumns+` FROM l4v_packaging_jobs WHERE project_arn = $1 AND name = $2`, projectARN, name))
+	j, err := store.ScanPackagingJob(s.q(ctx).QueryRow(ctx, `SELECT `+store.PackagingJobColumns+` FROM l4v_packaging_jobs WHERE project_arn = $1 AND name = $2`, projectARN, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model packaging job %s does not exist.", name)
 	}
@@ -188,7 +188,7 @@ func (s *Store) PackagingJob(ctx context.Context, projectARN, name string) (*oce
 }
 
 func (s *Store) queryJobs(ctx context.Context, q string, args ...any) ([]*ocellus.PackagingJob, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+store.PackagingJobColumns+` FROM l4v_packaging_jobs WHERE `+q, args...)
+	rows, err := s.q(ctx).Query(ctx, `SELECT `+store.PackagingJobColumns+` FROM l4v_packaging_jobs WHERE `+q, args...)
 	return collect(rows, err, "packaging jobs", store.ScanPackagingJob)
 }
 
@@ -217,7 +217,7 @@ func (s *Store) PackagingJobsByStatus(ctx context.Context, statuses ...ocellus.P
 
 // UpdatePackagingJob saves a job's status and output.
 func (s *Store) UpdatePackagingJob(ctx context.Context, j *ocellus.PackagingJob) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE l4v_packaging_jobs SET status = $1, message = $2, output = $3, updated_ms = $4 WHERE project_arn = $5 AND name = $6`,
+	tag, err := s.q(ctx).Exec(ctx, `UPDATE l4v_packaging_jobs SET status = $1, message = $2, output = $3, updated_ms = $4 WHERE project_arn = $5 AND name = $6`,
 		string(j.Status), j.StatusMessage, nonNil(j.Output), j.Updated.UnixMilli(), j.ProjectARN, j.Name)
 	if err != nil {
 		return wrap(err, "update packaging job")

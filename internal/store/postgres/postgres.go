@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/pgtx"
 	"github.com/ocellus/ocellus/internal/store"
 )
 
@@ -180,10 +181,45 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// tx runs fn in a transaction: committed when fn returns nil, rolled back
-// otherwise.
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+// q is where a call made with ctx runs: the transaction of InTx that ctx
+// carries (internal/pgtx), else the pool.
+func (s *Store) q(ctx context.Context) querier {
+	if tx := pgtx.From(ctx); tx != nil {
+		return tx
+	}
+	return s.pool
+}
+
+// InTx runs fn with a context that carries one transaction: every store
+// call, and the job queue's Enqueue on the same database, made with that
+// context is committed together when fn returns nil, or rolled back with
+// the rest otherwise. Inside it, a call that needs a transaction of its
+// own takes a savepoint.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error {
+	if pgtx.From(ctx) != nil {
+		return fn(ctx)
+	}
 	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return wrap(err, "begin transaction")
+	}
+	if err := fn(pgtx.With(ctx, tx)); err != nil {
+		tx.Rollback(ctx)
+		return err
+	}
+	return wrap(tx.Commit(ctx), "commit")
+}
+
+// tx runs fn in a transaction (a savepoint in the transaction of InTx):
+// committed when fn returns nil, rolled back otherwise.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	var tx pgx.Tx
+	var err error
+	if outer := pgtx.From(ctx); outer != nil {
+		tx, err = outer.Begin(ctx)
+	} else {
+		tx, err = s.pool.Begin(ctx)
+	}
 	if err != nil {
 		return wrap(err, "begin transaction")
 	}
@@ -220,7 +256,7 @@ func collect[T any](rows pgx.Rows, err error, what string, scan func(store.Row) 
 
 // CreateProject inserts p; AlreadyExists if the account has that name.
 func (s *Store) CreateProject(ctx context.Context, p *ocellus.Project) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO projects (`+store.ProjectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := s.q(ctx).Exec(ctx, `INSERT INTO projects (`+store.ProjectColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		p.ARN, p.Account, p.Service, p.Name, p.Feature, p.AutoUpdate, string(p.Status), p.Created.UnixMilli())
 	if isUnique(err) {
 		return ocellus.Errorf(ocellus.AlreadyExists, "A project named %s already exists.", p.Name)
@@ -230,7 +266,7 @@ func (s *Store) CreateProject(ctx context.Context, p *ocellus.Project) error {
 
 // Project returns the project with that ARN.
 func (s *Store) Project(ctx context.Context, arn string) (*ocellus.Project, error) {
-	p, err := store.ScanProject(s.pool.QueryRow(ctx, `SELECT `+store.ProjectColumns+` FROM projects WHERE arn = $1`, arn))
+	p, err := store.ScanProject(s.q(ctx).QueryRow(ctx, `SELECT `+store.ProjectColumns+` FROM projects WHERE arn = $1`, arn))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The project %s does not exist.", arn)
 	}
@@ -260,7 +296,7 @@ func (s *Store) ListProjects(ctx context.Context, f store.ProjectFilter) ([]*oce
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.q(ctx).Query(ctx, q, args...)
 	return collect(rows, err, "projects", store.ScanProject)
 }
 
@@ -324,13 +360,13 @@ func (s *Store) SetTags(ctx context.Context, arn string, tags map[string]string,
 
 // RemoveTags deletes the given keys; absent keys are ignored.
 func (s *Store) RemoveTags(ctx context.Context, arn string, keys []string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM tags WHERE arn = $1 AND key = ANY($2)`, arn, keys)
+	_, err := s.q(ctx).Exec(ctx, `DELETE FROM tags WHERE arn = $1 AND key = ANY($2)`, arn, keys)
 	return wrap(err, "remove tags")
 }
 
 // Tags returns the tags on arn.
 func (s *Store) Tags(ctx context.Context, arn string) (map[string]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT key, value FROM tags WHERE arn = $1`, arn)
+	rows, err := s.q(ctx).Query(ctx, `SELECT key, value FROM tags WHERE arn = $1`, arn)
 	kvs, err := collect(rows, err, "tags", func(r store.Row) (kv [2]string, err error) {
 		err = r.Scan(&kv[0], &kv[1])
 		return kv, err
@@ -410,7 +446,7 @@ func (s *Store) ListPolicies(ctx context.Context, projectARN, after string, limi
 	if limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, limit)
 	}
-	rows, err := s.pool.Query(ctx, q, projectARN, after)
+	rows, err := s.q(ctx).Query(ctx, q, projectARN, after)
 	return collect(rows, err, "policies", func(r store.Row) (*ocellus.Policy, error) {
 		var p ocellus.Policy
 		var c, u int64

@@ -12,7 +12,7 @@ import (
 
 // CreateVersion inserts a model version.
 func (s *Store) CreateVersion(ctx context.Context, v *ocellus.ProjectVersion) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO project_versions (`+store.VersionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := s.q(ctx).Exec(ctx, `INSERT INTO project_versions (`+store.VersionColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		v.ARN, v.ProjectARN, v.Account, v.Name, string(v.Status), v.Created.UnixMilli(), store.VersionBody(v))
 	if isUnique(err) {
 		return ocellus.Errorf(ocellus.AlreadyExists, "A model version named %s already exists in the project.", v.Name)
@@ -22,7 +22,7 @@ func (s *Store) CreateVersion(ctx context.Context, v *ocellus.ProjectVersion) er
 
 // Version returns a version by ARN.
 func (s *Store) Version(ctx context.Context, arn string) (*ocellus.ProjectVersion, error) {
-	v, err := store.ScanVersion(s.pool.QueryRow(ctx, `SELECT `+store.VersionColumns+` FROM project_versions WHERE arn = $1`, arn))
+	v, err := store.ScanVersion(s.q(ctx).QueryRow(ctx, `SELECT `+store.VersionColumns+` FROM project_versions WHERE arn = $1`, arn))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ocellus.Errorf(ocellus.NotFound, "The model version %s does not exist.", arn)
 	}
@@ -30,7 +30,7 @@ func (s *Store) Version(ctx context.Context, arn string) (*ocellus.ProjectVersio
 }
 
 func (s *Store) queryVersions(ctx context.Context, q string, args ...any) ([]*ocellus.ProjectVersion, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+store.VersionColumns+` FROM project_versions WHERE `+q, args...)
+	rows, err := s.q(ctx).Query(ctx, `SELECT `+store.VersionColumns+` FROM project_versions WHERE `+q, args...)
 	return collect(rows, err, "versions", store.ScanVersion)
 }
 
@@ -62,7 +62,7 @@ func strs[S ~string](in []S) []string {
 
 // UpdateVersion saves a version's status and body.
 func (s *Store) UpdateVersion(ctx context.Context, v *ocellus.ProjectVersion) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE project_versions SET status = $1, body = $2 WHERE arn = $3`, string(v.Status), store.VersionBody(v), v.ARN)
+	tag, err := s.q(ctx).Exec(ctx, `UPDATE project_versions SET status = $1, body = $2 WHERE arn = $3`, string(v.Status), store.VersionBody(v), v.ARN)
 	if err != nil {
 		return wrap(err, "update version")
 	}

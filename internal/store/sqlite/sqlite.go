@@ -62,6 +62,10 @@ func OpenWith(ctx context.Context, path string, opts Options) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
+// InTx runs fn (store.Store.InTx): the queue is in another file, so there is
+// no transaction to share with it; calls in fn commit one by one.
+func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) error { return fn(ctx) }
+
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
