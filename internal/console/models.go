@@ -244,6 +244,7 @@ type modelData struct {
 	Model    modelRow
 	Snippets snippets
 	MaxUnits int
+	Eval     *evaluation // Custom Labels, once trained
 }
 
 func (c *Console) serveModel(w http.ResponseWriter, r *http.Request, ss session) {
@@ -258,7 +259,14 @@ func (c *Console) serveModel(w http.ResponseWriter, r *http.Request, ss session)
 	}
 	d := modelData{Project: p, Lookout: p.Service == ocellus.LookoutVision, Model: m, MaxUnits: maxUnits,
 		Snippets: modelSnippets(p, m, region, endpointOf(r))}
-	c.render(w, http.StatusOK, "model.html", page{Title: m.Name, Session: &ss, Flash: c.sessions.takeFlash(ss.ID), Data: d, Refresh: m.InProgress})
+	f := c.sessions.takeFlash(ss.ID)
+	if !d.Lookout && m.F1 != "" {
+		var err error
+		if d.Eval, err = c.evaluationOf(r.Context(), ss.Account, m.ARN); err != nil && f.Text == "" {
+			f = flash{Error: true, Title: "Could not read the evaluation.", Text: c.message(err, "reading the evaluation")}
+		}
+	}
+	c.render(w, http.StatusOK, "model.html", page{Title: m.Name, Session: &ss, Flash: f, Data: d, Refresh: m.InProgress})
 }
 
 // endpointOf is the server's URL as the browser reached it.
@@ -375,4 +383,72 @@ func (c *Console) serveHosting(w http.ResponseWriter, r *http.Request, ss sessio
 		err = ocellus.Errorf(ocellus.Invalid, "Unknown hosting action %q.", op)
 	}
 	c.after(w, r, ss, err, fail, "changing the hosting", done, back)
+}
+
+// evaluation is the model page's evaluation section (Custom Labels).
+type evaluation struct {
+	Precision, Recall, F1 string
+	TestImages            int
+	Labels                []labelMetrics
+	// Matrix is the confusion matrix of a classification model: a row a
+	// ground-truth label, a column a predicted one, in Classes' order.
+	Classes []string
+	Matrix  []matrixRow
+}
+
+type labelMetrics struct {
+	Label                            string
+	TestImages                       int
+	Precision, Recall, F1, Threshold string
+}
+
+type matrixRow struct {
+	Label  string
+	Counts []matrixCell
+}
+
+type matrixCell struct {
+	Value   int
+	Correct bool // the diagonal
+}
+
+func f3(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
+// evaluationOf reads a trained Custom Labels version's evaluation summary.
+func (c *Console) evaluationOf(ctx context.Context, account, arn string) (*evaluation, error) {
+	s, err := c.ctl.VersionEvaluation(ctx, account, arn)
+	if err != nil {
+		return nil, err
+	}
+	m := s.AggregatedEvaluationResults.Metrics
+	e := &evaluation{Precision: f3(m.Precision), Recall: f3(m.Recall), F1: f3(m.F1Score), TestImages: s.EvaluationDetails.NumberOfTestingImages}
+	for _, l := range s.LabelEvaluationResults {
+		e.Labels = append(e.Labels, labelMetrics{Label: l.Label, TestImages: l.NumberOfTestingImages, Precision: f3(l.Metrics.Precision),
+			Recall: f3(l.Metrics.Recall), F1: f3(l.Metrics.F1Score), Threshold: strconv.FormatFloat(100*l.Metrics.Threshold, 'f', 1, 64)})
+	}
+	if len(m.ConfusionMatrix) > 0 {
+		index := map[string]int{}
+		add := func(l string) {
+			if _, ok := index[l]; !ok {
+				index[l] = len(e.Classes)
+				e.Classes = append(e.Classes, l)
+			}
+		}
+		for _, l := range s.EvaluationDetails.Labels {
+			add(l)
+		}
+		for _, cell := range m.ConfusionMatrix {
+			add(cell.GroundTruthLabel)
+			add(cell.PredictedLabel)
+		}
+		e.Matrix = make([]matrixRow, len(e.Classes))
+		for i, l := range e.Classes {
+			e.Matrix[i] = matrixRow{Label: l, Counts: make([]matrixCell, len(e.Classes))}
+			e.Matrix[i].Counts[i].Correct = true
+		}
+		for _, cell := range m.ConfusionMatrix {
+			e.Matrix[index[cell.GroundTruthLabel]].Counts[index[cell.PredictedLabel]].Value += cell.Value
+		}
+	}
+	return e, nil
 }
