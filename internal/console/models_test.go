@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/chromedp/chromedp"
 
+	"github.com/ocellus/ocellus/internal/console"
 	"github.com/ocellus/ocellus/internal/e2e"
 	"github.com/ocellus/ocellus/internal/server"
 )
@@ -184,5 +186,32 @@ func TestModelsOverHTTP(t *testing.T) {
 	}
 	if _, page := bob.post("model/hosting", url.Values{"model": {arn}, "op": {"start"}, "units": {"1"}}); !strings.Contains(flashOf(page), "is not authorized to access "+arn) {
 		t.Errorf("Bob starts Alice's model: %q", flashOf(page))
+	}
+}
+
+// TestBrowserModels trains and starts a model in Chromium: the train form
+// on the project page, the model page following the training live (it
+// reloads itself) until it shows the evaluation, then the start form with
+// an inference unit; screenshots of both pages.
+func TestBrowserModels(t *testing.T) {
+	s := e2e.Start(t, server.Config{})
+	project := colourProject(t, s, "colours", 5, 2)
+	b := newTab(t, s, 90*time.Second)
+	b.signIn(e2e.Alice)
+	b.waitPage("open the project", "#train-form", chromedp.Navigate(s.URL+console.Prefix+"project?arn="+url.QueryEscape(project)))
+	b.do("fill the train form", chromedp.SendKeys(chromedp.CSS("#train-name"), "v1"), chromedp.SendKeys(chromedp.CSS("#train-bucket"), "out"))
+	b.accessible("project page")
+	b.shoot("project")
+	b.waitPage("train", "#model-status", chromedp.Click(chromedp.CSS("#train")))
+	b.do("the model page follows the training", chromedp.WaitVisible(chromedp.CSS("#label-metrics")))
+	if got := b.text("#model-status"); got != "TRAINING_COMPLETED" {
+		t.Fatalf("after training the model is %q", got)
+	}
+	b.accessible("model page")
+	b.shoot("model")
+	b.waitPage("start the model", "#flash", chromedp.SetValue(chromedp.CSS("#units"), "1"), chromedp.Click(chromedp.CSS("#start-model")))
+	b.do("the model runs", chromedp.WaitVisible(chromedp.CSS("#stop-model")))
+	if got := b.text("#flash-text"); got != "Starting v1 with 1 inference unit." {
+		t.Errorf("after start the page says %q", got)
 	}
 }
