@@ -17,7 +17,7 @@ export OCELLUS_TOOLS_DIR ?= $(HOME)/.cache/ocellus/tools
 # the non-race pass of `make test` instead. cmd/ocellus's
 # TestRaceSkippedTestsRunInMakeTest fails when a test that skips under
 # -race is missing here.
-HEAVY_TESTS := ^(TestDetection|TestDetectionProject|TestDetectionProjectFromConvertedBCCD|TestLookoutAlwaysMembers|TestLookoutTrainingResumesAfterRestart|TestLookoutTrainAndTestDatasets|TestLookoutCookies|TestCookies|TestLookoutModelArtifactSealedWithKmsKey|TestModerationFalsePositives|TestThreeNodesScaleOut)$$
+HEAVY_TESTS := ^(TestDetection|TestDetectionSkipsBadImages|TestDetectionProject|TestDetectionProjectFromConvertedBCCD|TestLookoutAlwaysMembers|TestLookoutTrainingResumesAfterRestart|TestLookoutTrainAndTestDatasets|TestLookoutCookies|TestCookies|TestLookoutModelArtifactSealedWithKmsKey|TestModerationFalsePositives|TestThreeNodesScaleOut)$$
 
 .PHONY: help deps build run test test-go test-scripts fuzz bench bench-quality vet fmt generate clean
 

@@ -58,7 +58,8 @@ func TestDetection(t *testing.T) {
 	ntrain := 60
 	train, test := detectionScenes(t, ntrain, 1), detectionScenes(t, 10, 2)
 	m, ev, err := Train(context.Background(), TrainConfig{Backbone: bb, Train: train, Test: test, Seed: 1,
-		Head: head.Config{Hidden: 16, Epochs: 10}, BoxHead: head.Config{Hidden: 16, Epochs: 30}})
+		Head: head.Config{Hidden: 16, Epochs: 10}, BoxHead: head.Config{Hidden: 16, Epochs: 30},
+		BoxClassifier: head.Config{Hidden: 16, Epochs: 10}, BoxRefine: head.Config{Hidden: 16, Epochs: 10}})
 	if err != nil {
 		t.Fatal(err)
 	}
