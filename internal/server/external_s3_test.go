@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rekognition"
 	rtypes "github.com/aws/aws-sdk-go-v2/service/rekognition/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	v1aws "github.com/aws/aws-sdk-go/aws"
+	lv "github.com/aws/aws-sdk-go/service/lookoutforvision"
 	"github.com/aws/smithy-go"
 
 	"github.com/ocellus/ocellus/internal/e2e"
@@ -285,5 +287,70 @@ func TestLoadAccountsS3Buckets(t *testing.T) {
 	_, err = server.LoadAccounts(write(`[{"AccountId":"111111111111","AccessKeyId":"A","SecretAccessKey":"a","S3Buckets":["Team A"]}]`))
 	if err == nil || !strings.Contains(err.Error(), `entry 1: S3Buckets entry "Team A"`) {
 		t.Fatalf("bad entry: %v", err)
+	}
+}
+
+// TestExternalS3Lookout: Lookout for Vision on an external S3 (a real
+// versitygw): a dataset from a manifest with masks in versitygw, a model
+// trained with its evaluation written there and its artifact sealed in
+// the artifact bucket, DetectAnomalies answered from it once hosted; a
+// bucket the account's S3Buckets do not list is refused with Lookout for
+// Vision's ValidationException.
+func TestExternalS3Lookout(t *testing.T) {
+	ctx := context.Background()
+	ts, g, a, b := externalS3Server(t)
+	gs := g.Client()
+	mkey := synthDataset(t, gs, "alice-train", "l4v", 20, 10, 96, 96, 5)
+	c := ts.LookoutVision(a)
+	if _, err := c.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("ext")}); err != nil {
+		t.Fatal(err)
+	}
+	src := func(bucket string) *lv.DatasetSource {
+		return &lv.DatasetSource{GroundTruthManifest: &lv.DatasetGroundTruthManifest{S3Object: &lv.InputS3Object{Bucket: v1aws.String(bucket), Key: v1aws.String(mkey)}}}
+	}
+	if _, err := c.CreateDataset(&lv.CreateDatasetInput{ProjectName: v1aws.String("ext"), DatasetType: v1aws.String("train"), DatasetSource: src("alice-train")}); err != nil {
+		t.Fatal(err)
+	}
+	if d := waitL4VDataset(t, c, "ext", "train"); *d.Status != "CREATE_COMPLETE" || *d.ImageStats.Total != 30 {
+		t.Fatalf("dataset = %v", d)
+	}
+	// Bob may not read alice-train, though the service credentials could.
+	cb := ts.LookoutVision(b)
+	if _, err := cb.CreateProject(&lv.CreateProjectInput{ProjectName: v1aws.String("bobs")}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cb.CreateDataset(&lv.CreateDatasetInput{ProjectName: v1aws.String("bobs"), DatasetType: v1aws.String("train"), DatasetSource: src("alice-train")})
+	wantL4VErr(t, err, "ValidationException", 400)
+
+	if _, err := c.CreateModel(&lv.CreateModelInput{ProjectName: v1aws.String("ext"),
+		OutputConfig: &lv.OutputConfig{S3Location: &lv.S3Location{Bucket: v1aws.String("alice-out"), Prefix: v1aws.String("models/")}}}); err != nil {
+		t.Fatal(err)
+	}
+	md := waitModel(t, c, "ext", "1", 5*time.Minute, "TRAINING")
+	if *md.Status != "TRAINED" || md.EvaluationResult == nil {
+		t.Fatalf("model = %v", md)
+	}
+	if _, err := gs.HeadObject(ctx, &s3.HeadObjectInput{Bucket: md.EvaluationResult.Bucket, Key: md.EvaluationResult.Key}); *md.EvaluationResult.Bucket != "alice-out" || err != nil {
+		t.Fatalf("evaluation s3://%s/%s in versitygw: %v", *md.EvaluationResult.Bucket, *md.EvaluationResult.Key, err)
+	}
+	sealed := onlyArtifact(t, gs)
+	if bytes.Contains(sealed, []byte("OCELLUS-MODEL")) || len(sealed) < 1000 {
+		t.Fatalf("the Lookout artifact in versitygw is not sealed (%d bytes)", len(sealed))
+	}
+	if _, err := c.StartModel(&lv.StartModelInput{ProjectName: v1aws.String("ext"), ModelVersion: v1aws.String("1"), MinInferenceUnits: v1aws.Int64(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if md := waitModel(t, c, "ext", "1", 2*time.Minute, "STARTING_HOSTING"); *md.Status != "HOSTED" {
+		t.Fatalf("hosted = %v", md)
+	}
+	img, _ := synthImage(t, rand.New(rand.NewSource(9)), 96, 96, true)
+	out, err := c.DetectAnomalies(&lv.DetectAnomaliesInput{ProjectName: v1aws.String("ext"), ModelVersion: v1aws.String("1"),
+		ContentType: v1aws.String("image/png"), Body: bytes.NewReader(img)})
+	if err != nil || out.DetectAnomalyResult == nil || len(out.DetectAnomalyResult.AnomalyMask) == 0 {
+		t.Fatalf("DetectAnomalies = %v, %v", out, err)
+	}
+	t.Logf("anomalous image: IsAnomalous %v confidence %.3f", *out.DetectAnomalyResult.IsAnomalous, *out.DetectAnomalyResult.Confidence)
+	if _, err := c.StopModel(&lv.StopModelInput{ProjectName: v1aws.String("ext"), ModelVersion: v1aws.String("1")}); err != nil {
+		t.Fatal(err)
 	}
 }

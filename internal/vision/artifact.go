@@ -50,6 +50,8 @@ type artifactHeader struct {
 	Tiles int `json:"tiles,omitempty"`
 	// Format 4.
 	ROIHead *head.MLP `json:"roiHead,omitempty"`
+	// Format 5.
+	ROIBoxHead *head.MLP `json:"roiBoxHead,omitempty"`
 }
 
 type tensorEntry struct {
@@ -75,6 +77,12 @@ func Save(w io.Writer, m *Model) error {
 		h.ROIHead = m.ROIHead
 		for n, t := range m.ROIHead.Tensors() {
 			tens["roi."+n] = t
+		}
+	}
+	if m.ROIBoxHead != nil {
+		h.ROIBoxHead = m.ROIBoxHead
+		for n, t := range m.ROIBoxHead.Tensors() {
+			tens["roibox."+n] = t
 		}
 	}
 	names := make([]string, 0, len(tens))
@@ -154,6 +162,11 @@ func Decode(r io.Reader) (*Model, error) {
 			tens["roi."+n] = t
 		}
 	}
+	if h.ROIBoxHead != nil {
+		for n, t := range h.ROIBoxHead.Tensors() {
+			tens["roibox."+n] = t
+		}
+	}
 	hash := sha256.New()
 	for _, te := range h.Tensors {
 		dst, ok := tens[te.Name]
@@ -194,6 +207,9 @@ func Decode(r io.Reader) (*Model, error) {
 	if r := h.ROIHead; r != nil && (h.Kind != Detection || r.Validate() != nil || r.Output != head.Softmax || r.In != roiLen(h.Backbone) || r.Out != outs) {
 		return nil, errors.New("vision: model has an invalid box classifier")
 	}
+	if r := h.ROIBoxHead; r != nil && (h.ROIHead == nil || r.Validate() != nil || r.Output != head.Linear || r.In != roiLen(h.Backbone) || r.Out != 4) {
+		return nil, errors.New("vision: model has an invalid box refinement")
+	}
 	if h.Tiles < 0 || h.Tiles > 8 || (h.Tiles > 1 && h.Kind != Detection) {
 		return nil, fmt.Errorf("vision: model has an invalid tiling (%d)", h.Tiles)
 	}
@@ -203,7 +219,7 @@ func Decode(r io.Reader) (*Model, error) {
 	if h.Kind != Detection && backbone.EmbeddingLen(h.Backbone) != mlp.In {
 		return nil, errors.New("vision: model head does not match its backbone maps")
 	}
-	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxHead: h.BoxHead, ROIHead: h.ROIHead, Evaluation: h.Evaluation,
+	return &Model{Format: h.Format, Kind: h.Kind, Backbone: h.Backbone, Labels: h.Labels, Thresholds: h.Thresholds, Head: &mlp, BoxHead: h.BoxHead, ROIHead: h.ROIHead, ROIBoxHead: h.ROIBoxHead, Evaluation: h.Evaluation,
 		Letterbox: h.Letterbox, SqrtEmbedding: h.SqrtEmbedding, FlipTest: h.FlipTest, Tiles: h.Tiles}, nil
 }
 

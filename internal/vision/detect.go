@@ -404,11 +404,9 @@ func trainDetection(ctx context.Context, cfg TrainConfig, train, test []Example,
 		return nil, nil, err
 	}
 	m := &Model{Format: FormatVersion, Kind: Detection, Backbone: info, Labels: labels, Head: h, BoxHead: bh, Tiles: tiles, bb: cfg.Backbone}
-	if tiles == 1 {
-		log.Info("training box classifier")
-		if m.ROIHead, err = trainBoxClassifier(ctx, cfg, m, train, idx); err != nil {
-			return nil, nil, err
-		}
+	log.Info("training box classifier")
+	if m.ROIHead, m.ROIBoxHead, err = trainBoxClassifier(ctx, cfg, m, train, idx); err != nil {
+		return nil, nil, err
 	}
 	trainSecs := now() - start
 	m.Thresholds = make([]float64, K)
@@ -533,11 +531,11 @@ func (m *Model) proposals(tileMaps [][][]float32) []detection {
 	if len(cells) > detMaxCells*tiles {
 		cells = cells[:detMaxCells*tiles]
 	}
-	sel := make([][]float32, len(cells))
+	sel := make([]int, len(cells))
 	for i, c := range cells {
-		sel[i] = feats[c.c]
+		sel[i] = c.c
 	}
-	boxes := m.BoxHead.PredictBatch(sel)
+	boxes := m.regressCells(side, tiles, feats, sel)
 	var cands []detection
 	for i, cl := range cells {
 		r := boxes[i]
@@ -677,6 +675,75 @@ func (m *Model) classifyCells(side int, feats [][]float32) [][]float64 {
 	out := make([][]float64, len(feats))
 	for c := range feats {
 		out[c] = h.FromPreActivation(pre[c*H : (c+1)*H])
+	}
+	return out
+}
+
+// regressCells runs the box regression on the cells sel of the stitched
+// grid (side cells a side, tiles x tiles tiles). As in classifyCells, the
+// part of the first layer that reads a map coarser than the grid is
+// computed once per map position among the selected cells (the stride-32
+// map, 1,280 of MobileNetV2's 1,408 inputs, is shared by 2x2 cells), which
+// on a tiled model's 1,600 candidate cells cuts the regression about 3x.
+// The result equals BoxHead.PredictBatch on the cells' features (up to
+// float rounding).
+func (m *Model) regressCells(side, tiles int, feats [][]float32, sel []int) [][]float64 {
+	h := m.BoxHead
+	if h.Hidden == 0 || len(sel) == 0 {
+		x := make([][]float32, len(sel))
+		for i, c := range sel {
+			x[i] = feats[c]
+		}
+		return h.PredictBatch(x)
+	}
+	info := m.Backbone
+	gs := gridStride(info)
+	ts := side / tiles // cells a tile side
+	H := h.Hidden
+	pre := make([]float32, len(sel)*H)
+	off := 0
+	for _, mp := range info.Maps {
+		lo, hi := off, off+mp.C
+		off = hi
+		if mp.Stride <= gs {
+			parallelRange(len(sel), func(a, b int) {
+				for i := a; i < b; i++ {
+					h.FirstLayerPart(pre[i*H:(i+1)*H], feats[sel[i]][lo:hi], lo, hi)
+				}
+			})
+			continue
+		}
+		// The map position under each selected cell (per tile, as
+		// cellFeatures reads it), computed once.
+		pos := make([]int, len(sel))
+		first := map[int]int{} // position -> first selected cell on it
+		var uniq []int
+		for i, c := range sel {
+			gy, gx := c/side, c%side
+			t := (gy/ts)*tiles + gx/ts
+			p := (t*mp.H+min((gy%ts)*gs/mp.Stride, mp.H-1))*mp.W + min((gx%ts)*gs/mp.Stride, mp.W-1)
+			if _, ok := first[p]; !ok {
+				first[p] = len(uniq)
+				uniq = append(uniq, i)
+			}
+			pos[i] = first[p]
+		}
+		part := make([]float32, len(uniq)*H)
+		parallelRange(len(uniq), func(a, b int) {
+			for u := a; u < b; u++ {
+				h.FirstLayerPart(part[u*H:(u+1)*H], feats[sel[uniq[u]]][lo:hi], lo, hi)
+			}
+		})
+		for i, u := range pos {
+			dst, src := pre[i*H:(i+1)*H], part[u*H:(u+1)*H]
+			for j := range dst {
+				dst[j] += src[j]
+			}
+		}
+	}
+	out := make([][]float64, len(sel))
+	for i := range sel {
+		out[i] = h.FromPreActivation(pre[i*H : (i+1)*H])
 	}
 	return out
 }

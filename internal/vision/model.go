@@ -18,8 +18,9 @@ import (
 // SqrtEmbedding, FlipTest); version 1 files load with them off, as trained.
 // Version 3 added Tiles (detection); older files run untiled, as trained.
 // Version 4 added the detection box classifier (ROIHead); older detection
-// files run on the cell head alone, as trained.
-const FormatVersion = 4
+// files run on the cell head alone, as trained. Version 5 added the box
+// refinement (ROIBoxHead); older files report the cell head's boxes.
+const FormatVersion = 5
 
 // Model is a trained model: labels, per-label thresholds, the head, and the
 // identity of the backbone it needs. Predict is safe for concurrent use.
@@ -32,6 +33,7 @@ type Model struct {
 	Head       *head.MLP
 	BoxHead    *head.MLP // detection: box regression (centre offset, log size)
 	ROIHead    *head.MLP // detection: box classifier over pooled box features (format 4; nil = none)
+	ROIBoxHead *head.MLP // detection: box refinement from the same features (format 5; nil = none)
 	Evaluation *Evaluation
 	// Image-level models (format 2): Letterbox resizes keeping the aspect
 	// ratio and pads with the mean colour instead of stretching;

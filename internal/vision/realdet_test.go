@@ -25,7 +25,8 @@ import (
 // the shared detection sets and prints mAP@0.5. It needs ../shared and
 // OCELLUS_REALDET=1 (it takes minutes); features are cached on disk under
 // $OCELLUS_REALDET_CACHE (default: the temp dir) so head changes iterate
-// quickly.
+// quickly. OCELLUS_REALDET_SAVE=DIR also writes each trained model to
+// DIR/SET.model.
 
 // cachingBackbone memoises Forward by the digest of its input.
 type cachingBackbone struct {
@@ -226,6 +227,12 @@ func TestRealDetection(t *testing.T) {
 		// uncached backbone.
 		if err := m.Attach(ort); err != nil {
 			t.Fatal(err)
+		}
+		if p := os.Getenv("OCELLUS_REALDET_SAVE"); p != "" {
+			// The trained model, for profiling its predictions.
+			if err := SaveFile(filepath.Join(p, name+".model"), m); err != nil {
+				t.Fatal(err)
+			}
 		}
 		var lat []float64
 		for _, e := range test[:min(len(test), 40)] {

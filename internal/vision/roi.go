@@ -70,6 +70,40 @@ func roiFeatures(info backbone.Info, maps [][]float32, b Box) []float32 {
 	return append(dst, float32(math.Log(math.Max(b.Width*s, 1)/detBoxScale)), float32(math.Log(math.Max(b.Height*s, 1)/detBoxScale)))
 }
 
+// stitchedMaps joins the maps of an image's tiles (row-major, each a
+// batch of one) into the maps of the whole tiled image: map mi of tile
+// (ty, tx) lands at rows ty*H.., columns tx*W.. of a [C, H*tiles,
+// W*tiles] map. It returns the description of the joined maps (input side
+// and map sizes times tiles; the channels, and so roiLen, unchanged) and
+// the maps; tiles 1 returns info and the one tile's maps as they are.
+func stitchedMaps(info backbone.Info, tileMaps [][][]float32, tiles int) (backbone.Info, [][]float32) {
+	if tiles <= 1 {
+		return info, tileMaps[0]
+	}
+	out := info
+	out.Size = info.Size * tiles
+	out.Maps = make([]backbone.Map, len(info.Maps))
+	maps := make([][]float32, len(info.Maps))
+	for mi, mp := range info.Maps {
+		big := mp
+		big.H, big.W = mp.H*tiles, mp.W*tiles
+		out.Maps[mi] = big
+		dst := make([]float32, mp.C*big.H*big.W)
+		for t, tm := range tileMaps {
+			ty, tx := t/tiles, t%tiles
+			src := tm[mi]
+			for c := 0; c < mp.C; c++ {
+				for y := 0; y < mp.H; y++ {
+					row := src[(c*mp.H+y)*mp.W : (c*mp.H+y+1)*mp.W]
+					copy(dst[(c*big.H+ty*mp.H+y)*big.W+tx*mp.W:], row)
+				}
+			}
+		}
+		maps[mi] = dst
+	}
+	return out, maps
+}
+
 // binCells returns the cells [lo, hi] whose centres lie in [a, b) (map
 // cell units), or the cell holding the bin's centre when none does.
 func binCells(a, b float64, n int) (int, int) {
@@ -99,7 +133,7 @@ const (
 // boxes and jittered copies of them, each labelled by its best overlap
 // with a true box (background under roiBackgroundIoU, ambiguous ones left
 // out).
-func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []Example, idx map[string]int) (*head.MLP, error) {
+func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []Example, idx map[string]int) (*head.MLP, *head.MLP, error) {
 	info := m.Backbone
 	K := len(m.Labels)
 	views := 2
@@ -108,8 +142,10 @@ func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []
 	}
 	X := make([][][]float32, views*len(train))
 	Y := make([][]int, views*len(train))
+	RX := make([][][]float32, views*len(train)) // refinement: positives' features
+	RT := make([][][]float32, views*len(train)) // and targets (see refineTargets)
 	var mu sync.Mutex
-	err := forEachImageTiled(ctx, cfg.Backbone, train, cfg.Workers, 1, views == 2, func(i int, flip bool, tileMaps [][][]float32) error {
+	err := forEachImageTiled(ctx, cfg.Backbone, train, cfg.Workers, m.tiles(), views == 2, func(i int, flip bool, tileMaps [][][]float32) error {
 		objs, stream := train[i].Objects, uint64(i)|2<<40
 		if flip {
 			objs, stream = mirrored(objs), uint64(i)|3<<40
@@ -130,35 +166,38 @@ func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []
 			r.Shuffle(len(boxes), func(a, b int) { boxes[a], boxes[b] = boxes[b], boxes[a] })
 			boxes = boxes[:roiPerView]
 		}
-		var xs [][]float32
+		var xs, rx, rt [][]float32
 		var ys []int
+		sinfo, smaps := stitchedMaps(info, tileMaps, m.tiles())
 		for _, b := range boxes {
-			best, label := 0.0, K
+			best, label, match := 0.0, K, Box{}
 			for _, o := range objs {
 				if v := eval.IoU(eval.Box(b), eval.Box(o.Box)); v > best {
-					best, label = v, idx[o.Label]
+					best, label, match = v, idx[o.Label], o.Box
 				}
 			}
+			f := roiFeatures(sinfo, smaps, b)
 			switch {
 			case best >= roiPositiveIoU:
+				rx, rt = append(rx, f), append(rt, refineTargets(b, match))
 			case best < roiBackgroundIoU:
 				label = K
 			default:
 				continue
 			}
-			xs, ys = append(xs, roiFeatures(info, tileMaps[0], b)), append(ys, label)
+			xs, ys = append(xs, f), append(ys, label)
 		}
 		j := i
 		if flip {
 			j = len(train) + i
 		}
 		mu.Lock()
-		X[j], Y[j] = xs, ys
+		X[j], Y[j], RX[j], RT[j] = xs, ys, rx, rt
 		mu.Unlock()
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var fx [][]float32
 	var fy [][]bool
@@ -180,7 +219,74 @@ func trainBoxClassifier(ctx context.Context, cfg TrainConfig, m *Model, train []
 	if hc.Workers == 0 {
 		hc.Workers = cfg.Workers
 	}
-	return head.Train(ctx, fx, fy, head.Softmax, hc)
+	cls, err := head.Train(ctx, fx, fy, head.Softmax, hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	var px, pt [][]float32
+	for j := range RX {
+		px, pt = append(px, RX[j]...), append(pt, RT[j]...)
+	}
+	if len(px) == 0 {
+		return cls, nil, nil
+	}
+	rc := cfg.BoxRefine
+	if rc.Hidden == 0 {
+		rc.Hidden = 128
+	}
+	if rc.Epochs == 0 {
+		rc.Epochs = epochBudget(roiBudget, len(px), 10, 60)
+	}
+	if rc.LR == 0 {
+		rc.LR = 3e-3
+	}
+	if rc.Dropout == 0 {
+		rc.Dropout = -1
+	}
+	rc.Seed = cfg.Seed
+	if rc.Workers == 0 {
+		rc.Workers = cfg.Workers
+	}
+	refine, err := head.TrainRegression(ctx, px, pt, rc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cls, refine, nil
+}
+
+// Box refinement targets are the true box relative to the proposal, as in
+// Fast R-CNN: centre offsets in proposal widths/heights and log size
+// ratios, scaled to about unit spread (jittered boxes shift by ~0.15 of
+// their size and scale by ~exp(0.2)).
+const (
+	refineCentreScale = 10
+	refineSizeScale   = 5
+	refineMaxLog      = 1 // a refinement changes a side by at most e times
+)
+
+// refineTargets returns the refinement targets of proposal p for true box t.
+func refineTargets(p, t Box) []float32 {
+	return []float32{
+		float32(refineCentreScale * ((t.Left + t.Width/2) - (p.Left + p.Width/2)) / p.Width),
+		float32(refineCentreScale * ((t.Top + t.Height/2) - (p.Top + p.Height/2)) / p.Height),
+		float32(refineSizeScale * math.Log(t.Width/p.Width)),
+		float32(refineSizeScale * math.Log(t.Height/p.Height)),
+	}
+}
+
+// refined applies refinement outputs r to proposal p (clipped to the
+// image; p itself if nothing is left).
+func refined(p Box, r []float64) Box {
+	cx := p.Left + p.Width/2 + r[0]/refineCentreScale*p.Width
+	cy := p.Top + p.Height/2 + r[1]/refineCentreScale*p.Height
+	w := p.Width * math.Exp(math.Max(-refineMaxLog, math.Min(refineMaxLog, r[2]/refineSizeScale)))
+	h := p.Height * math.Exp(math.Max(-refineMaxLog, math.Min(refineMaxLog, r[3]/refineSizeScale)))
+	x0, y0 := math.Max(0, cx-w/2), math.Max(0, cy-h/2)
+	x1, y1 := math.Min(1, cx+w/2), math.Min(1, cy+h/2)
+	if x1-x0 < 1e-4 || y1-y0 < 1e-4 {
+		return p
+	}
+	return Box{Left: x0, Top: y0, Width: x1 - x0, Height: y1 - y0}
 }
 
 // jitter returns b shifted and scaled at random (clipped to the image).
@@ -197,8 +303,8 @@ func jitter(r *rand.Rand, b Box) Box {
 	return Box{Left: x0, Top: y0, Width: x1 - x0, Height: y1 - y0}
 }
 
-// rescore classifies each proposal with the box classifier (untiled
-// models that have one) and reports it under its two likeliest labels,
+// rescore classifies each proposal with the box classifier (models that
+// have one; a tiled model pools the tiles' maps stitched, see stitchedMaps) and reports it under its two likeliest labels,
 // each scored by the geometric mean of the cell's score and the box
 // classifier's probability of that label (then NMS again per label).
 // Measured on the cards (harness, cached features): the classifier's
@@ -206,20 +312,28 @@ func jitter(r *rand.Rand, b Box) Box {
 // the classifier's object probability (1 - background) 0.542; cell head
 // alone 0.486.
 func (m *Model) rescore(tileMaps [][][]float32, props []detection) []detection {
-	if m.ROIHead == nil || m.tiles() != 1 || len(props) == 0 {
+	if m.ROIHead == nil || len(props) == 0 {
 		return props
 	}
 	K := len(m.Labels)
+	sinfo, smaps := stitchedMaps(m.Backbone, tileMaps, m.tiles())
 	feats := make([][]float32, len(props))
 	parallelMin(len(props), 8, func(a, b int) {
 		for i := a; i < b; i++ {
-			feats[i] = roiFeatures(m.Backbone, tileMaps[0], props[i].box)
+			feats[i] = roiFeatures(sinfo, smaps, props[i].box)
 		}
 	})
 	probs := predictParallel(m.ROIHead, feats)
+	var deltas [][]float64
+	if m.ROIBoxHead != nil {
+		deltas = predictParallel(m.ROIBoxHead, feats)
+	}
 	var res []detection
 	for i, p := range props {
 		pr := probs[i]
+		if deltas != nil {
+			p.box = refined(p.box, deltas[i])
+		}
 		order := make([]int, K)
 		for k := range order {
 			order[k] = k

@@ -1,11 +1,16 @@
 package vision
 
 import (
+	"bytes"
+	"context"
 	"image"
 	"image/color"
+	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/ocellus/ocellus/internal/vision/backbone"
+	"github.com/ocellus/ocellus/internal/vision/head"
 )
 
 func TestDetectionTiles(t *testing.T) {
@@ -109,5 +114,116 @@ func TestTiledGrid(t *testing.T) {
 				t.Fatalf("tile %d cell %d: index %d (want %d), value %v", k, c, index[k][c], g, feats[g][0])
 			}
 		}
+	}
+}
+
+// TestTiledDetectionClassifier checks that a tiled detection model trains
+// a box classifier, keeps it through Save and Decode, and answers with
+// its proposals rescored by it (pooled from the stitched tile maps).
+func TestTiledDetectionClassifier(t *testing.T) {
+	sharedORT(t) // skips without the shared backbone or ONNX Runtime
+	bb, err := backbone.NewORT("mobilenetv2", sharedBytes(t), backbone.ORTConfig{Size: 224})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bb.Close()
+	train, test := detectionScenes(t, 12, 1), detectionScenes(t, 3, 2)
+	m, _, err := Train(context.Background(), TrainConfig{Backbone: bb, Train: train, Test: test, Seed: 1, DetectionTiles: 2,
+		Head: head.Config{Hidden: 16, Epochs: 5}, BoxHead: head.Config{Hidden: 16, Epochs: 10}, BoxClassifier: head.Config{Hidden: 16, Epochs: 5}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.tiles() != 2 || m.ROIHead == nil || m.ROIHead.In != roiLen(m.Backbone) {
+		t.Fatalf("tiled model: tiles %d, box classifier %+v", m.tiles(), m.ROIHead)
+	}
+	var buf bytes.Buffer
+	if err := Save(&buf, m); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Attach(bb); err != nil {
+		t.Fatal(err)
+	}
+	var tileMaps [][][]float32
+	for _, x := range tileInputs(test[0].Image, m.Backbone, 2, false) {
+		maps, err := bb.Forward(context.Background(), x, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tileMaps = append(tileMaps, maps)
+	}
+	props := m.proposals(tileMaps)
+	want := m.rescore(tileMaps, props)
+	if len(props) == 0 || len(want) == len(props) && want[0] == props[0] {
+		t.Fatalf("%d proposals, rescored %d: the classifier did not run", len(props), len(want))
+	}
+	zero := 0.0
+	got, err := m2.Predict(context.Background(), test[0].Image, PredictOptions{MinConfidence: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("reloaded tiled model: %d boxes, want %d", len(got), len(want))
+	}
+	for i, d := range want {
+		if got[i].Name != m.Labels[d.label] || math.Abs(got[i].Confidence-100*d.score) > 1e-9 || *got[i].Box != d.box {
+			t.Fatalf("box %d: %+v, want %+v", i, got[i], d)
+		}
+	}
+}
+
+// TestRegressCells checks the box regression's shared-map shortcut on a
+// tiled grid: for any selection of cells it equals running the box head
+// on each cell's features.
+func TestRegressCells(t *testing.T) {
+	info := backbone.Info{Size: 64, Maps: []backbone.Map{
+		{Name: "s8", C: 3, H: 8, W: 8, Stride: 8},
+		{Name: "s16", C: 4, H: 4, W: 4, Stride: 16},
+		{Name: "s32", C: 5, H: 2, W: 2, Stride: 32},
+	}}
+	r := rand.New(rand.NewPCG(1, 2))
+	var tileMaps [][][]float32
+	for k := 0; k < 4; k++ {
+		var maps [][]float32
+		for _, mp := range info.Maps {
+			v := make([]float32, mp.C*mp.H*mp.W)
+			for i := range v {
+				v[i] = float32(r.NormFloat64())
+			}
+			maps = append(maps, v)
+		}
+		tileMaps = append(tileMaps, maps)
+	}
+	side, feats, _, _ := tiledGrid(info, tileMaps, 2)
+	D := len(feats[0])
+	bh := &head.MLP{Output: head.Linear, In: D, Hidden: 6, Out: 4, Mean: make([]float32, D), Scale: make([]float32, D),
+		W1: make([]float32, 6*D), B1: make([]float32, 6), W2: make([]float32, 4*6), B2: make([]float32, 4)}
+	for _, v := range [][]float32{bh.Mean, bh.Scale, bh.W1, bh.B1, bh.W2, bh.B2} {
+		for i := range v {
+			v[i] = float32(r.NormFloat64())
+		}
+	}
+	m := &Model{Kind: Detection, Backbone: info, BoxHead: bh, Tiles: 2}
+	var sel []int
+	var x [][]float32
+	for c := range feats {
+		if r.IntN(3) > 0 {
+			sel = append(sel, c)
+			x = append(x, feats[c])
+		}
+	}
+	got, want := m.regressCells(side, 2, feats, sel), bh.PredictBatch(x)
+	for i := range want {
+		for k := range want[i] {
+			if d := math.Abs(got[i][k] - want[i][k]); d > 1e-4*(1+math.Abs(want[i][k])) {
+				t.Fatalf("cell %d output %d: %v, want %v", sel[i], k, got[i][k], want[i][k])
+			}
+		}
+	}
+	if len(got) != len(sel) || len(m.regressCells(side, 2, feats, nil)) != 0 {
+		t.Fatalf("%d outputs for %d cells", len(got), len(sel))
 	}
 }

@@ -93,10 +93,15 @@ type TrainConfig struct {
 	// BoxHead configures the detection box regression (zero fields: 128
 	// hidden units, 100 epochs, learning rate 3e-3, no dropout).
 	BoxHead head.Config
-	// BoxClassifier configures the detection box classifier of untiled
-	// models (zero fields: 128 hidden units, epochs from a budget; see
+	// BoxClassifier configures the detection box classifier (tiled
+	// models too) (zero fields: 128 hidden units, epochs from a budget; see
 	// trainBoxClassifier).
 	BoxClassifier head.Config
+	// BoxRefine configures the detection box refinement, the second
+	// stage's regression of the true box from a proposal's pooled features
+	// (zero fields: 128 hidden units, epochs from a budget, learning rate
+	// 3e-3, no dropout; see trainBoxClassifier).
+	BoxRefine head.Config
 	// DetectionTiles sets how many tiles a side a detection model runs on
 	// (see Model.Tiles); 0 chooses from the training boxes' sizes.
 	DetectionTiles int

@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -347,5 +348,106 @@ func TestClassificationInfo(t *testing.T) {
 	}
 	if len(out.Maps[0].Grids) != 1 || len(out.Maps[2].Grids) != 1 || len(in.Maps[1].Grids) != 1 {
 		t.Errorf("other maps or the input changed: %+v, %+v", out.Maps, in.Maps)
+	}
+}
+
+// TestLoadGrids2x2 checks that an image-level model trained before the
+// stride-16 map was pooled 3x3 (its artifact, format 4 or older, records
+// 2x2 cells) loads and predicts with the pooling it was trained with:
+// its probabilities are its head's on the 2x2 embedding computed here
+// by hand (letterboxed, signed square root, mean with the mirror).
+func TestLoadGrids2x2(t *testing.T) {
+	bb := sharedORT(t)
+	m, _ := trainSmall(t, bb, 1)
+	var s16 int
+	for i, mp := range m.Backbone.Maps {
+		if mp.Stride == 16 {
+			s16 = i
+		}
+	}
+	if g := m.Backbone.Maps[s16].Grids; len(g) != 2 || g[1] != 3 {
+		t.Fatalf("new model's stride-16 grids %v, want [1 3]", g)
+	}
+	old := *m
+	old.Backbone.Maps = append([]backbone.Map(nil), m.Backbone.Maps...)
+	old.Backbone.Maps[s16].Grids = []int{1, 2}
+	pools := backbone.Pools(old.Backbone)
+	n := old.Backbone.InputLen()
+	embed := func(img image.Image) [2][]float32 {
+		x := make([]float32, 2*n)
+		r := letterbox(img, old.Backbone.Size, old.Backbone.Mean)
+		norm := imageio.Norm{Mean: old.Backbone.Mean, Std: old.Backbone.Std}
+		imageio.CHW(x[:n], r, norm, false)
+		imageio.CHW(x[n:], r, norm, true)
+		maps, err := bb.Forward(context.Background(), x, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [2][]float32
+		for k := range out {
+			out[k] = make([]float32, backbone.EmbeddingLen(old.Backbone))
+			backbone.Embed(out[k], old.Backbone, maps, k, pools)
+			sqrtEmbedding(out[k])
+		}
+		return out
+	}
+	var X [][]float32
+	var Y [][]bool
+	for _, e := range dataset(15, 1) {
+		X = append(X, embed(e.Image)[0])
+		y := make([]bool, len(old.Labels))
+		for k, l := range old.Labels {
+			y[k] = l == e.Labels[0]
+		}
+		Y = append(Y, y)
+	}
+	h, err := head.Train(context.Background(), X, Y, head.Softmax, smallHead)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Head = h
+	if h.In == m.Head.In {
+		t.Fatalf("2x2 and 3x3 embeddings both %d long", h.In)
+	}
+	var buf bytes.Buffer
+	if err := Save(&buf, &old); err != nil {
+		t.Fatal(err)
+	}
+	b := buf.Bytes()
+	hl := int(binary.LittleEndian.Uint32(b[len(magic):]))
+	var hdr map[string]any
+	if err := json.Unmarshal(b[len(magic)+4:len(magic)+4+hl], &hdr); err != nil {
+		t.Fatal(err)
+	}
+	hdr["format"] = 3
+	hb, _ := json.Marshal(hdr)
+	file := append([]byte(magic), binary.LittleEndian.AppendUint32(nil, uint32(len(hb)))...)
+	file = append(append(file, hb...), b[len(magic)+4+hl:]...)
+	got, err := Decode(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := got.Backbone.Maps[s16].Grids; len(g) != 2 || g[1] != 2 || got.Format != 3 {
+		t.Fatalf("reloaded format %d, stride-16 grids %v; want format 3, [1 2]", got.Format, g)
+	}
+	if err := got.Attach(bb); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range dataset(6, 2) {
+		p, err := got.Probabilities(context.Background(), e.Image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emb := embed(e.Image)
+		a, c := h.Predict(emb[0]), h.Predict(emb[1])
+		for k := range p {
+			if want := (a[k] + c[k]) / 2; math.Abs(p[k]-want) > 1e-5 {
+				t.Fatalf("label %d: %v, want %v", k, p[k], want)
+			}
+		}
+		labels, err := got.Predict(context.Background(), e.Image, PredictOptions{})
+		if err != nil || len(labels) == 0 || labels[0].Name != e.Labels[0] {
+			t.Errorf("old model predicts %+v (%v) for %s", labels, err, e.Labels[0])
+		}
 	}
 }
