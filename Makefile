@@ -17,7 +17,7 @@ export OCELLUS_TOOLS_DIR ?= $(HOME)/.cache/ocellus/tools
 # the non-race pass of `make test` instead. cmd/ocellus's
 # TestRaceSkippedTestsRunInMakeTest fails when a test that skips under
 # -race is missing here.
-HEAVY_TESTS := ^(TestDetectionProject|TestDetectionProjectFromConvertedBCCD|TestLookoutAlwaysMembers|TestLookoutTrainingResumesAfterRestart|TestLookoutTrainAndTestDatasets|TestLookoutCookies|TestCookies|TestLookoutModelArtifactSealedWithKmsKey|TestModerationFalsePositives)$$
+HEAVY_TESTS := ^(TestDetection|TestDetectionSkipsBadImages|TestDetectionProject|TestDetectionProjectFromConvertedBCCD|TestLookoutAlwaysMembers|TestLookoutTrainingResumesAfterRestart|TestLookoutTrainAndTestDatasets|TestLookoutCookies|TestCookies|TestLookoutModelArtifactSealedWithKmsKey|TestModerationFalsePositives|TestThreeNodesScaleOut)$$
 
 .PHONY: help deps build run test test-go test-scripts fuzz bench bench-quality vet fmt generate clean
 
@@ -36,7 +36,7 @@ run: build ## Build and start the service on http://127.0.0.1:4566 with data und
 
 test: build vet ## Run all tests (Go unit + end-to-end, fuzz smoke, AWS CLI/boto3 script tests)
 	OCELLUS_MAKE_TEST=1 $(GO) test -race -count=1 -timeout 20m ./...
-	OCELLUS_MAKE_TEST=1 $(GO) test -count=1 -timeout 10m -run '$(HEAVY_TESTS)' ./internal/server/ ./internal/vision/anomaly/
+	OCELLUS_MAKE_TEST=1 $(GO) test -count=1 -timeout 10m -run '$(HEAVY_TESTS)' ./internal/server/ ./internal/vision/ ./internal/vision/anomaly/
 	OCELLUS_MAKE_TEST=1 $(GO) test -count=1 -timeout 10m -run 'TestGolden' ./internal/vision/moderation/
 	$(MAKE) --no-print-directory fuzz
 	bash tests/run-scripts.sh

@@ -98,6 +98,8 @@ mkdir -p "$WORK/backbones"
 export OCELLUS_BACKBONE_DIR=$WORK/backbones
 start_server
 check "boto3 DetectModerationLabels (not installed, pull, bytes, S3, errors)" env OCELLUS_BIN="$BIN" python3 tests/boto3_moderation.py
+check "boto3 Custom Moderation adapter (boto3 $(python3 -c 'import boto3; print(boto3.__version__)'): train, waiter, evaluation, detect, refusals)" env OCELLUS_ADAPTER_STATE="$WORK/adapter.json" python3 tests/boto3_adapters.py
+check "boto3 Custom Moderation adapter seen by Debian python3-boto3 $(/usr/bin/python3 -c 'import boto3; print(boto3.__version__)') (no adapter members in its model)" env OCELLUS_ADAPTER_STATE="$WORK/adapter.json" /usr/bin/python3 tests/boto3_adapters.py
 kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; PID=""
 unset OCELLUS_BACKBONE_DIR
 

@@ -40,6 +40,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	detBackbonePath := fs.String("detection-backbone", env("OCELLUS_DETECTION_BACKBONE", ""), "ONNX file detection models are trained on (e.g. yolox_nano.onnx from `ocellus backbone pull yolox_nano`); empty uses a pulled yolox_nano, else --backbone (env OCELLUS_DETECTION_BACKBONE)")
 	keyringFile := fs.String("keyring", env("OCELLUS_KEYRING", ""), "JSON file of model-encryption keys that KmsKeyId may name [{\"KeyId\",\"Alias\",\"Key\":base64 32 bytes}];\nan entry with KeyId \"ocellus-managed\" is the service-managed key, else OCELLUS_SERVICE_KEY (base64 of 32 bytes) gives it;\nwith neither, a key made in the data dir, which --database postgres:// refuses (every node needs the same key) (env OCELLUS_KEYRING)")
 	nodeID := fs.String("node-id", env("OCELLUS_NODE_ID", ""), "name of this node in metrics and health answers; empty for the host name (env OCELLUS_NODE_ID)")
+	clusterSecret := fs.String("cluster-secret", "", "shared secret the nodes of one --database postgres:// authenticate forwarded inference requests with; required there, the same on every node (env OCELLUS_CLUSTER_SECRET)")
+	clusterURL := fs.String("cluster-url", env("OCELLUS_CLUSTER_URL", ""), "URL the other nodes reach this one on, e.g. http://10.0.0.5:4566; empty for http:// and the listen address (env OCELLUS_CLUSTER_URL)")
 	logLevel := fs.String("log-level", env("OCELLUS_LOG_LEVEL", "info"), "debug, info, warn or error (env OCELLUS_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ocellus serve [flags]\n\nRuns Rekognition Custom Labels, Lookout for Vision and S3 (unless --s3-endpoint names another) on one port.\n\nFlags:")
@@ -81,19 +83,38 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.Hold = hold
+	// Listen first: the other nodes of a cluster are told this address.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	cfg.ClusterSecret = firstEnv(*clusterSecret, "OCELLUS_CLUSTER_SECRET")
+	cfg.ClusterURL = cmp.Or(*clusterURL, clusterURLFor(ln.Addr()))
 	srv, err := server.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return err
-	}
 	if *accounts == "" {
 		a := server.DefaultAccount
 		fmt.Fprintf(stdout, "No --accounts file: one account %s, AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", a.ID, a.AccessKeyID, a.SecretAccessKey)
 	}
 	fmt.Fprintf(stdout, "Ocellus listening on http://%s (region %s, data %s), ready in %s\n", ln.Addr(), *region, *dataDir, time.Since(start).Round(time.Millisecond))
 	return srv.Serve(ctx, ln)
+}
+
+// clusterURLFor is the default --cluster-url: http:// and the listen
+// address, with the host name for an unspecified address (0.0.0.0, ::).
+func clusterURLFor(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return "http://" + a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

@@ -46,95 +46,124 @@ func shotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
+// tab is one headless Chromium tab on the console of s, with the helpers
+// the browser tests share.
+type tab struct {
+	t   *testing.T
+	s   *e2e.Server
+	ctx context.Context
+	dir string // screenshots
+}
+
+// newTab starts Chromium for one test; it ends with the test.
+func newTab(t *testing.T, s *e2e.Server, timeout time.Duration) *tab {
+	exe := chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+	b := &tab{t: t, s: s, ctx: ctx, dir: shotDir(t)}
+	b.do("desktop viewport", chromedp.EmulateViewport(1280, 800))
+	return b
+}
+
+func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// eval evaluates a JavaScript expression on the page.
+func eval[T any](b *tab, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// accessible checks the page's images and form fields.
+func (b *tab) accessible(page string) {
+	b.t.Helper()
+	bad := eval[string](b, `[
+		...[...document.images].filter(i => !i.alt.trim()).map(i => "image " + i.src + " has no alt text"),
+		...[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
+			.filter(f => !f.id || !document.querySelector('label[for="' + f.id + '"]'))
+			.map(f => "field " + (f.name || f.outerHTML) + " has no label"),
+	].join("; ")`)
+	if bad != "" {
+		b.t.Errorf("%s: %s", page, bad)
+	}
+}
+
+// shoot saves the page at a desktop and a phone width.
+func (b *tab) shoot(page string) {
+	b.t.Helper()
+	for _, v := range []struct {
+		name          string
+		width, height int64
+	}{{"desktop", 1280, 800}, {"phone", 390, 844}} {
+		b.do("viewport "+v.name, chromedp.EmulateViewport(v.width, v.height))
+		png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			b.t.Fatalf("screenshot %s: %v", page, err)
+		}
+		p := filepath.Join(b.dir, page+"-"+v.name+".png")
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+		b.t.Logf("screenshot %s", p)
+	}
+	b.do("viewport desktop", chromedp.EmulateViewport(1280, 800))
+}
+
+func (b *tab) signIn(a ocellus.Account) {
+	b.t.Helper()
+	b.do("sign in as "+a.ID,
+		chromedp.Navigate(b.s.URL+console.Prefix),
+		chromedp.WaitVisible(chromedp.CSS("#signin-form")),
+		chromedp.SendKeys(chromedp.CSS("#access_key_id"), a.AccessKeyID),
+		chromedp.SendKeys(chromedp.CSS("#secret_access_key"), a.SecretAccessKey),
+		chromedp.Click(chromedp.CSS("#sign-in")),
+		chromedp.WaitVisible(chromedp.CSS("#create-form")),
+	)
+	if got := b.text("#account"); got != a.ID {
+		b.t.Fatalf("signed in as %q, want %s", got, a.ID)
+	}
+}
+
+func (b *tab) signOut() {
+	b.t.Helper()
+	b.do("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#signin-form")))
+	if got := b.text("#flash-text"); got != "You are signed out." {
+		b.t.Errorf("after sign-out the page says %q", got)
+	}
+}
+
 // TestBrowser drives the console in a real headless Chromium: sign in,
 // create a project, see it listed, sign out; a second account does not see
 // it. It checks the accessibility basics on every page (images have alt
 // text, form fields have labels) and takes screenshots at desktop and
 // phone widths.
 func TestBrowser(t *testing.T) {
-	exe := chromium(t)
 	s := e2e.Start(t, server.Config{})
-	dir := shotDir(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	defer cancelTab()
-
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	// accessible checks the page's images and form fields.
-	accessible := func(page string) {
-		t.Helper()
-		bad, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[
-			...[...document.images].filter(i => !i.alt.trim()).map(i => "image " + i.src + " has no alt text"),
-			...[...document.querySelectorAll("input:not([type=hidden]), select, textarea")]
-				.filter(f => !f.id || !document.querySelector('label[for="' + f.id + '"]'))
-				.map(f => "field " + (f.name || f.outerHTML) + " has no label"),
-		].join("; ")`))
-		if err != nil {
-			t.Fatalf("%s: checking alt texts and labels: %v", page, err)
-		}
-		if bad != "" {
-			t.Errorf("%s: %s", page, bad)
-		}
-	}
-	// shoot saves the page at a desktop and a phone width.
-	shoot := func(page string) {
-		t.Helper()
-		for _, v := range []struct {
-			name          string
-			width, height int64
-		}{{"desktop", 1280, 800}, {"phone", 390, 844}} {
-			do("viewport "+v.name, chromedp.EmulateViewport(v.width, v.height))
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			if err != nil {
-				t.Fatalf("screenshot %s: %v", page, err)
-			}
-			p := filepath.Join(dir, page+"-"+v.name+".png")
-			if err := os.WriteFile(p, png, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("screenshot %s", p)
-		}
-		do("viewport desktop", chromedp.EmulateViewport(1280, 800))
-	}
-	signIn := func(a ocellus.Account) {
-		t.Helper()
-		do("sign in as "+a.ID,
-			chromedp.Navigate(s.URL+console.Prefix),
-			chromedp.WaitVisible(chromedp.CSS("#signin-form")),
-			chromedp.SendKeys(chromedp.CSS("#access_key_id"), a.AccessKeyID),
-			chromedp.SendKeys(chromedp.CSS("#secret_access_key"), a.SecretAccessKey),
-			chromedp.Click(chromedp.CSS("#sign-in")),
-			chromedp.WaitVisible(chromedp.CSS("#create-form")),
-		)
-		if got := text("#account"); got != a.ID {
-			t.Fatalf("signed in as %q, want %s", got, a.ID)
-		}
-	}
-	signOut := func() {
-		t.Helper()
-		do("sign out", chromedp.Click(chromedp.CSS("#sign-out")), chromedp.WaitVisible(chromedp.CSS("#signin-form")))
-		if got := text("#flash-text"); got != "You are signed out." {
-			t.Errorf("after sign-out the page says %q", got)
-		}
-	}
+	b := newTab(t, s, 30*time.Second)
+	do, text, accessible, shoot := b.do, b.text, b.accessible, b.shoot
+	signIn, signOut, ctx := b.signIn, b.signOut, b.ctx
 
 	do("open the console", chromedp.Navigate(s.URL+console.Prefix), chromedp.WaitVisible(chromedp.CSS("#signin-form")))
 	accessible("sign-in page")

@@ -100,6 +100,9 @@ func New(ctl *control.Control, l4v *control.Lookout, cfg Config) *Console {
 		"GET entry":            c.signedIn(c.serveEntry),
 		"POST entry":           c.signedIn(c.serveLabel),
 		"POST upload":          c.signedIn(c.serveUpload),
+		"POST train":           c.signedIn(c.serveTrain),
+		"GET model":            c.signedIn(c.serveModel),
+		"POST model/hosting":   c.signedIn(c.serveHosting),
 	}
 	return c
 }

@@ -98,6 +98,7 @@ type projectData struct {
 	Datasets []datasetRow
 	Missing  []string // dataset types the project lacks: "train", "test"
 	Refresh  bool     // work in progress: the page reloads itself
+	Models   []modelRow
 }
 
 func (c *Console) serveProject(w http.ResponseWriter, r *http.Request, ss session) {
@@ -125,6 +126,12 @@ func (c *Console) serveProject(w http.ResponseWriter, r *http.Request, ss sessio
 		if !have[t] {
 			d.Missing = append(d.Missing, strings.ToLower(string(t)))
 		}
+	}
+	if d.Models, err = c.modelsOf(ctx, ss.Account, p); err != nil {
+		f = flash{Error: true, Title: "Could not list the models.", Text: c.message(err, "listing the models")}
+	}
+	for _, m := range d.Models {
+		d.Refresh = d.Refresh || m.InProgress
 	}
 	c.render(w, http.StatusOK, "project.html", page{Title: p.Name, Session: &ss, Flash: f, Data: d, Refresh: d.Refresh})
 }

@@ -9,7 +9,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/ocellus/ocellus/internal/blob"
@@ -536,24 +535,9 @@ func cmpDesc(a, b float64) int {
 // training lines used, the test lines with both models' answers, and the
 // evaluation.
 func (c *Control) writeAdapterOutput(ctx context.Context, v *ocellus.ProjectVersion, ev *adapterEvaluation, train []adapterImage, testLines [][]byte) error {
-	p, err := c.store.Project(ctx, v.ProjectARN)
+	name, put, err := c.outputFiles(ctx, v)
 	if err != nil {
 		return err
-	}
-	stamp := v.Created.UTC().Format("2006-01-02T15.04.05")
-	prefix := v.OutputPrefix
-	if prefix != "" && !strings.HasSuffix(prefix, "/") {
-		prefix += "/"
-	}
-	name := func(kind string) string { return prefix + kind + "-" + p.Name + "-" + v.Name + "-" + stamp + ".json" }
-	put := func(key string, body []byte) (*ocellus.S3Location, error) {
-		if err := c.putOutput(ctx, v, key, body); err != nil {
-			if ocellus.KindOf(err) == ocellus.InvalidS3Object {
-				return nil, ocellus.Errorf(ocellus.Invalid, "ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET: cannot write s3://%s/%s: %s", v.OutputBucket, key, ocellus.MessageOf(err))
-			}
-			return nil, err
-		}
-		return &ocellus.S3Location{Bucket: v.OutputBucket, Key: key}, nil
 	}
 	evJSON, err := json.MarshalIndent(ev, "", "  ")
 	if err != nil {
@@ -674,16 +658,14 @@ func adapterLabelsOf(a *moderation.Adapter, s moderation.Scores, features []floa
 	return labels
 }
 
-// RefuseAdapter refuses operation on arn when it names a Custom Moderation
-// adapter: adapters are never started, stopped or copied (AWS: these
-// operations are for Custom Labels models only). Other ARNs pass, errors
-// included, for the operation itself to report.
-func (c *Control) RefuseAdapter(ctx context.Context, account, arn, operation string) error {
-	v, err := c.version(ctx, account, arn)
-	if err != nil || !v.Adapter() {
+// refuseAdapter refuses operation on v when it is a Custom Moderation
+// adapter: adapters are never started or stopped (AWS: these operations
+// are for Custom Labels models only).
+func refuseAdapter(v *ocellus.ProjectVersion, operation string) error {
+	if !v.Adapter() {
 		return nil
 	}
-	return ocellus.Errorf(ocellus.Invalid, "%s applies only to Custom Labels models; %s is a Custom Moderation adapter, used by DetectModerationLabels (ProjectVersion) without being started.", operation, arn)
+	return ocellus.Errorf(ocellus.Invalid, "%s applies only to Custom Labels models; %s is a Custom Moderation adapter, used by DetectModerationLabels (ProjectVersion) without being started.", operation, v.ARN)
 }
 
 // refuseModerationProject refuses a Custom Labels operation (datasets,

@@ -79,7 +79,10 @@ type Control struct {
 	holdFn   func(ctx context.Context, kind, point string)
 	pool     *serve.Pool[*vision.Model]
 	closing  atomic.Bool // set by Close: hosting stops are not recorded
-	arts     *Artifacts
+	// cluster places hosting on the nodes of a shared database (set by
+	// StartCluster); nil on a single node, which hosts every started model.
+	cluster atomic.Pointer[cluster]
+	arts    *Artifacts
 	// moderation is the content moderation base model, loaded on first use.
 	moderation *moderationModel
 	// adapters are the Custom Moderation adapters loaded on first use.

@@ -585,6 +585,9 @@ func (p *s3Prober) probe(ctx context.Context, loc string) (manifest.ImageInfo, e
 // Close stops hosted models and waits for them. Jobs are the queue's:
 // close it first, so that no job runs on a closed control plane.
 func (c *Control) Close() error {
+	if k := c.cluster.Load(); k != nil {
+		k.stop()
+	}
 	c.closing.Store(true)
 	return errors.Join(c.pool.Close(), c.moderation.close())
 }

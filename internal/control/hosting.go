@@ -23,7 +23,7 @@ const (
 // newPool creates the hosting pool; state changes are saved as version
 // statuses so DescribeProjectVersions (and its waiters) see them.
 func (c *Control) newPool() *serve.Pool[*vision.Model] {
-	return serve.New[*vision.Model](c.hostingConfig(0, c.hostingState))
+	return serve.New[*vision.Model](c.hostingConfig(0, ocellus.Rekognition, c.hostingState))
 }
 
 // HostedUnits is the number of inference units this process hosts now,
@@ -43,11 +43,19 @@ func (c *Control) HostedUnits() map[string]int {
 // how long a request may wait for a free slot (0: serve's default). The
 // pool's state changes go to save, except while Close stops the pools:
 // the stored statuses (RUNNING, HOSTED) then stay as they are, so that the
-// next start hosts those models again.
-func (c *Control) hostingConfig(slotWait time.Duration, save func(arn string, st serve.Status)) serve.Config {
+// next start hosts those models again. On several nodes the changes go
+// to the cluster's placement instead (cluster.onState), which saves only
+// what is the model's, not this node's.
+func (c *Control) hostingConfig(slotWait time.Duration, product string, save func(arn string, st serve.Status)) serve.Config {
 	return serve.Config{Logger: c.log, Now: c.now, SlotWait: slotWait, OnState: func(arn string, st serve.Status) {
 		if c.closing.Load() {
 			return
+		}
+		if k := c.cluster.Load(); k != nil {
+			if p := k.product(product); p != nil {
+				k.onState(p, arn, st)
+				return
+			}
 		}
 		save(arn, st)
 	}}
@@ -80,6 +88,9 @@ func (c *Control) StartProjectVersion(ctx context.Context, account, arn string, 
 	if err != nil {
 		return "", err
 	}
+	if err := refuseAdapter(v, "StartProjectVersion"); err != nil {
+		return "", err
+	}
 	switch v.Status {
 	case ocellus.VersionTrainingCompleted, ocellus.VersionStopped, ocellus.VersionFailed, ocellus.VersionCopyingCompleted:
 	default:
@@ -91,6 +102,10 @@ func (c *Control) StartProjectVersion(ctx context.Context, account, arn string, 
 	v.Status, v.StatusMessage, v.MinUnits, v.MaxUnits = ocellus.VersionStarting, "The model is starting.", minUnits, maxUnits
 	if err := c.store.UpdateVersion(ctx, v); err != nil {
 		return "", err
+	}
+	if k := c.cluster.Load(); k != nil {
+		k.poke() // the nodes' heartbeats place its units
+		return ocellus.VersionStarting, nil
 	}
 	if err := c.host(ctx, v); err != nil {
 		v.Status, v.StatusMessage = ocellus.VersionFailed, "The model could not be started: "+ocellus.MessageOf(err)
@@ -106,7 +121,12 @@ func (c *Control) host(ctx context.Context, v *ocellus.ProjectVersion) error {
 	if max == 0 {
 		max = v.MinUnits
 	}
-	return c.pool.Start(ctx, v.ARN, v.MinUnits, max, func(ctx context.Context) (*vision.Model, error) {
+	return c.hostUnits(ctx, v, v.MinUnits, max)
+}
+
+// hostUnits loads a version into the pool with the given units.
+func (c *Control) hostUnits(ctx context.Context, v *ocellus.ProjectVersion, minUnits, maxUnits int) error {
+	return c.pool.Start(ctx, v.ARN, minUnits, maxUnits, func(ctx context.Context) (*vision.Model, error) {
 		return c.loadModel(v)
 	})
 }
@@ -117,12 +137,25 @@ func (c *Control) StopProjectVersion(ctx context.Context, account, arn string) (
 	if err != nil {
 		return "", err
 	}
+	if err := refuseAdapter(v, "StopProjectVersion"); err != nil {
+		return "", err
+	}
 	if v.Status != ocellus.VersionRunning && v.Status != ocellus.VersionStarting {
 		return "", ocellus.Errorf(ocellus.InUse, "The model version %s is %s, not running.", arn, v.Status)
 	}
 	v.Status, v.StatusMessage = ocellus.VersionStopping, "The model is stopping."
 	if err := c.store.UpdateVersion(ctx, v); err != nil {
 		return "", err
+	}
+	if k := c.cluster.Load(); k != nil {
+		// Each node stops its units at its next heartbeat; the last one
+		// to let go (or the heartbeat after the leases of a dead node
+		// expired) records STOPPED.
+		if err := c.pool.Stop(arn); err != nil && ocellus.KindOf(err) != ocellus.NotFound && ocellus.KindOf(err) != ocellus.InUse {
+			return "", err
+		}
+		k.poke()
+		return ocellus.VersionStopping, nil
 	}
 	if err := c.pool.Stop(arn); err != nil {
 		if ocellus.KindOf(err) != ocellus.NotFound {
@@ -155,12 +188,26 @@ func (c *Control) DetectCustomLabels(ctx context.Context, account string, in Det
 	if v.Status != ocellus.VersionRunning {
 		return nil, ocellus.Errorf(ocellus.NotReady, "The model version %s is %s; start it with StartProjectVersion.", in.VersionARN, v.Status)
 	}
-	img, err := c.requestImage(ctx, account, in.Bytes, in.S3, maxImageBytes)
+	data, err := c.requestBytes(ctx, account, in.Bytes, in.S3, maxImageBytes)
 	if err != nil {
 		return nil, err
 	}
+	img, err := decodeRequestImage(data)
+	if err != nil {
+		return nil, err
+	}
+	labels, err := c.predictLocal(ctx, v.ARN, img, in)
+	if k := c.cluster.Load(); k != nil && forwardable(err) {
+		return k.detectCustomLabels(ctx, account, in, data, err)
+	}
+	return labels, err
+}
+
+// predictLocal runs the version hosted on this node (ocellus.NotReady when
+// it is not loaded here).
+func (c *Control) predictLocal(ctx context.Context, arn string, img image.Image, in DetectInput) ([]vision.Label, error) {
 	var labels []vision.Label
-	err = c.pool.Do(ctx, v.ARN, func(ctx context.Context, m *vision.Model) error {
+	err := c.pool.Do(ctx, arn, func(ctx context.Context, m *vision.Model) error {
 		var err error
 		labels, err = m.Predict(ctx, img, vision.PredictOptions{MinConfidence: in.MinConfidence, MaxResults: in.MaxResults})
 		return err
@@ -171,6 +218,16 @@ func (c *Control) DetectCustomLabels(ctx context.Context, account string, in Det
 // requestImage decodes the Image of a Rekognition request: its Bytes (at
 // most maxBytes) or its S3Object, read as the caller's account.
 func (c *Control) requestImage(ctx context.Context, account string, data []byte, s3 *ocellus.S3Location, maxBytes int) (image.Image, error) {
+	data, err := c.requestBytes(ctx, account, data, s3, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	return decodeRequestImage(data)
+}
+
+// requestBytes reads the image of a Rekognition request: its Bytes (at
+// most maxBytes) or its S3Object, read as the caller's account.
+func (c *Control) requestBytes(ctx context.Context, account string, data []byte, s3 *ocellus.S3Location, maxBytes int) ([]byte, error) {
 	var err error
 	switch {
 	case s3 != nil:
@@ -183,6 +240,11 @@ func (c *Control) requestImage(ctx context.Context, account string, data []byte,
 	case len(data) > maxBytes:
 		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is %d bytes; images passed as bytes can be at most %d bytes.", len(data), maxBytes)
 	}
+	return data, nil
+}
+
+// decodeRequestImage decodes a Rekognition request's image.
+func decodeRequestImage(data []byte) (image.Image, error) {
 	img, err := imageio.Decode(data)
 	if errors.Is(err, imageio.ErrTooLarge) {
 		return nil, ocellus.Errorf(ocellus.ImageTooLarge, "The image is too large: %v.", err)
@@ -208,6 +270,9 @@ func (c *Control) readImage(ctx context.Context, account string, l *ocellus.S3Lo
 // recoverHosting starts again the versions that were running or starting
 // when the process stopped, and settles those that were stopping.
 func (c *Control) recoverHosting(ctx context.Context) error {
+	if c.cluster.Load() != nil {
+		return nil // the heartbeats place what is started, and settle stops
+	}
 	vs, err := c.store.VersionsInState(ctx, ocellus.VersionRunning, ocellus.VersionStarting, ocellus.VersionStopping)
 	if err != nil {
 		return err

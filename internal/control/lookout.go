@@ -73,7 +73,7 @@ func NewLookout(c *Control, cfg LookoutConfig) *Lookout {
 	// An anomaly model answers in tens to hundreds of milliseconds, several
 	// times slower than a classifier: a request may wait longer for a slot
 	// before it is turned away with a ThrottlingException.
-	l.pool = serve.New[*anomaly.Model](c.hostingConfig(2*time.Second, l.hostingState))
+	l.pool = serve.New[*anomaly.Model](c.hostingConfig(2*time.Second, ocellus.LookoutVision, l.hostingState))
 	return l
 }
 
@@ -84,6 +84,9 @@ func (l *Lookout) Region() string { return l.c.region }
 // the stored statuses: a model HOSTED now is hosted again by
 // Control.Recover after a restart.
 func (l *Lookout) Close() error {
+	if k := l.c.cluster.Load(); k != nil {
+		k.stop()
+	}
 	l.c.closing.Store(true)
 	return l.pool.Close()
 }
@@ -105,19 +108,21 @@ func (l *Lookout) recoverHosting(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cluster := l.c.cluster.Load() != nil // the heartbeats place hosting and settle stops
 	for _, m := range ms {
-		switch m.Status {
-		case ocellus.ModelStartingHosting, ocellus.ModelHosted:
+		switch {
+		case cluster && m.Status != ocellus.ModelDeleting:
+		case m.Status == ocellus.ModelStartingHosting, m.Status == ocellus.ModelHosted:
 			l.c.log.Info("hosting model again", "model", m.ARN)
 			if err := l.host(ctx, m); err != nil {
 				return err
 			}
-		case ocellus.ModelStoppingHosting:
+		case m.Status == ocellus.ModelStoppingHosting:
 			m.Status, m.StatusMessage = ocellus.ModelTrained, msgNotHosted
 			if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 				return err
 			}
-		case ocellus.ModelDeleting:
+		case m.Status == ocellus.ModelDeleting:
 			if err := l.c.store.DeleteLookoutModel(ctx, m.ProjectARN, m.Version); err != nil && ocellus.KindOf(err) != ocellus.NotFound {
 				return err
 			}

@@ -48,15 +48,25 @@ func (l *Lookout) DetectAnomalies(ctx context.Context, account, project, version
 	if got := formatOf(body); got != "" && "image/"+got != ct {
 		return nil, ocellus.Errorf(ocellus.Invalid, "The image is a %s but ContentType says %s.", strings.ToUpper(got), ct)
 	}
+	out, err := l.detectLocal(ctx, m, img)
+	if k := l.c.cluster.Load(); k != nil && forwardable(err) {
+		out, err = k.detectAnomalies(ctx, account, m, ct, body, err)
+	}
+	if k := ocellus.KindOf(err); k == ocellus.NotReady || k == ocellus.NotFound {
+		return nil, lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is not loaded yet; try again shortly.", m.ARN)
+	}
+	return out, err
+}
+
+// detectLocal runs the model hosted on this node (ocellus.NotReady when it
+// is not loaded here).
+func (l *Lookout) detectLocal(ctx context.Context, m *ocellus.Model, img image.Image) (*Detection, error) {
 	var r *anomaly.Result
-	err = l.pool.Do(ctx, m.ARN, func(ctx context.Context, model *anomaly.Model) (err error) {
+	err := l.pool.Do(ctx, m.ARN, func(ctx context.Context, model *anomaly.Model) (err error) {
 		r, err = model.Detect(ctx, img)
 		return err
 	})
 	if err != nil {
-		if k := ocellus.KindOf(err); k == ocellus.NotReady || k == ocellus.NotFound {
-			return nil, lookoutErr(ocellus.InUse, ResourceModel, m.ARN, "The model %s is not loaded yet; try again shortly.", m.ARN)
-		}
 		var se *anomaly.ImageSizeError
 		if errors.As(err, &se) {
 			return nil, ocellus.Errorf(ocellus.Invalid, "The image is %dx%d pixels; model %s was trained on %dx%d images and only takes that size.",

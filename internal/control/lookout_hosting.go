@@ -51,13 +51,27 @@ func (l *Lookout) StartLookoutModel(ctx context.Context, account, project, versi
 
 // host saves m as STARTING_HOSTING and starts loading it into the pool;
 // hostingState records the outcome.
+// On several nodes, the heartbeats place its units instead.
 func (l *Lookout) host(ctx context.Context, m *ocellus.Model) error {
 	m.Status, m.StatusMessage = ocellus.ModelStartingHosting, ocellus.ModelStartingHosting.Message()
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return err
 	}
+	if k := l.c.cluster.Load(); k != nil {
+		k.poke()
+		return nil
+	}
+	return l.loadUnits(ctx, m, m.MinUnits, m.MaxUnits)
+}
+
+// load loads m into the pool with a node's share of its units.
+func (l *Lookout) load(ctx context.Context, m *ocellus.Model, units int) error {
+	return l.loadUnits(ctx, m, units, units)
+}
+
+func (l *Lookout) loadUnits(ctx context.Context, m *ocellus.Model, minUnits, maxUnits int) error {
 	rel := m.Artifact
-	return l.pool.Start(ctx, m.ARN, m.MinUnits, m.MaxUnits, func(ctx context.Context) (*anomaly.Model, error) {
+	return l.pool.Start(ctx, m.ARN, minUnits, maxUnits, func(ctx context.Context) (*anomaly.Model, error) {
 		data, err := l.c.arts.Get(ctx, rel)
 		if err != nil {
 			return nil, err
@@ -105,6 +119,14 @@ func (l *Lookout) StopLookoutModel(ctx context.Context, account, project, versio
 	m.Status, m.StatusMessage = ocellus.ModelStoppingHosting, ocellus.ModelStoppingHosting.Message()
 	if err := l.c.store.UpdateLookoutModel(ctx, m); err != nil {
 		return "", err
+	}
+	if k := l.c.cluster.Load(); k != nil {
+		// As StopProjectVersion: the last node to let go records TRAINED.
+		if err := l.pool.Stop(m.ARN); err != nil && ocellus.KindOf(err) != ocellus.NotFound && ocellus.KindOf(err) != ocellus.InUse {
+			return "", err
+		}
+		k.poke()
+		return ocellus.ModelStoppingHosting, nil
 	}
 	if err := l.pool.Stop(m.ARN); err != nil {
 		if ocellus.KindOf(err) != ocellus.NotFound {

@@ -168,20 +168,23 @@ func (c *Control) putOutput(ctx context.Context, v *ocellus.ProjectVersion, key 
 	return c.blobs.Put(ctx, v.Account, v.OutputBucket, key, "application/json", bytes.NewReader(body))
 }
 
-// writeTrainingOutput writes the files AWS writes to OutputConfig; without
-// an evaluation summary (training failed on its data) the others only.
-func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVersion, summary *eval.Summary, trainSet, testSet exampleSet) error {
+// outputFiles gives the key of each of a version's output files, named as
+// AWS names them ("<kind>-<project>-<version>-<created>.json" under its
+// OutputConfig prefix), and a put that writes one there as the version's
+// account (with its KmsKeyId), a bucket it cannot write being
+// ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET.
+func (c *Control) outputFiles(ctx context.Context, v *ocellus.ProjectVersion) (name func(kind string) string, put func(key string, body []byte) (*ocellus.S3Location, error), err error) {
 	p, err := c.store.Project(ctx, v.ProjectARN)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	stamp := v.Created.UTC().Format("2006-01-02T15.04.05")
 	prefix := v.OutputPrefix
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	name := func(kind string) string { return prefix + kind + "-" + p.Name + "-" + v.Name + "-" + stamp + ".json" }
-	put := func(key string, body []byte) (*ocellus.S3Location, error) {
+	name = func(kind string) string { return prefix + kind + "-" + p.Name + "-" + v.Name + "-" + stamp + ".json" }
+	put = func(key string, body []byte) (*ocellus.S3Location, error) {
 		if err := c.putOutput(ctx, v, key, body); err != nil {
 			if ocellus.KindOf(err) == ocellus.InvalidS3Object {
 				return nil, ocellus.Errorf(ocellus.Invalid, "ERROR_CANNOT_WRITE_OUTPUT_S3_BUCKET: cannot write s3://%s/%s: %s", v.OutputBucket, key, ocellus.MessageOf(err))
@@ -189,6 +192,16 @@ func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVer
 			return nil, err
 		}
 		return &ocellus.S3Location{Bucket: v.OutputBucket, Key: key}, nil
+	}
+	return name, put, nil
+}
+
+// writeTrainingOutput writes the files AWS writes to OutputConfig; without
+// an evaluation summary (training failed on its data) the others only.
+func (c *Control) writeTrainingOutput(ctx context.Context, v *ocellus.ProjectVersion, summary *eval.Summary, trainSet, testSet exampleSet) error {
+	name, put, err := c.outputFiles(ctx, v)
+	if err != nil {
+		return err
 	}
 	if summary != nil {
 		evalJSON, err := json.MarshalIndent(summary, "", "  ")

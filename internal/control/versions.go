@@ -2,9 +2,11 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 
 	"github.com/ocellus/ocellus/internal/ocellus"
+	"github.com/ocellus/ocellus/internal/vision/eval"
 )
 
 // CreateVersionInput is a new model version to train.
@@ -213,4 +215,28 @@ func (c *Control) artifactShared(ctx context.Context, v *ocellus.ProjectVersion)
 		}
 	}
 	return false
+}
+
+// VersionEvaluation reads a trained version's evaluation summary (the
+// EvaluationResultSummary file of its output bucket) as account: the
+// per-label precision, recall, F1 and assumed threshold, and the confusion
+// matrix of a classification model. A version without an evaluation is
+// NotReady.
+func (c *Control) VersionEvaluation(ctx context.Context, account, arn string) (*eval.Summary, error) {
+	v, err := c.version(ctx, account, arn)
+	if err != nil {
+		return nil, err
+	}
+	if v.EvaluationResult == nil {
+		return nil, ocellus.Errorf(ocellus.NotReady, "The model version %s has no evaluation (it is %s).", arn, v.Status)
+	}
+	body, _, err := c.blobs.ReadAll(ctx, account, v.EvaluationResult.Bucket, v.EvaluationResult.Key, "", maxSummaryBytes)
+	if err != nil {
+		return nil, err
+	}
+	var s eval.Summary
+	if err := json.Unmarshal(body, &s); err != nil {
+		return nil, ocellus.Errorf(ocellus.Invalid, "The evaluation summary s3://%s/%s cannot be read: %v", v.EvaluationResult.Bucket, v.EvaluationResult.Key, err)
+	}
+	return &s, nil
 }

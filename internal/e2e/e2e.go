@@ -65,13 +65,17 @@ func Start(t testing.TB, cfg server.Config) *Server {
 	if len(cfg.Accounts) == 0 {
 		cfg.Accounts = []ocellus.Account{Alice, Bob}
 	}
-	srv, err := server.Open(context.Background(), cfg)
+	// Listening first gives the address other nodes reach this one on.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if cfg.ClusterURL == "" {
+		cfg.ClusterURL = "http://" + ln.Addr().String()
+	}
+	srv, err := server.Open(context.Background(), cfg)
 	if err != nil {
-		srv.Close()
+		ln.Close()
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

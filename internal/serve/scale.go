@@ -1,6 +1,10 @@
 package serve
 
-import "time"
+import (
+	"time"
+
+	"github.com/ocellus/ocellus/internal/ocellus"
+)
 
 // Scaling thresholds. Utilisation is the larger of slot utilisation (busy
 // slot-time over available slot-time) and rate utilisation (admitted
@@ -84,4 +88,37 @@ func (p *Pool[M]) rescale() {
 		}
 		h.windowStart, h.busy, h.admitted, h.rejected = now, 0, 0, 0
 	}
+}
+
+// Resize sets the units id holds on this node to units and stops
+// auto-scaling it (minimum and maximum become units). Several nodes
+// sharing a version each host the units whose leases they hold, and the
+// control plane resizes the local share as leases come and go. Resizing an
+// id not in the pool is ocellus.NotFound; one stopping, ocellus.InUse.
+func (p *Pool[M]) Resize(id string, units int) error {
+	if units < 1 {
+		return ocellus.Errorf(ocellus.Invalid, "A hosted model needs at least 1 inference unit, not %d.", units)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := p.hosts[id]
+	if h == nil {
+		return ocellus.Errorf(ocellus.NotFound, "The model version %s is not running.", id)
+	}
+	if h.state == Stopping {
+		return ocellus.Errorf(ocellus.InUse, "The model version %s is stopping.", id)
+	}
+	if h.units == units && h.min == units && h.max == units {
+		return nil
+	}
+	now := p.cfg.Now()
+	p.refillLocked(h, now) // bank the old rate up to now before it changes
+	h.units, h.min, h.max = units, units, units
+	h.tokens = min(h.tokens, float64(p.burst(h)))
+	h.hot, h.cold = 0, 0
+	if h.state == Running {
+		p.grantLocked(h, now)
+	}
+	p.notifyLocked(h)
+	return nil
 }

@@ -629,3 +629,14 @@ func (p *Pool[M]) deliver() {
 		}
 	}
 }
+
+// IDs lists the ids in the pool (in any state), in no particular order.
+func (p *Pool[M]) IDs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]string, 0, len(p.hosts))
+	for id := range p.hosts {
+		ids = append(ids, id)
+	}
+	return ids
+}

@@ -594,3 +594,55 @@ func TestUnits(t *testing.T) {
 		t.Fatalf("after stopping a: %d units, want 1", n)
 	}
 }
+
+// TestResize: a node's share of a version's units changes with the leases
+// it holds: growing admits more at once (and hands slots to waiters),
+// shrinking admits fewer, auto-scaling stays off, and a stopping or absent
+// version cannot be resized.
+func TestResize(t *testing.T) {
+	p, rec := newPool(t, Config{SlotsPerUnit: 1, UnitTPS: -1, SlotWait: time.Minute, ScaleUpAfter: 1, Now: newClock().Now})
+	m := &fakeModel{gate: make(chan struct{}), entered: make(chan struct{}, 3)}
+	start(t, p, rec, "v", 1, 3, m)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { errs <- predict(p, "v") }()
+	}
+	<-m.entered // one slot: one runs, two wait
+	if err := p.Resize("v", 3); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "v RUNNING 3")
+	<-m.entered // the waiters got the new slots
+	<-m.entered
+	if s, _ := p.State("v"); s.Units != 3 || s.MinUnits != 3 || s.MaxUnits != 3 || s.InFlight != 3 {
+		t.Fatalf("after growing: %+v", s)
+	}
+	close(m.gate)
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Resize("v", 1); err != nil {
+		t.Fatal(err)
+	}
+	rec.wait(t, "v RUNNING 1")
+	for range 3 { // idle or hot, the scaler leaves a resized version alone
+		predict(p, "v")
+		p.rescale()
+	}
+	if s, _ := p.State("v"); s.Units != 1 || s.MaxUnits != 1 {
+		t.Fatalf("after shrinking: %+v", s)
+	}
+	if kind(p.Resize("v", 0)) != ocellus.Invalid || kind(p.Resize("nope", 1)) != ocellus.NotFound {
+		t.Fatal("Resize accepted 0 units or an absent id")
+	}
+	if err := p.Stop("v"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resize("v", 2); err != nil && kind(err) != ocellus.InUse && kind(err) != ocellus.NotFound {
+		t.Fatalf("resizing a stopping version: %v", err)
+	} else if err == nil {
+		t.Fatal("a stopping version was resized")
+	}
+}

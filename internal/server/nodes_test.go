@@ -20,7 +20,7 @@ func startNodes(t *testing.T, url string, n int, cfg server.Config) []*e2e.Serve
 	nodes := make([]*e2e.Server, n)
 	for i := range nodes {
 		c := cfg
-		c.Database, c.ServiceKey, c.NodeID = url, sharedKey, fmt.Sprintf("node-%d", i+1)
+		c.Database, c.ServiceKey, c.ClusterSecret, c.NodeID = url, sharedKey, clusterSecret, fmt.Sprintf("node-%d", i+1)
 		nodes[i] = e2e.Start(t, c)
 	}
 	return nodes

@@ -14,6 +14,10 @@ import (
 // names cannot contain '_'.
 const OpsPrefix = "/_ocellus/"
 
+// ClusterPrefix is where nodes of one database send each other forwarded
+// requests (control.ClusterPath is under it).
+const ClusterPrefix = OpsPrefix + "cluster/"
+
 // health is the answer of the health endpoints.
 type health struct {
 	Status  string    `json:"status"` // "ok" or "degraded"

@@ -32,7 +32,7 @@ import (
 func TestPostgresDatabaseTrainsEndToEnd(t *testing.T) {
 	url := pgtest.Start(t).NewDatabase(t)
 	ctx := context.Background()
-	ts := e2e.Start(t, server.Config{Database: url, ServiceKey: sharedKey})
+	ts := e2e.Start(t, server.Config{Database: url, ServiceKey: sharedKey, ClusterSecret: clusterSecret})
 	s, r := ts.S3(alice), ts.Rekognition(alice)
 	for _, b := range []string{"train", "out"} {
 		if _, err := s.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
@@ -84,7 +84,7 @@ func TestPostgresDatabaseTrainsEndToEnd(t *testing.T) {
 		t.Fatalf("health: %d %+v, %v", resp.StatusCode, h, err)
 	}
 	ts.Stop()
-	r = e2e.Start(t, server.Config{Database: url, ServiceKey: sharedKey, DataDir: ts.DataDir}).Rekognition(alice)
+	r = e2e.Start(t, server.Config{Database: url, ServiceKey: sharedKey, ClusterSecret: clusterSecret, DataDir: ts.DataDir}).Rekognition(alice)
 	d, err = r.DescribeProjectVersions(ctx, &rekognition.DescribeProjectVersionsInput{ProjectArn: &project, VersionNames: []string{"v1"}})
 	if err != nil || len(d.ProjectVersionDescriptions) != 1 || d.ProjectVersionDescriptions[0].Status != rtypes.ProjectVersionStatusTrainingCompleted {
 		t.Fatalf("after restart: %+v, %v", d, err)
@@ -100,7 +100,7 @@ func TestPostgresDatabaseRefusedClearly(t *testing.T) {
 		{"postgres://u:secret@127.0.0.1:1/db?connect_timeout=2", "--database 127.0.0.1:1/db"},
 		{"mysql://x", "expected empty (SQLite in the data dir) or a postgres:// URL"},
 	} {
-		_, err := server.Open(context.Background(), server.Config{DataDir: t.TempDir(), Database: c.url, ServiceKey: sharedKey})
+		_, err := server.Open(context.Background(), server.Config{DataDir: t.TempDir(), Database: c.url, ServiceKey: sharedKey, ClusterSecret: clusterSecret, ClusterURL: "http://127.0.0.1:1"})
 		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "secret") {
 			t.Errorf("%s: %v, want an error with %q and no password", c.url, err, c.want)
 		}
@@ -110,6 +110,9 @@ func TestPostgresDatabaseRefusedClearly(t *testing.T) {
 // sharedKey is the service-managed key the tests' nodes of one PostgreSQL
 // database share (OCELLUS_SERVICE_KEY).
 var sharedKey = base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+
+// clusterSecret is the --cluster-secret of the tests' PostgreSQL nodes.
+const clusterSecret = "test-cluster-secret"
 
 // TestPostgresNeedsSharedKey: with a PostgreSQL database a node never
 // makes a service-managed key of its own (another node could not open what
@@ -129,7 +132,7 @@ func TestPostgresNeedsSharedKey(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`[{"KeyId":"ocellus-managed","Key":"`+sharedKey+`"}]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = server.Open(context.Background(), server.Config{DataDir: dir, Database: "postgres://u:p@127.0.0.1:1/db?connect_timeout=2", Keyring: file})
+	_, err = server.Open(context.Background(), server.Config{DataDir: dir, Database: "postgres://u:p@127.0.0.1:1/db?connect_timeout=2", Keyring: file, ClusterSecret: clusterSecret, ClusterURL: "http://127.0.0.1:1"})
 	if err == nil || !strings.Contains(err.Error(), "--database 127.0.0.1:1/db") {
 		t.Fatalf("Open with the key in the keyring file: %v, want the database's error", err)
 	}

@@ -32,7 +32,8 @@ type matcher func(r *http.Request, service string) bool
 //
 //   - Ocellus's own endpoints under OpsPrefix, signed or not (no bucket
 //     name can start with '_'): health, metrics and the web console
-//     under console.Prefix;
+//     under console.Prefix, and the cluster's internal endpoint under
+//     ClusterPrefix (authenticated with the cluster secret);
 //   - each AWS service by the service its SigV4 scope names, or for an
 //     unsigned request by the shape its protocol gives it: Rekognition's
 //     awsJson1.1 X-Amz-Target, Lookout for Vision's restJson1 path under
@@ -47,6 +48,7 @@ func (s *Server) routeTable() []route {
 		{"ops live", "", pathIs(OpsPrefix + "health/live"), handle(http.HandlerFunc(s.serveLive))},
 		{"ops metrics", "", pathIs(OpsPrefix + "metrics"), handle(http.HandlerFunc(s.serveMetrics))},
 		{"console", "", consolePath, handle(s.console)},
+		{"cluster", "", pathPrefix(ClusterPrefix), handle(s.cluster)},
 		{"ops unknown", "", pathPrefix(OpsPrefix), handle(http.NotFoundHandler())},
 		{"rekognition", ocellus.Rekognition, scopeOr(ocellus.Rekognition, targetPrefix(rekognition.TargetPrefix)), handle(s.rek)},
 		{"lookoutvision", ocellus.LookoutVision, scopeOr(ocellus.LookoutVision, pathPrefix("/2020-11-20/")), handle(s.l4v)},

@@ -78,8 +78,16 @@ type Config struct {
 	// NodeID names this node in the metrics (and, with scale-out, in job
 	// and hosting leases). Default: the host name.
 	NodeID string
-	Logger *slog.Logger     // default: discard
-	Now    func() time.Time // default: time.Now
+	// ClusterSecret authenticates the requests nodes of one database
+	// forward to each other (--cluster-secret); a PostgreSQL Database
+	// requires it. ClusterURL is where the other nodes reach this one
+	// (http://host:port; --cluster-url, by default the listen address).
+	ClusterSecret, ClusterURL string
+	// Heartbeat and LeaseTTL tune hosting across nodes (zero: control's
+	// DefaultHeartbeat and DefaultLeaseTTL).
+	Heartbeat, LeaseTTL time.Duration
+	Logger              *slog.Logger     // default: discard
+	Now                 func() time.Time // default: time.Now
 	// Hold is a test hook (see control.Config.Hold and FileHold); nil in
 	// production.
 	Hold func(ctx context.Context, kind, point string)
@@ -102,6 +110,8 @@ type Server struct {
 	s3  http.Handler
 	// console is the web console under console.Prefix.
 	console http.Handler
+	// cluster answers the requests other nodes forward (control.ClusterPath).
+	cluster http.Handler
 	close   []func() error
 	space   *space.Guard
 	// started is when Open began, for the health endpoint.
@@ -187,6 +197,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		s.store = st
 	case isPostgres(cfg.Database):
+		if cfg.ClusterSecret == "" {
+			return nil, errors.New("--database postgres:// needs --cluster-secret (or OCELLUS_CLUSTER_SECRET), the same on every node: nodes forward inference requests to each other with it")
+		}
+		if cfg.ClusterURL == "" {
+			return nil, errors.New("--database postgres:// needs --cluster-url, where the other nodes reach this one")
+		}
 		if err := s.openPostgres(ctx); err != nil {
 			return nil, err
 		}
@@ -224,6 +240,17 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	s.close = append(s.close, ctl.Close)
 	l4v := control.NewLookout(ctl, control.LookoutConfig{Backbone: bb})
 	s.close = append(s.close, l4v.Close)
+	s.cluster = http.HandlerFunc(ctl.ServeCluster)
+	if isPostgres(cfg.Database) {
+		// Hosting follows the leases in the shared database, placed before
+		// the queue starts and this node answers.
+		err := ctl.StartCluster(control.ClusterConfig{Node: cfg.NodeID, URL: cfg.ClusterURL, Secret: cfg.ClusterSecret,
+			Heartbeat: cfg.Heartbeat, LeaseTTL: cfg.LeaseTTL})
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	// The queue starts working at once (a job a crash interrupted runs
 	// again): both control planes must be ready for its jobs. It is closed
 	// before them (s.close runs backwards).

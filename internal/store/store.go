@@ -106,6 +106,7 @@ type Store interface {
 	DeleteVersion(ctx context.Context, arn string) error
 
 	LookoutStore
+	HostingStore
 
 	Close() error
 }

@@ -15,9 +15,6 @@ type startProjectVersionInput struct {
 }
 
 func (a *API) startProjectVersion(ctx context.Context, id awsproto.Identity, in *startProjectVersionInput) (*statusOutput, error) {
-	if err := a.ctl.RefuseAdapter(ctx, id.Account, in.ProjectVersionArn, "StartProjectVersion"); err != nil {
-		return nil, err
-	}
 	st, err := a.ctl.StartProjectVersion(ctx, id.Account, in.ProjectVersionArn, in.MinInferenceUnits, in.MaxInferenceUnits)
 	if err != nil {
 		return nil, err
@@ -26,9 +23,6 @@ func (a *API) startProjectVersion(ctx context.Context, id awsproto.Identity, in 
 }
 
 func (a *API) stopProjectVersion(ctx context.Context, id awsproto.Identity, in *versionArnInput) (*statusOutput, error) {
-	if err := a.ctl.RefuseAdapter(ctx, id.Account, in.ProjectVersionArn, "StopProjectVersion"); err != nil {
-		return nil, err
-	}
 	st, err := a.ctl.StopProjectVersion(ctx, id.Account, in.ProjectVersionArn)
 	if err != nil {
 		return nil, err

@@ -119,3 +119,19 @@ func TestDriverErrorsMapByCode(t *testing.T) {
 		t.Fatal("unique violation not told by code")
 	}
 }
+
+// TestLeaseRace: two store handles on one database (two nodes) claiming
+// the same hosting units at once: each unit goes to one node.
+func TestLeaseRace(t *testing.T) {
+	url := pgtest.Start(t).NewDatabase(t)
+	var handles [2]store.Store
+	for i := range handles {
+		s, err := Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		handles[i] = s
+	}
+	storetest.RaceLeases(t, handles[0], handles[1])
+}

@@ -56,3 +56,19 @@ func TestClientTokenRace(t *testing.T) {
 	}
 	storetest.RaceClientTokens(t, handles[0], handles[1])
 }
+
+// TestLeaseRace: two handles on one file claiming the same hosting units
+// at once: each unit goes to one node.
+func TestLeaseRace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meta.db")
+	var handles [2]store.Store
+	for i := range handles {
+		s, err := Open(context.Background(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		handles[i] = s
+	}
+	storetest.RaceLeases(t, handles[0], handles[1])
+}

@@ -21,6 +21,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("DatasetLists", func(t *testing.T) { testDatasetLists(t, open(t)) })
 	t.Run("Versions", func(t *testing.T) { testVersions(t, open(t)) })
 	t.Run("Lookout", func(t *testing.T) { testLookout(t, open(t)) })
+	t.Run("Hosting", func(t *testing.T) { testHosting(t, open(t)) })
 }
 
 func testDatasets(t *testing.T, s store.Store) {
